@@ -10,3 +10,6 @@ pub mod store;
 pub mod system;
 pub mod web;
 pub mod workflow;
+
+pub mod demo;
+pub mod gateway;

@@ -1,1 +1,234 @@
-fn main() {}
+//! The `docgate` command line: a thin edge over the library. Parses arguments, sets up
+//! logging and the runtime, calls one library function per subcommand, and maps errors to
+//! exit codes. `anyhow` lives here and nowhere else.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use docgate::system::config::{self, GatewayConfig, InitOptions};
+use docgate::system::{logging, shutdown::Shutdown};
+use docgate::{demo, edxml, gateway};
+
+/// Exit code for a configuration that does not validate (sysexits' EX_CONFIG); systemd's
+/// unit does not restart on it, since restarting cannot fix a file.
+const EXIT_BAD_CONFIG: u8 = 78;
+/// Exit code for a failure at run time.
+const EXIT_FAILURE: u8 = 1;
+
+#[derive(Parser)]
+#[command(name = "docgate", version, about = "Gateway appliance for government electronic document exchange (edXML, QCVN 102:2016)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway daemon (ready when GET /healthz answers).
+    Run {
+        /// The configuration file.
+        #[arg(long, default_value = "/etc/docgate/docgate.toml")]
+        config: PathBuf,
+    },
+    /// Write or check a configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run a whole exchange on loopback: no root, no hardware.
+    Demo(DemoArgs),
+    /// Read or write edXML packets (QCVN 102:2016).
+    #[command(subcommand)]
+    Edxml(EdxmlCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Write DIR/docgate.toml: a working stand-alone gateway with its state under DIR and a
+    /// fresh API token. Prints `config: PATH` and `api_token: TOKEN`.
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Address the local API listens on.
+        #[arg(long, default_value = "127.0.0.1:8480")]
+        listen: SocketAddr,
+        /// This office's agency code (mã định danh).
+        #[arg(long, default_value = "000.00.01.H41")]
+        organ_id: String,
+        /// This office's name as it appears on its documents.
+        #[arg(long, default_value = "Văn phòng UBND (đổi tên trong docgate.toml)")]
+        organ_name: String,
+    },
+    /// Validate a configuration file with the same rules `docgate run` applies.
+    Check {
+        /// The configuration file (or use --config).
+        file: Option<PathBuf>,
+        #[arg(long = "config")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Where the demo keeps its configs, state and demo.json (default: a new directory
+    /// under the system's temp directory). An existing demo there is run again.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Only write the configs and demo.json; start nothing.
+    #[arg(long)]
+    setup_only: bool,
+    /// Stop after this many seconds instead of waiting for Ctrl-C.
+    #[arg(long)]
+    exit_after: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum EdxmlCommand {
+    /// Read a packet; print it (as JSON with --json), or one clear line on stderr and exit non-zero.
+    Parse {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a packet from a header (JSON, the shape `parse --json` prints) and attachments.
+    Build {
+        #[arg(long)]
+        meta: PathBuf,
+        #[arg(long = "attach")]
+        attachments: Vec<PathBuf>,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+}
+
+/// An error and the exit code it deserves.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(error: E) -> Failure {
+        Failure {
+            code: EXIT_FAILURE,
+            error: error.into(),
+        }
+    }
+}
+
+fn bad_config(error: config::ConfigError) -> Failure {
+    Failure {
+        code: EXIT_BAD_CONFIG,
+        error: error.into(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            // One line a person can act on: the chain of causes, joined.
+            eprintln!("docgate: {:#}", failure.error);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Run { config } => run_gateway(&config),
+        Command::Config(ConfigCommand::Init {
+            dir,
+            listen,
+            organ_id,
+            organ_name,
+        }) => {
+            let result = config::write_initial(&InitOptions {
+                dir,
+                listen,
+                organ_id,
+                organ_name,
+            })
+            .map_err(bad_config)?;
+            println!("config: {}", result.config_path.display());
+            println!("api_token: {}", result.api_token);
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Check { file, config }) => {
+            let path = file.or(config).unwrap_or_else(|| PathBuf::from("/etc/docgate/docgate.toml"));
+            GatewayConfig::load(&path).map_err(bad_config)?;
+            println!("{}: ok", path.display());
+            Ok(())
+        }
+        Command::Demo(args) => run_demo(args),
+        Command::Edxml(command) => run_edxml(command),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?)
+}
+
+fn run_gateway(config_path: &Path) -> Result<(), Failure> {
+    let config = GatewayConfig::load(config_path).map_err(bad_config)?;
+    runtime()?.block_on(async {
+        let listener = gateway::bind(&config).await?;
+        let shutdown = Shutdown::new();
+        shutdown.trigger_on_signals();
+        let address = listener.local_addr().ok();
+        gateway::run(&config, listener, shutdown, |_| {
+            tracing::info!(address = ?address, organ_id = %config.gateway.organ_id, "gateway ready");
+        })
+        .await?;
+        Ok(())
+    })
+}
+
+fn run_demo(args: DemoArgs) -> Result<(), Failure> {
+    let dir = match args.dir {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("docgate-demo-{}", ulid::Ulid::new())),
+    };
+    let manifest = match demo::load(&dir)? {
+        Some(manifest) if !args.setup_only => manifest,
+        _ => demo::setup(&dir)?,
+    };
+    println!("demo directory: {}", dir.display());
+    println!("demo.json: {}", dir.join("demo.json").display());
+    if args.setup_only {
+        return Ok(());
+    }
+    runtime()?.block_on(demo::run(&manifest, args.exit_after.map(Duration::from_secs)))?;
+    Ok(())
+}
+
+fn run_edxml(command: EdxmlCommand) -> Result<(), Failure> {
+    match command {
+        EdxmlCommand::Parse { file, json } => {
+            if json {
+                let value = edxml::command::parse_to_json(&file)?;
+                println!("{}", serde_json::to_string_pretty(&value).context("cannot print JSON")?);
+            } else {
+                print!("{}", edxml::command::parse_to_text(&file)?);
+            }
+            Ok(())
+        }
+        EdxmlCommand::Build {
+            meta,
+            attachments,
+            output,
+        } => {
+            edxml::command::build_packet(&meta, &attachments, &output)?;
+            println!("wrote {}", output.display());
+            Ok(())
+        }
+    }
+}

@@ -1,1 +1,208 @@
-//! store
+//! The durable store: one SQLite database (WAL, `synchronous=FULL`) and a directory of
+//! content-addressed blob files. This is the only module that opens SQLite or touches the
+//! state directory; everything else goes through [`Store`].
+//!
+//! Writes go to one writer thread over a channel; it groups whatever is queued into one
+//! transaction (group commit) and answers each request only after that transaction has
+//! committed, so a caller that hears "ok" knows the row is on disk. Blob files are made
+//! durable (temp name, fsync, rename, fsync directory) *before* the row that names them is
+//! committed; blobs no row names are swept away on open. Readers use their own connections.
+//!
+//! The store knows rows, not rules: which state may follow which, and what a document
+//! must contain, belong to `workflow`.
+
+mod blobs;
+mod error;
+mod queries;
+mod records;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use blobs::{BlobStore, BlobWriter, PublishedBlob, StagedBlob};
+pub use error::StoreError;
+pub use records::{
+    AcceptOutcome, Direction, DocumentEvent, DocumentFile, DocumentIdentity, DocumentPage,
+    DocumentRecord, DocumentState, DocumentSummary, IdempotencyClaim, ListFilter,
+    NewOutgoingDocument, NewFile, NumberingRequest,
+};
+
+/// Name of the SQLite file inside the state directory.
+pub const DATABASE_FILE: &str = "docgate.sqlite3";
+
+/// What the writer thread may hold before callers wait (back-pressure, not a limit on data).
+const WRITE_QUEUE_DEPTH: usize = 1024;
+
+/// Handle to the store. Cheap to clone; all clones share one writer thread.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+struct StoreInner {
+    database_path: PathBuf,
+    blobs: BlobStore,
+    writer: writer::WriterHandle,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store under `state_dir`: applies migrations, runs
+    /// `PRAGMA integrity_check`, sweeps staging leftovers and unreferenced blobs, and starts
+    /// the writer thread. Nothing else should run against the same directory meanwhile.
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::Io {
+            action: "create the state directory",
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        let database_path = state_dir.join(DATABASE_FILE);
+        let mut connection = open_connection(&database_path, false)?;
+        schema::migrate(&mut connection)?;
+        integrity_check(&connection)?;
+        let blobs = BlobStore::open(&state_dir.join("blobs"))?;
+        let referenced = queries::referenced_blobs(&connection)?;
+        blobs.sweep_unreferenced(&referenced)?;
+        let writer = writer::spawn(connection, WRITE_QUEUE_DEPTH)?;
+        Ok(Store {
+            inner: Arc::new(StoreInner {
+                database_path,
+                blobs,
+                writer,
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The blob directory, for streaming files in before their row is committed.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.inner.blobs
+    }
+
+    /// Path of the SQLite database (for reports and the benchmarks' baseline).
+    pub fn database_path(&self) -> &Path {
+        &self.inner.database_path
+    }
+
+    /// Commits a new outgoing document (state `accepted`) with its files, its first event and,
+    /// when asked, the next number of its register — all in one transaction. Answers only
+    /// after the commit. With an idempotency key already used by an identical request, it
+    /// returns the first answer and writes nothing.
+    pub async fn accept_outgoing(
+        &self,
+        document: NewOutgoingDocument,
+    ) -> Result<AcceptOutcome, StoreError> {
+        self.inner
+            .writer
+            .submit(writer::WriteOp::AcceptOutgoing(Box::new(document)))
+            .await
+            .map(|outcome| match outcome {
+                writer::WriteOutcome::Accepted(accepted) => accepted,
+            })
+    }
+
+    /// Looks up an idempotency key before any work is done for a request.
+    pub fn find_idempotency_key(&self, key: &str) -> Result<Option<IdempotencyClaim>, StoreError> {
+        self.with_reader(|connection| queries::find_idempotency_key(connection, key))
+    }
+
+    /// One document with its files and event log.
+    pub fn document(&self, id: &str) -> Result<Option<DocumentRecord>, StoreError> {
+        self.with_reader(|connection| queries::document(connection, id))
+    }
+
+    /// Documents matching `filter`, newest first, one page.
+    pub fn list_documents(&self, filter: &ListFilter) -> Result<DocumentPage, StoreError> {
+        self.with_reader(|connection| queries::list_documents(connection, filter))
+    }
+
+    /// Runs `PRAGMA integrity_check` on a reader connection.
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        self.with_reader(integrity_check)
+    }
+
+    /// Counts documents by direction and state (for health and metrics).
+    pub fn count_documents(&self) -> Result<Vec<(Direction, DocumentState, u64)>, StoreError> {
+        self.with_reader(queries::count_documents)
+    }
+
+    /// Waits until every write queued so far has committed and the writer thread has
+    /// stopped. Called on shutdown; later writes fail with [`StoreError::Closed`].
+    pub fn close(&self) {
+        self.inner.writer.close();
+    }
+
+    fn with_reader<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.take_reader()?;
+        let result = query(&pooled);
+        if let Ok(mut readers) = self.inner.readers.lock() {
+            readers.push(pooled);
+        }
+        result
+    }
+
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let pooled = match self.inner.readers.lock() {
+            Ok(mut readers) => readers.pop(),
+            Err(_) => None,
+        };
+        match pooled {
+            Some(connection) => Ok(connection),
+            None => open_connection(&self.inner.database_path, true),
+        }
+    }
+}
+
+/// Opens a connection with the pragmas every connection needs. Readers are `query_only`.
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags).map_err(|source| {
+        StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(StoreError::sqlite("set the busy timeout"))?;
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;",
+        )
+        .map_err(StoreError::sqlite("set the durability pragmas"))?;
+    if read_only {
+        connection
+            .execute_batch("PRAGMA query_only = ON;")
+            .map_err(StoreError::sqlite("make a reader connection read-only"))?;
+    }
+    Ok(connection)
+}
+
+fn integrity_check(connection: &Connection) -> Result<(), StoreError> {
+    let mut statement = connection
+        .prepare("PRAGMA integrity_check")
+        .map_err(StoreError::sqlite("run integrity_check"))?;
+    let lines: Vec<String> = statement
+        .query_map([], |row| row.get(0))
+        .map_err(StoreError::sqlite("run integrity_check"))?
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::sqlite("read integrity_check"))?;
+    if lines.len() == 1 && lines[0] == "ok" {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt {
+            report: lines.join("; "),
+        })
+    }
+}

@@ -1,1 +1,8 @@
-//! system
+//! Process plumbing shared by the edges: configuration (one validator for `config check`
+//! and `run`), the clock, logging, and the shutdown signal. Owns no document logic and
+//! never touches the store.
+
+pub mod clock;
+pub mod config;
+pub mod logging;
+pub mod shutdown;

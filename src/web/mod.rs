@@ -1,1 +1,12 @@
-//! web
+//! The LAN side of the gateway: the local API (`/api/v1/...`) and `/healthz`. Speaks HTTP
+//! and JSON and nothing else: it turns requests into `workflow` calls and their results
+//! into answers. Never opens the database or a blob file itself; never decides what a
+//! document must contain.
+
+mod documents;
+mod error;
+mod server;
+mod upload;
+
+pub use error::ApiError;
+pub use server::{router, serve, AppState};

@@ -1,0 +1,78 @@
+//! The gateway daemon assembled: configuration in, store opened, API served, everything
+//! closed in order on shutdown. The composition root for `docgate run` and the demo; it
+//! wires parts together and holds no logic of its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::store::{Store, StoreError};
+use crate::system::clock::{SharedClock, SystemClock};
+use crate::system::config::{ConfigError, GatewayConfig};
+use crate::system::shutdown::Shutdown;
+use crate::web::{self, AppState};
+use crate::workflow::IntakeContext;
+
+/// Why the gateway stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {address}: {source}; is another service using the port?")]
+    Listen {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("the system random source failed; cannot protect the API token")]
+    Random,
+}
+
+/// Opens what the configuration names and serves on `listener` until `shutdown`.
+/// `on_ready` runs once the store is open and the listener is accepting.
+pub async fn run(
+    config: &GatewayConfig,
+    listener: TcpListener,
+    shutdown: Shutdown,
+    on_ready: impl FnOnce(&Store),
+) -> Result<(), GatewayError> {
+    let state_dir = config.gateway.state_dir.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&state_dir))
+        .await
+        .map_err(|_| StoreError::Closed)??;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let intake = IntakeContext {
+        organ_id: config.gateway.organ_id.clone(),
+        extra_agency_codes: config.gateway.extra_agency_codes.clone(),
+        max_files: config.limits.max_files,
+        clock,
+    };
+    let state = AppState::new(
+        store.clone(),
+        intake,
+        &config.api_token()?,
+        config.limits.max_file_bytes,
+        config.limits.max_request_bytes,
+    )
+    .map_err(|_| GatewayError::Random)?;
+    on_ready(&store);
+    let drain = Duration::from_secs(config.limits.shutdown_timeout_secs);
+    let served = web::serve(listener, state, shutdown, drain).await;
+    // The writer thread commits what it holds before this returns.
+    let closing = store.clone();
+    let _ = tokio::task::spawn_blocking(move || closing.close()).await;
+    tracing::info!("gateway stopped");
+    served.map_err(GatewayError::Serve)
+}
+
+/// Binds the configured address.
+pub async fn bind(config: &GatewayConfig) -> Result<TcpListener, GatewayError> {
+    let address = config.api.listen;
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| GatewayError::Listen { address, source })
+}

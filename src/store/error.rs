@@ -1,0 +1,62 @@
+//! The store's one error type. Each message says what failed and what to look at.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {source}; check that the state directory exists and belongs to the docgate user")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database error while trying to {action}: {source}")]
+    Sqlite {
+        action: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("cannot {action} at {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the database failed its integrity check ({report}); stop the service and restore the state directory from backup")]
+    Corrupt { report: String },
+    #[error("the database schema is version {found}, newer than this docgate understands ({supported}); install the newer docgate or restore a backup")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("an outgoing document with DocumentId {document_id} already exists; use another number or leave code_number empty to have one assigned")]
+    DuplicateDocumentId { document_id: String },
+    #[error("the Idempotency-Key {key} was already used for a different request; use a new key for a new document")]
+    IdempotencyKeyReused { key: String },
+    #[error("the referenced file {sha256} is not in the blob store; it must be published before the row is committed")]
+    MissingBlob { sha256: String },
+    #[error("the register {register} for {year} has run out of numbers")]
+    NumberingExhausted { register: String, year: i32 },
+    #[error("database error while trying to {action}: {reason}; nothing of this request was stored")]
+    BatchFailed { action: &'static str, reason: String },
+    #[error("the store is shutting down; retry once the service is back")]
+    Closed,
+    #[error("stored data is not what this version expects: {0}")]
+    Decode(String),
+}
+
+impl StoreError {
+    /// Builds a mapper from a rusqlite error, naming the action that failed.
+    pub(crate) fn sqlite(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+        move |source| StoreError::Sqlite { action, source }
+    }
+
+    /// Builds a mapper from an I/O error, naming the action and the path.
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> StoreError {
+        let path = path.into();
+        move |source| StoreError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

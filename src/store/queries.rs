@@ -1,0 +1,214 @@
+//! Read-side queries. Each takes a connection; none writes.
+
+use std::collections::HashSet;
+
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use super::records::{
+    Direction, DocumentEvent, DocumentFile, DocumentIdentity, DocumentPage, DocumentRecord,
+    DocumentState, DocumentSummary, IdempotencyClaim, ListFilter,
+};
+use super::StoreError;
+
+/// Largest page a list returns, whatever the caller asks for.
+pub const MAX_PAGE: u32 = 500;
+
+const SUMMARY_COLUMNS: &str = "id, direction, document_id, state, subject, code_number,
+     code_notation, created_at, updated_at";
+
+pub(super) fn referenced_blobs(connection: &Connection) -> Result<HashSet<String>, StoreError> {
+    let mut statement = connection
+        .prepare("SELECT DISTINCT sha256 FROM document_files")
+        .map_err(StoreError::sqlite("list referenced blobs"))?;
+    let rows = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(StoreError::sqlite("list referenced blobs"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(StoreError::sqlite("list referenced blobs"))
+}
+
+pub(super) fn find_idempotency_key(
+    connection: &Connection,
+    key: &str,
+) -> Result<Option<IdempotencyClaim>, StoreError> {
+    let found: Option<(String, String)> = connection
+        .query_row(
+            "SELECT request_sha256, response_json FROM idempotency_keys WHERE key = ?1",
+            [key],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(StoreError::sqlite("look up an idempotency key"))?;
+    let Some((request_sha256, response_json)) = found else {
+        return Ok(None);
+    };
+    let identity: DocumentIdentity = serde_json::from_str(&response_json)
+        .map_err(|error| StoreError::Decode(format!("idempotency answer: {error}")))?;
+    Ok(Some(IdempotencyClaim {
+        request_sha256,
+        identity,
+    }))
+}
+
+pub(super) fn document(
+    connection: &Connection,
+    id: &str,
+) -> Result<Option<DocumentRecord>, StoreError> {
+    let found = connection
+        .query_row(
+            &format!("SELECT {SUMMARY_COLUMNS}, meta_json FROM documents WHERE id = ?1"),
+            [id],
+            |row| Ok((summary_from_row(row), row.get::<_, String>(9)?)),
+        )
+        .optional()
+        .map_err(StoreError::sqlite("read a document"))?;
+    let Some((summary, meta_json)) = found else {
+        return Ok(None);
+    };
+    let summary = summary?;
+    let meta = serde_json::from_str(&meta_json)
+        .map_err(|error| StoreError::Decode(format!("meta of {id}: {error}")))?;
+    Ok(Some(DocumentRecord {
+        files: files(connection, id)?,
+        events: events(connection, id)?,
+        summary,
+        meta,
+    }))
+}
+
+fn files(connection: &Connection, id: &str) -> Result<Vec<DocumentFile>, StoreError> {
+    let mut statement = connection
+        .prepare(
+            "SELECT n, name, content_type, sha256, size FROM document_files
+             WHERE document = ?1 ORDER BY n",
+        )
+        .map_err(StoreError::sqlite("read document files"))?;
+    let rows = statement
+        .query_map([id], |row| {
+            Ok(DocumentFile {
+                n: row.get(0)?,
+                name: row.get(1)?,
+                content_type: row.get(2)?,
+                sha256: row.get(3)?,
+                size: row.get::<_, i64>(4)?.max(0) as u64,
+            })
+        })
+        .map_err(StoreError::sqlite("read document files"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(StoreError::sqlite("read document files"))
+}
+
+fn events(connection: &Connection, id: &str) -> Result<Vec<DocumentEvent>, StoreError> {
+    let mut statement = connection
+        .prepare(
+            "SELECT seq, at, kind, state, detail FROM document_events
+             WHERE document = ?1 ORDER BY seq",
+        )
+        .map_err(StoreError::sqlite("read document events"))?;
+    let rows = statement
+        .query_map([id], |row| {
+            Ok(DocumentEvent {
+                seq: row.get(0)?,
+                at: row.get(1)?,
+                kind: row.get(2)?,
+                state: row.get(3)?,
+                detail: row.get(4)?,
+            })
+        })
+        .map_err(StoreError::sqlite("read document events"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(StoreError::sqlite("read document events"))
+}
+
+pub(super) fn list_documents(
+    connection: &Connection,
+    filter: &ListFilter,
+) -> Result<DocumentPage, StoreError> {
+    let limit = filter.limit.clamp(1, MAX_PAGE);
+    let mut statement = connection
+        .prepare(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM documents
+             WHERE (?1 IS NULL OR direction = ?1)
+               AND (?2 IS NULL OR state = ?2)
+               AND (?3 IS NULL OR created_at >= ?3)
+               AND (?4 IS NULL OR id < ?4)
+             ORDER BY id DESC
+             LIMIT ?5"
+        ))
+        .map_err(StoreError::sqlite("list documents"))?;
+    let rows = statement
+        .query_map(
+            rusqlite::params![
+                filter.direction.map(Direction::as_str),
+                filter.state.map(DocumentState::as_str),
+                filter.since,
+                filter.before_id,
+                i64::from(limit) + 1,
+            ],
+            |row| Ok(summary_from_row(row)),
+        )
+        .map_err(StoreError::sqlite("list documents"))?;
+    let mut documents = Vec::new();
+    for row in rows {
+        documents.push(row.map_err(StoreError::sqlite("list documents"))??);
+    }
+    let next_cursor = if documents.len() > limit as usize {
+        documents.truncate(limit as usize);
+        documents.last().map(|last| last.id.clone())
+    } else {
+        None
+    };
+    Ok(DocumentPage {
+        documents,
+        next_cursor,
+    })
+}
+
+pub(super) fn count_documents(
+    connection: &Connection,
+) -> Result<Vec<(Direction, DocumentState, u64)>, StoreError> {
+    let mut statement = connection
+        .prepare("SELECT direction, state, count(*) FROM documents GROUP BY direction, state")
+        .map_err(StoreError::sqlite("count documents"))?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
+        })
+        .map_err(StoreError::sqlite("count documents"))?;
+    let mut counts = Vec::new();
+    for row in rows {
+        let (direction, state, count) = row.map_err(StoreError::sqlite("count documents"))?;
+        let direction = Direction::parse(&direction)
+            .ok_or_else(|| StoreError::Decode(format!("direction {direction:?}")))?;
+        let state = DocumentState::parse(&state)
+            .ok_or_else(|| StoreError::Decode(format!("state {state:?}")))?;
+        counts.push((direction, state, count.max(0) as u64));
+    }
+    Ok(counts)
+}
+
+/// Maps the [`SUMMARY_COLUMNS`] of a row. The outer `Result` is rusqlite's, the inner ours.
+fn summary_from_row(row: &Row<'_>) -> Result<DocumentSummary, StoreError> {
+    let read = |row: &Row<'_>| -> rusqlite::Result<(String, String)> { Ok((row.get(0)?, row.get(1)?)) };
+    let (id, direction) = read(row).map_err(StoreError::sqlite("read a document row"))?;
+    let direction = Direction::parse(&direction)
+        .ok_or_else(|| StoreError::Decode(format!("direction {direction:?} of {id}")))?;
+    let rest = (|| -> rusqlite::Result<DocumentSummary> {
+        Ok(DocumentSummary {
+            id: id.clone(),
+            direction,
+            document_id: row.get(2)?,
+            state: row.get(3)?,
+            subject: row.get(4)?,
+            code_number: row.get(5)?,
+            code_notation: row.get(6)?,
+            created_at: row.get(7)?,
+            updated_at: row.get(8)?,
+        })
+    })();
+    rest.map_err(StoreError::sqlite("read a document row"))
+}

@@ -1,0 +1,82 @@
+//! An injectable clock, so registers, dates and retries can be tested at any instant.
+//! Vietnam has one time zone, UTC+07:00, without daylight saving; edXML dates are local.
+
+use std::sync::Arc;
+
+use time::format_description::well_known::Rfc3339;
+use time::{macros::format_description, OffsetDateTime, UtcOffset};
+
+/// Vietnam's offset from UTC.
+pub const VIETNAM: UtcOffset = time::macros::offset!(+7);
+
+/// Something that tells the time.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock that always answers the same instant (tests).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub OffsetDateTime);
+
+impl Clock for FixedClock {
+    fn now(&self) -> OffsetDateTime {
+        self.0
+    }
+}
+
+/// The clock most code takes.
+pub type SharedClock = Arc<dyn Clock>;
+
+/// RFC 3339 in UTC with milliseconds, the form stored in the database (sorts as text).
+pub fn rfc3339_utc(instant: OffsetDateTime) -> String {
+    let utc = instant.to_offset(UtcOffset::UTC);
+    let truncated = utc
+        .replace_nanosecond(utc.millisecond() as u32 * 1_000_000)
+        .unwrap_or(utc);
+    truncated
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| utc.unix_timestamp().to_string())
+}
+
+/// The Vietnam-local date as edXML writes it: `yyyy/MM/dd`.
+pub fn edxml_date(instant: OffsetDateTime) -> String {
+    let local = instant.to_offset(VIETNAM);
+    local
+        .format(format_description!("[year]/[month]/[day]"))
+        .unwrap_or_default()
+}
+
+/// The Vietnam-local year (registers restart on 1 January local time).
+pub fn vietnam_year(instant: OffsetDateTime) -> i32 {
+    instant.to_offset(VIETNAM).year()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn new_year_is_local_time() {
+        // 17:30 UTC on 31 December is 00:30 on 1 January in Hà Nội.
+        let instant = datetime!(2026-12-31 17:30 UTC);
+        assert_eq!(vietnam_year(instant), 2027);
+        assert_eq!(edxml_date(instant), "2027/01/01");
+    }
+
+    #[test]
+    fn stored_timestamps_are_utc_with_milliseconds() {
+        let instant = datetime!(2026-11-21 23:07:46.123456 +7);
+        assert_eq!(rfc3339_utc(instant), "2026-11-21T16:07:46.123Z");
+    }
+}

@@ -1,0 +1,386 @@
+//! The gateway's configuration file (`/etc/docgate/docgate.toml` on the appliance).
+//!
+//! One validator, [`GatewayConfig::load`], serves both `docgate config check` and
+//! `docgate run`, so a file that passes the check is a file the daemon accepts. Every error
+//! names the key and how to fix it. Writing a fresh file is [`write_initial`].
+
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A validated configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub gateway: GatewaySection,
+    pub api: ApiSection,
+    #[serde(default)]
+    pub limits: LimitsSection,
+}
+
+/// `[gateway]`: who this box is and where it keeps its state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySection {
+    /// Our agency code (mã định danh), e.g. `000.00.01.H41`.
+    pub organ_id: String,
+    /// Our agency's name, as written in edXML `From/OrganName`.
+    pub organ_name: String,
+    /// Database and blob files live here.
+    pub state_dir: PathBuf,
+    /// Agency codes accepted although they do not have the `LLL.KK.JJ.Xnn` shape
+    /// (test systems use codes such as `vxp.saas.03`).
+    #[serde(default)]
+    pub extra_agency_codes: Vec<String>,
+}
+
+/// `[api]`: the local API on the office LAN.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Address to listen on, e.g. `192.168.1.10:8480`.
+    pub listen: SocketAddr,
+    /// The bearer token office software presents. Prefer `token_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// A file holding the bearer token (readable only by the docgate user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// `[limits]`: what one request may carry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// Largest request body, all parts together.
+    pub max_request_bytes: u64,
+    /// Largest single file.
+    pub max_file_bytes: u64,
+    /// Most files in one document.
+    pub max_files: u32,
+    /// How long shutdown waits for requests in flight, in seconds.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            max_request_bytes: 320 * 1024 * 1024,
+            max_file_bytes: 256 * 1024 * 1024,
+            max_files: 20,
+            shutdown_timeout_secs: 20,
+        }
+    }
+}
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}; check the path and that the docgate user may read it")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path}: `{key}` {problem}; {fix}")]
+    Invalid {
+        path: PathBuf,
+        key: &'static str,
+        problem: String,
+        fix: &'static str,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Shortest API token accepted (characters).
+const MIN_TOKEN_LENGTH: usize = 24;
+
+impl GatewayConfig {
+    /// Reads and validates a configuration file. Relative paths inside it are taken
+    /// relative to the file's directory.
+    pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
+        let text = fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config: GatewayConfig = toml::from_str(&text).map_err(|error| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: error.to_string().replace('\n', " ").trim().to_string(),
+        })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        config.gateway.state_dir = base.join(&config.gateway.state_dir);
+        if let Some(token_file) = &config.api.token_file {
+            config.api.token_file = Some(base.join(token_file));
+        }
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key, problem: String, fix| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            problem,
+            fix,
+        };
+        if !is_agency_code(&self.gateway.organ_id, &self.gateway.extra_agency_codes) {
+            return Err(invalid(
+                "gateway.organ_id",
+                format!("is {:?}, not an agency code", self.gateway.organ_id),
+                "write the code of the form LLL.KK.JJ.Xnn issued for this office (e.g. 000.00.01.H41), or list it in gateway.extra_agency_codes",
+            ));
+        }
+        if self.gateway.organ_name.trim().is_empty() {
+            return Err(invalid(
+                "gateway.organ_name",
+                "is empty".into(),
+                "write the agency's name as it appears on its documents",
+            ));
+        }
+        match (&self.api.token, &self.api.token_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "api.token",
+                    "and api.token_file are both set".into(),
+                    "keep only one of them (token_file is preferred)",
+                ))
+            }
+            (None, None) => {
+                return Err(invalid(
+                    "api.token_file",
+                    "is missing".into(),
+                    "set api.token_file to a file holding the API token (or api.token); `docgate config init` makes one",
+                ))
+            }
+            _ => {}
+        }
+        let token = self.api_token()?;
+        if token.len() < MIN_TOKEN_LENGTH || token.chars().any(|c| !c.is_ascii_graphic()) {
+            return Err(invalid(
+                "api.token",
+                format!("must be at least {MIN_TOKEN_LENGTH} printable ASCII characters without spaces"),
+                "generate one with `docgate config init` or `openssl rand -hex 32`",
+            ));
+        }
+        let limits = &self.limits;
+        if limits.max_file_bytes == 0 || limits.max_file_bytes > limits.max_request_bytes {
+            return Err(invalid(
+                "limits.max_file_bytes",
+                "must be above 0 and at most limits.max_request_bytes".into(),
+                "raise limits.max_request_bytes or lower limits.max_file_bytes",
+            ));
+        }
+        if limits.max_files == 0 || limits.max_files > 1000 {
+            return Err(invalid(
+                "limits.max_files",
+                format!("is {}, outside 1..=1000", limits.max_files),
+                "use a value such as 20",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The API token, read from `api.token` or `api.token_file`.
+    pub fn api_token(&self) -> Result<String, ConfigError> {
+        if let Some(token) = &self.api.token {
+            return Ok(token.clone());
+        }
+        let Some(path) = &self.api.token_file else {
+            return Ok(String::new());
+        };
+        let token = fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(token.trim().to_string())
+    }
+}
+
+/// Whether `code` is an agency code: `LLL.KK.JJ.Xnn` (digits, a capital letter, digits),
+/// or one the configuration explicitly allows.
+pub fn is_agency_code(code: &str, extra: &[String]) -> bool {
+    if extra.iter().any(|allowed| allowed == code) {
+        return true;
+    }
+    let parts: Vec<&str> = code.split('.').collect();
+    let digits = |part: &str, length: usize| part.len() == length && part.bytes().all(|b| b.is_ascii_digit());
+    matches!(parts.as_slice(), [level1, level2, level3, last]
+        if digits(level1, 3) && digits(level2, 2) && digits(level3, 2)
+            && last.len() == 3
+            && last.as_bytes()[0].is_ascii_uppercase()
+            && last.as_bytes()[1..].iter().all(u8::is_ascii_digit))
+}
+
+/// What `docgate config init` needs to know.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub dir: PathBuf,
+    pub listen: SocketAddr,
+    pub organ_id: String,
+    pub organ_name: String,
+}
+
+/// The result of [`write_initial`].
+#[derive(Debug, Clone)]
+pub struct InitResult {
+    pub config_path: PathBuf,
+    pub api_token: String,
+}
+
+/// Writes `DIR/docgate.toml`: a working stand-alone gateway with its state in `DIR/state`
+/// and a fresh API token. Refuses to overwrite an existing file.
+pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
+    let config_path = options.dir.join("docgate.toml");
+    let write_error = |source| ConfigError::Write {
+        path: config_path.clone(),
+        source,
+    };
+    fs::create_dir_all(&options.dir).map_err(write_error)?;
+    let api_token = fresh_token().map_err(write_error)?;
+    let config = GatewayConfig {
+        gateway: GatewaySection {
+            organ_id: options.organ_id.clone(),
+            organ_name: options.organ_name.clone(),
+            state_dir: PathBuf::from("state"),
+            extra_agency_codes: Vec::new(),
+        },
+        api: ApiSection {
+            listen: options.listen,
+            token: Some(api_token.clone()),
+            token_file: None,
+        },
+        limits: LimitsSection::default(),
+    };
+    let body = toml::to_string_pretty(&config).map_err(|error| ConfigError::Syntax {
+        path: config_path.clone(),
+        message: error.to_string(),
+    })?;
+    let text = format!(
+        "# docgate gateway configuration, written by `docgate config init`.\n\
+         # Check it with `docgate config check {}`. Relative paths are relative to this file.\n\n{body}",
+        config_path.display()
+    );
+    let mut file = create_private(&config_path).map_err(write_error)?;
+    file.write_all(text.as_bytes()).map_err(write_error)?;
+    file.sync_all().map_err(write_error)?;
+    Ok(InitResult {
+        config_path,
+        api_token,
+    })
+}
+
+/// Creates a file only its owner may read (it holds a secret); never overwrites.
+fn create_private(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// 32 random bytes from the OS, hex-encoded.
+pub fn fresh_token() -> std::io::Result<String> {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| std::io::Error::other("the system random source failed"))?;
+    Ok(hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn init(dir: &Path) -> InitResult {
+        write_initial(&InitOptions {
+            dir: dir.to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("address"),
+            organ_id: "000.00.01.H41".into(),
+            organ_name: "UBND xã Thử Nghiệm".into(),
+        })
+        .expect("init")
+    }
+
+    #[test]
+    fn init_writes_a_config_that_load_accepts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let result = init(dir.path());
+        let config = GatewayConfig::load(&result.config_path).expect("load");
+        assert_eq!(config.api_token().expect("token"), result.api_token);
+        assert_eq!(config.gateway.state_dir, dir.path().join("state"));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&result.config_path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the config holds a secret");
+    }
+
+    #[test]
+    fn init_refuses_to_overwrite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        init(dir.path());
+        assert!(write_initial(&InitOptions {
+            dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("address"),
+            organ_id: "000.00.01.H41".into(),
+            organ_name: "x".into(),
+        })
+        .is_err());
+    }
+
+    fn check(text: &str) -> Result<GatewayConfig, String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("docgate.toml");
+        fs::write(&path, text).expect("write");
+        GatewayConfig::load(&path).map_err(|error| error.to_string())
+    }
+
+    const GOOD: &str = r#"
+[gateway]
+organ_id = "000.00.01.H41"
+organ_name = "UBND"
+state_dir = "state"
+[api]
+listen = "127.0.0.1:8480"
+token = "0123456789abcdef0123456789abcdef"
+"#;
+
+    #[test]
+    fn errors_name_the_key_and_the_fix() {
+        assert!(check(GOOD).is_ok());
+        let cases = [
+            (GOOD.replace("000.00.01.H41", "H41"), "gateway.organ_id"),
+            (GOOD.replace("0123456789abcdef0123456789abcdef", "short"), "api.token"),
+            (GOOD.replace("127.0.0.1:8480", "localhost"), "listen"),
+            (GOOD.replace("listen", "lisen"), "lisen"),
+            (GOOD.replace("token = ", "tokn = "), "tokn"),
+            (GOOD.replace("organ_name = \"UBND\"", "organ_name = \" \""), "gateway.organ_name"),
+            (format!("{GOOD}\n[limits]\nmax_files = 0\n"), "limits.max_files"),
+            (format!("{GOOD}\n[limits]\nmax_file_bytes = 0\n"), "limits.max_file_bytes"),
+            ("not toml at all [".to_string(), "not valid"),
+        ];
+        for (text, expected) in cases {
+            let error = check(&text).expect_err(expected);
+            assert!(error.contains(expected), "{expected:?} not in {error:?}");
+        }
+    }
+
+    #[test]
+    fn agency_codes() {
+        for good in ["000.00.00.H41", "001.00.10.H47", "000.00.00.G22"] {
+            assert!(is_agency_code(good, &[]), "{good}");
+        }
+        for bad in ["", "H41", "000.00.00.Ğ1", "000.00.00.h41", "000.00.00.H4", "00.00.00.H41", "000.00.00.H41.", "vxp.saas.03"] {
+            assert!(!is_agency_code(bad, &[]), "{bad}");
+        }
+        assert!(is_agency_code("vxp.saas.03", &["vxp.saas.03".to_string()]));
+    }
+}

@@ -1,0 +1,171 @@
+//! `/api/v1/documents` handlers: create (multipart), list, show, and download a file.
+
+use axum::body::Body;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use tokio_util::io::ReaderStream;
+
+use super::upload::read_upload;
+use super::{ApiError, AppState};
+use crate::store::{Direction, DocumentState, ListFilter};
+use crate::workflow::{accept_outgoing, IntakeError, IntakeRequest};
+
+/// `POST /api/v1/documents` → 202 once the document is committed.
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Result<Response, ApiError> {
+    let idempotency_key = match headers.get("idempotency-key") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::bad_request("Idempotency-Key must be printable ASCII"))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let upload = read_upload(
+        &state.store,
+        multipart,
+        state.max_file_bytes,
+        state.intake.max_files,
+    )
+    .await?;
+    let meta_json = upload.meta_json.ok_or(IntakeError::MissingMeta)?;
+    let request = IntakeRequest {
+        meta_json,
+        files: upload.files,
+        idempotency_key,
+    };
+    let outcome = accept_outgoing(&state.store, &state.intake, request).await?;
+    if !outcome.replayed {
+        tracing::info!(id = %outcome.identity.id, document_id = ?outcome.identity.document_id, "outgoing document accepted");
+    }
+    Ok((StatusCode::ACCEPTED, Json(outcome.identity)).into_response())
+}
+
+/// Query of `GET /api/v1/documents`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    direction: Option<String>,
+    state: Option<String>,
+    since: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/documents?direction=out|in&state=&since=&cursor=&limit=`, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+    let filter = list_filter(query)?;
+    let store = state.store.clone();
+    let page = tokio::task::spawn_blocking(move || store.list_documents(&filter))
+        .await
+        .map_err(|_| ApiError::bad_request("the list query did not finish"))??;
+    Ok(Json(page).into_response())
+}
+
+fn list_filter(query: ListQuery) -> Result<ListFilter, ApiError> {
+    let direction = match query.direction.as_deref() {
+        None | Some("") => None,
+        Some(value) => Some(Direction::parse(value).ok_or_else(|| {
+            ApiError::bad_request(format!("direction {value:?} is not `out` or `in`"))
+        })?),
+    };
+    let state = match query.state.as_deref() {
+        None | Some("") => None,
+        Some(value) => Some(DocumentState::parse(value).ok_or_else(|| {
+            ApiError::bad_request(format!("state {value:?} is not a document state"))
+        })?),
+    };
+    let since = match query.since.as_deref() {
+        None | Some("") => None,
+        Some(value) => {
+            let instant = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| ApiError::bad_request(format!("since {value:?} is not an RFC 3339 time such as 2026-11-21T08:00:00+07:00")))?;
+            Some(crate::system::clock::rfc3339_utc(instant))
+        }
+    };
+    let before_id = match query.cursor {
+        Some(cursor) if ulid::Ulid::from_string(&cursor).is_err() => {
+            return Err(ApiError::bad_request("cursor is not one this API handed out"));
+        }
+        cursor => cursor,
+    };
+    Ok(ListFilter {
+        direction,
+        state,
+        since,
+        before_id,
+        limit: query.limit.unwrap_or(50),
+    })
+}
+
+/// `GET /api/v1/documents/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    let lookup = id.clone();
+    let document = tokio::task::spawn_blocking(move || store.document(&lookup))
+        .await
+        .map_err(|_| ApiError::bad_request("the lookup did not finish"))??
+        .ok_or_else(|| ApiError::not_found(format!("no document with id {id}")))?;
+    Ok(Json(document).into_response())
+}
+
+/// `GET /api/v1/documents/{id}/files/{n}`: the file exactly as stored, streamed.
+pub async fn file(
+    State(state): State<AppState>,
+    Path((id, n)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let n: u32 = n
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("file number {n:?} is not a number (files count from 1)")))?;
+    let store = state.store.clone();
+    let lookup = id.clone();
+    let document = tokio::task::spawn_blocking(move || store.document(&lookup))
+        .await
+        .map_err(|_| ApiError::bad_request("the lookup did not finish"))??
+        .ok_or_else(|| ApiError::not_found(format!("no document with id {id}")))?;
+    let entry = document
+        .files
+        .iter()
+        .find(|file| file.n == n)
+        .ok_or_else(|| ApiError::not_found(format!("document {id} has no file {n}")))?;
+    let blob = state.store.blobs().open_blob(&entry.sha256)?;
+    let stream = ReaderStream::new(tokio::fs::File::from_std(blob));
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&entry.content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.size));
+    if let Ok(value) = HeaderValue::from_str(&content_disposition(&entry.name)) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert("x-content-sha256", HeaderValue::from_str(&entry.sha256).unwrap_or(HeaderValue::from_static("")));
+    Ok(response)
+}
+
+/// `attachment; filename*=UTF-8''…` (RFC 6266 / RFC 5987), so Vietnamese names survive.
+fn content_disposition(name: &str) -> String {
+    let mut encoded = String::new();
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("attachment; filename*=UTF-8''{encoded}")
+}

@@ -1,0 +1,104 @@
+//! API errors: `{"error": {"code": "...", "message": "..."}}` with a fitting HTTP status.
+//! The message is written for the person at the office software's end and says what to do.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::store::StoreError;
+use crate::workflow::IntakeError;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong API token; send `Authorization: Bearer <token>` with the token from the gateway's configuration",
+        )
+    }
+
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_request", message)
+    }
+
+    pub fn too_large(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        }
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        let message = error.to_string();
+        match error {
+            StoreError::DuplicateDocumentId { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "duplicate_document_id", message)
+            }
+            StoreError::IdempotencyKeyReused { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                message,
+            ),
+            StoreError::Closed => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", message)
+            }
+            StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::FileTooLarge => {
+                ApiError::too_large(source.to_string())
+            }
+            _ => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store_failure",
+                format!("the gateway could not store the request ({message}); nothing was accepted, retry later and tell IT if it persists"),
+            ),
+        }
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(error: IntakeError) -> ApiError {
+        let message = error.to_string();
+        match error {
+            IntakeError::Store(store) => store.into(),
+            IntakeError::Meta(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_meta", message)
+            }
+            IntakeError::File { .. } | IntakeError::NoFile | IntakeError::TooManyFiles { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_file", message)
+            }
+            IntakeError::MissingMeta => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_meta", message)
+            }
+            IntakeError::BadIdempotencyKey(_) => ApiError::bad_request(message),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The HTTP server: routes, bearer-token check, body limits, and a serve loop that takes
+//! its listener and a shutdown signal from the caller (the daemon, the demo, or a test).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use ring::hmac;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use super::{documents, ApiError};
+use crate::store::Store;
+use crate::system::shutdown::Shutdown;
+use crate::workflow::IntakeContext;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub intake: IntakeContext,
+    pub max_file_bytes: u64,
+    pub max_request_bytes: u64,
+    token: Arc<TokenCheck>,
+}
+
+/// Compares presented tokens with the configured one in constant time: both go through an
+/// HMAC under a per-process random key and `ring::hmac::verify` compares the tags.
+struct TokenCheck {
+    key: hmac::Key,
+    expected: hmac::Tag,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        intake: IntakeContext,
+        api_token: &str,
+        max_file_bytes: u64,
+        max_request_bytes: u64,
+    ) -> Result<AppState, ring::error::Unspecified> {
+        let rng = ring::rand::SystemRandom::new();
+        let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)?;
+        let expected = hmac::sign(&key, api_token.as_bytes());
+        Ok(AppState {
+            store,
+            intake,
+            max_file_bytes,
+            max_request_bytes,
+            token: Arc::new(TokenCheck { key, expected }),
+        })
+    }
+
+    fn token_matches(&self, presented: &str) -> bool {
+        hmac::verify(&self.token.key, presented.as_bytes(), self.token.expected.as_ref()).is_ok()
+    }
+}
+
+/// All routes. `/healthz` needs no token; everything under `/api/` does.
+pub fn router(state: AppState) -> Router {
+    let body_limit = usize::try_from(state.max_request_bytes).unwrap_or(usize::MAX);
+    let api = Router::new()
+        .route(
+            "/api/v1/documents",
+            get(documents::list).post(documents::create),
+        )
+        .route("/api/v1/documents/{id}", get(documents::show))
+        .route("/api/v1/documents/{id}/files/{n}", get(documents::file))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        Some(token) if state.token_matches(token) => next.run(request).await,
+        _ => ApiError::unauthorized().into_response(),
+    }
+}
+
+/// 200 when the store answers and passes its checks, 503 with the reasons otherwise.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let store = state.store.clone();
+    let check = tokio::task::spawn_blocking(move || store.count_documents()).await;
+    let mut reasons = Vec::new();
+    match check {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => reasons.push(format!("store: {error}")),
+        Err(_) => reasons.push("store: the check did not finish".to_string()),
+    }
+    if reasons.is_empty() {
+        (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "reasons": reasons})),
+        )
+            .into_response()
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see the API documentation")
+}
+
+/// Serves until `shutdown` triggers, then lets requests in flight finish for at most
+/// `drain_timeout`, logging if that runs out.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: Shutdown,
+    drain_timeout: Duration,
+) -> std::io::Result<()> {
+    let app = router(state);
+    let signal = shutdown.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move { signal.wait().await });
+    let server = tokio::spawn(async move { server.await });
+    shutdown.wait().await;
+    match tokio::time::timeout(drain_timeout, server).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(std::io::Error::other("the HTTP server task failed")),
+        Err(_) => {
+            tracing::warn!(
+                seconds = drain_timeout.as_secs(),
+                "requests still in flight after the shutdown timeout; closing anyway"
+            );
+            Ok(())
+        }
+    }
+}

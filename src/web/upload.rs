@@ -1,0 +1,166 @@
+//! Reads a `POST /api/v1/documents` multipart body: the `meta` part into memory (it is
+//! small and capped), every file part streamed to the store's staging area in 1 MiB steps,
+//! so a 200 MB PDF never sits whole in RAM.
+
+use std::io::Write;
+
+use axum::extract::multipart::{Field, Multipart, MultipartError};
+
+use super::ApiError;
+use crate::store::{BlobWriter, Store};
+use crate::workflow::{IncomingFile, IntakeError};
+
+/// Largest `meta` part.
+const MAX_META_BYTES: usize = 64 * 1024;
+/// Bytes gathered before one blocking write.
+const WRITE_STEP: usize = 1024 * 1024;
+/// Bytes of each file kept for content checks (e.g. the PDF signature).
+const HEAD_BYTES: usize = 1024;
+
+/// What the multipart body held.
+pub struct Upload {
+    pub meta_json: Option<Vec<u8>>,
+    pub files: Vec<IncomingFile>,
+}
+
+/// Reads the whole body. Files beyond `max_files` are refused as soon as they start.
+pub async fn read_upload(
+    store: &Store,
+    mut multipart: Multipart,
+    max_file_bytes: u64,
+    max_files: u32,
+) -> Result<Upload, ApiError> {
+    let mut upload = Upload {
+        meta_json: None,
+        files: Vec::new(),
+    };
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "meta" {
+            if upload.meta_json.is_some() {
+                return Err(ApiError::bad_request("the request has two `meta` parts; send one"));
+            }
+            upload.meta_json = Some(read_meta(field).await?);
+        } else if let Some(file_name) = field.file_name().map(str::to_string) {
+            if upload.files.len() >= max_files as usize {
+                return Err(IntakeError::TooManyFiles {
+                    count: upload.files.len() + 1,
+                    limit: max_files,
+                }
+                .into());
+            }
+            let content_type = field
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let file = stream_file(store, field, file_name, content_type, max_file_bytes).await?;
+            upload.files.push(file);
+        } else {
+            return Err(ApiError::bad_request(format!(
+                "unexpected part {name:?}: send `meta` (JSON) and file parts with a filename"
+            )));
+        }
+    }
+    Ok(upload)
+}
+
+async fn read_meta(mut field: Field<'_>) -> Result<Vec<u8>, ApiError> {
+    let mut meta = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if meta.len() + chunk.len() > MAX_META_BYTES {
+            return Err(ApiError::too_large(format!(
+                "the meta part is larger than {MAX_META_BYTES} bytes"
+            )));
+        }
+        meta.extend_from_slice(&chunk);
+    }
+    Ok(meta)
+}
+
+async fn stream_file(
+    store: &Store,
+    mut field: Field<'_>,
+    name: String,
+    content_type: String,
+    max_file_bytes: u64,
+) -> Result<IncomingFile, ApiError> {
+    let mut writer = Some(store.blobs().writer(max_file_bytes)?);
+    let mut pending: Vec<u8> = Vec::with_capacity(WRITE_STEP);
+    let mut head: Vec<u8> = Vec::with_capacity(HEAD_BYTES);
+    let mut received: u64 = 0;
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        received += chunk.len() as u64;
+        if received > max_file_bytes {
+            return Err(ApiError::too_large(format!(
+                "file {name:?} is larger than the limit of {max_file_bytes} bytes"
+            )));
+        }
+        if head.len() < HEAD_BYTES {
+            let take = (HEAD_BYTES - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        pending.extend_from_slice(&chunk);
+        if pending.len() >= WRITE_STEP {
+            pending = write_step(&mut writer, pending).await?;
+        }
+    }
+    let writer = match writer.take() {
+        Some(mut writer) => tokio::task::spawn_blocking(move || {
+            writer
+                .write_all(&pending)
+                .map_err(|error| stage_error(&error))?;
+            writer.finish().map_err(ApiError::from)
+        }),
+        None => return Err(internal("the staging writer was lost")),
+    };
+    let staged = writer.await.map_err(|_| internal("the staging task failed"))??;
+    Ok(IncomingFile {
+        name,
+        content_type,
+        staged,
+        head,
+    })
+}
+
+/// Writes one step on a blocking thread, handing the writer there and back.
+async fn write_step(writer: &mut Option<BlobWriter>, pending: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+    let Some(mut taken) = writer.take() else {
+        return Err(internal("the staging writer was lost"));
+    };
+    let (taken, result, mut pending) = tokio::task::spawn_blocking(move || {
+        let result = taken.write_all(&pending);
+        (taken, result, pending)
+    })
+    .await
+    .map_err(|_| internal("the staging task failed"))?;
+    result.map_err(|error| stage_error(&error))?;
+    *writer = Some(taken);
+    pending.clear();
+    Ok(pending)
+}
+
+fn stage_error(error: &std::io::Error) -> ApiError {
+    if error.kind() == std::io::ErrorKind::FileTooLarge {
+        ApiError::too_large(error.to_string())
+    } else {
+        internal(&format!("cannot write the file to the staging area: {error}"))
+    }
+}
+
+fn internal(message: &str) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        format!("{message}; nothing was accepted, retry later"),
+    )
+}
+
+fn multipart_error(error: MultipartError) -> ApiError {
+    let status = error.status();
+    let message = format!("the multipart body cannot be read: {}", error.body_text());
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(message)
+    } else {
+        ApiError::bad_request(message)
+    }
+}

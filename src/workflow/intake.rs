@@ -1,0 +1,263 @@
+//! Intake of a new outgoing document from the office's software: check everything, make
+//! the files durable, then commit the row in one transaction (state `accepted`). Only when
+//! that commit has returned may anyone be told "accepted". A refused request leaves the
+//! store exactly as it was.
+
+use ring::digest::{Context, SHA256};
+
+use super::meta::{MetaError, OutgoingMeta};
+use crate::store::{
+    AcceptOutcome, NewFile, NewOutgoingDocument, NumberingRequest, StagedBlob, Store, StoreError,
+};
+use crate::system::clock::{edxml_date, rfc3339_utc, vietnam_year, SharedClock};
+
+/// The outgoing register's name (sổ văn bản đi).
+pub const OUTGOING_REGISTER: &str = "out";
+
+/// Longest idempotency key accepted.
+const MAX_IDEMPOTENCY_KEY: usize = 128;
+/// Longest file name accepted (bytes, as most file systems count).
+const MAX_FILE_NAME_BYTES: usize = 255;
+
+/// A file that arrived with the request, streamed to the staging area.
+#[derive(Debug)]
+pub struct IncomingFile {
+    pub name: String,
+    pub content_type: String,
+    pub staged: StagedBlob,
+    /// The first bytes of the file (for the PDF signature check).
+    pub head: Vec<u8>,
+}
+
+/// Everything the local API received for one new document.
+#[derive(Debug)]
+pub struct IntakeRequest {
+    pub meta_json: Vec<u8>,
+    pub files: Vec<IncomingFile>,
+    pub idempotency_key: Option<String>,
+}
+
+/// Who we are, for numbering and validation.
+#[derive(Debug, Clone)]
+pub struct IntakeContext {
+    pub organ_id: String,
+    pub extra_agency_codes: Vec<String>,
+    pub max_files: u32,
+    pub clock: SharedClock,
+}
+
+/// Why a document was refused, or could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("{0}")]
+    Meta(#[from] MetaError),
+    #[error("file {index} ({name:?}): {problem}")]
+    File {
+        index: usize,
+        name: String,
+        problem: String,
+    },
+    #[error("the request has no `meta` part; send the document's metadata as JSON in a part named meta")]
+    MissingMeta,
+    #[error("the request has no file; attach the signed PDF as a file part")]
+    NoFile,
+    #[error("the request has {count} files, more than the {limit} allowed")]
+    TooManyFiles { count: usize, limit: u32 },
+    #[error("Idempotency-Key {0}")]
+    BadIdempotencyKey(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks, publishes and commits a new outgoing document. Answers after the commit.
+pub async fn accept_outgoing(
+    store: &Store,
+    context: &IntakeContext,
+    request: IntakeRequest,
+) -> Result<AcceptOutcome, IntakeError> {
+    let meta = OutgoingMeta::parse(&request.meta_json, &context.extra_agency_codes)?;
+    check_files(&request.files, context.max_files)?;
+    if let Some(key) = &request.idempotency_key {
+        check_idempotency_key(key)?;
+    }
+    let request_sha256 = request_fingerprint(&meta, &request.files);
+    if let Some(key) = &request.idempotency_key {
+        // A retry of a request already answered is answered again without touching anything.
+        if let Some(claim) = store.find_idempotency_key(key)? {
+            if claim.request_sha256 != request_sha256 {
+                return Err(StoreError::IdempotencyKeyReused { key: key.clone() }.into());
+            }
+            return Ok(AcceptOutcome {
+                identity: claim.identity,
+                replayed: true,
+            });
+        }
+    }
+    let files = publish_files(store, request.files).await?;
+    let now = context.clock.now();
+    let meta_json = serde_json::to_string(&meta).map_err(|error| MetaError {
+        field: String::new(),
+        problem: error.to_string(),
+    })?;
+    let document = NewOutgoingDocument {
+        id: ulid::Ulid::new().to_string(),
+        subject: meta.subject.trim().to_string(),
+        meta_json,
+        files,
+        numbering: NumberingRequest {
+            register: OUTGOING_REGISTER.to_string(),
+            year: vietnam_year(now),
+            number: meta.code_number,
+            notation: meta.code_notation.clone(),
+            organ_id: context.organ_id.clone(),
+            promulgation_date: edxml_date(now),
+        },
+        idempotency: request
+            .idempotency_key
+            .map(|key| (key, request_sha256)),
+        at: rfc3339_utc(now),
+    };
+    Ok(store.accept_outgoing(document).await?)
+}
+
+/// The first file is the document itself and must be a PDF; every name must be a plain
+/// file name that is safe on any system the document reaches.
+fn check_files(files: &[IncomingFile], max_files: u32) -> Result<(), IntakeError> {
+    if files.is_empty() {
+        return Err(IntakeError::NoFile);
+    }
+    if files.len() > max_files as usize {
+        return Err(IntakeError::TooManyFiles {
+            count: files.len(),
+            limit: max_files,
+        });
+    }
+    for (index, file) in files.iter().enumerate() {
+        let refuse = |problem: &str| IntakeError::File {
+            index: index + 1,
+            name: file.name.clone(),
+            problem: problem.to_string(),
+        };
+        if let Some(problem) = file_name_problem(&file.name) {
+            return Err(refuse(problem));
+        }
+        if file.staged.size() == 0 {
+            return Err(refuse("is empty"));
+        }
+        let claims_pdf = file.content_type == "application/pdf"
+            || file.name.to_ascii_lowercase().ends_with(".pdf");
+        if (index == 0 || claims_pdf) && !looks_like_pdf(&file.head) {
+            return Err(refuse(if index == 0 {
+                "is not a PDF; the first file must be the signed PDF of the document"
+            } else {
+                "is named or typed as a PDF but does not start with %PDF-"
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Why `name` is not acceptable as an attachment name, if it is not.
+pub fn file_name_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        return Some("has no file name");
+    }
+    if name.len() > MAX_FILE_NAME_BYTES {
+        return Some("has a file name longer than 255 bytes");
+    }
+    if name.chars().any(char::is_control) {
+        return Some("has control characters in its file name");
+    }
+    if name.contains('/') || name.contains('\\') || name == "." || name == ".." {
+        return Some("has a path in its file name; send a plain file name");
+    }
+    if name.starts_with('.') || name.ends_with(' ') || name.ends_with('.') {
+        return Some("has a file name that starts with a dot or ends with a dot or space");
+    }
+    None
+}
+
+/// PDF files start with `%PDF-` within the first 1024 bytes (ISO 32000-1, 7.5.2 allows a
+/// little junk before it, and some producers write a BOM or whitespace).
+fn looks_like_pdf(head: &[u8]) -> bool {
+    head.windows(5).take(1024).any(|window| window == b"%PDF-")
+}
+
+fn check_idempotency_key(key: &str) -> Result<(), IntakeError> {
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(IntakeError::BadIdempotencyKey("must be 1 to 128 characters"));
+    }
+    if !key.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Err(IntakeError::BadIdempotencyKey("may contain only printable ASCII without spaces"));
+    }
+    Ok(())
+}
+
+/// A fingerprint of what the request asks for: the normalised meta and every file's name,
+/// type and content hash. Two requests with the same fingerprint are the same request.
+fn request_fingerprint(meta: &OutgoingMeta, files: &[IncomingFile]) -> String {
+    let mut digest = Context::new(&SHA256);
+    // serde_json writes struct fields in declaration order, so this is canonical.
+    digest.update(serde_json::to_string(meta).unwrap_or_default().as_bytes());
+    for file in files {
+        for part in [file.name.as_str(), file.content_type.as_str(), file.staged.sha256()] {
+            digest.update(&(part.len() as u64).to_be_bytes());
+            digest.update(part.as_bytes());
+        }
+    }
+    hex::encode(digest.finish().as_ref())
+}
+
+/// Makes every staged file durable under its content address (blocking I/O, off the runtime).
+async fn publish_files(store: &Store, files: Vec<IncomingFile>) -> Result<Vec<NewFile>, IntakeError> {
+    let blobs = store.blobs().clone();
+    let published = tokio::task::spawn_blocking(move || {
+        files
+            .into_iter()
+            .map(|file| {
+                let blob = blobs.publish(file.staged)?;
+                Ok(NewFile {
+                    name: file.name,
+                    content_type: file.content_type,
+                    sha256: blob.sha256,
+                    size: blob.size,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()
+    })
+    .await
+    .map_err(|_| StoreError::Closed)??;
+    Ok(published)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names() {
+        for good in ["QD-123.pdf", "Công văn số 5.pdf", "phu luc (1).docx"] {
+            assert_eq!(file_name_problem(good), None, "{good}");
+        }
+        for bad in ["", "../x.pdf", "a/b.pdf", "a\\b.pdf", "..", ".hidden", "x\u{0}.pdf", "x\n.pdf", "x.pdf ", "x."] {
+            assert!(file_name_problem(bad).is_some(), "{bad:?}");
+        }
+        assert!(file_name_problem(&"a".repeat(256)).is_some());
+    }
+
+    #[test]
+    fn pdf_signature() {
+        assert!(looks_like_pdf(b"%PDF-1.7\n"));
+        assert!(looks_like_pdf(b"\xef\xbb\xbf%PDF-1.4"));
+        assert!(!looks_like_pdf(b"PK\x03\x04"));
+        assert!(!looks_like_pdf(b""));
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        assert!(check_idempotency_key("order-2026-0001").is_ok());
+        assert!(check_idempotency_key("").is_err());
+        assert!(check_idempotency_key("has space").is_err());
+        assert!(check_idempotency_key(&"k".repeat(129)).is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! The `meta` of a new outgoing document, as office software sends it to the local API
+//! (DESIGN.md, "Local API"), and the rules it must meet before anything is stored.
+
+use serde::{Deserialize, Serialize};
+use time::macros::format_description;
+
+use crate::system::config::is_agency_code;
+
+/// Most recipients one document may name.
+const MAX_RECIPIENTS: usize = 200;
+/// The longest trích yếu (summary) one provincial hub accepts.
+const MAX_SUBJECT_CHARS: usize = 500;
+
+/// Metadata of a new outgoing document. Unknown fields are refused so that a misspelt
+/// field is reported rather than silently ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutgoingMeta {
+    /// Recipient agency codes.
+    pub to: Vec<String>,
+    /// Trích yếu: what the document is about.
+    pub subject: String,
+    #[serde(rename = "type")]
+    pub document_type: DocumentTypeMeta,
+    /// Số: `null` asks the gateway for the register's next number.
+    pub code_number: Option<u32>,
+    /// Ký hiệu, e.g. `UBND-VP`.
+    pub code_notation: String,
+    pub signer: SignerMeta,
+    /// 0 normal, 1 urgent, 2 very urgent, 3 express, 4 express at a set time.
+    #[serde(default)]
+    pub priority: u8,
+    /// Deadline for handling, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub due_date: Option<String>,
+    /// Optional longer content (edXML `Content`).
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Place of promulgation (edXML `PromulgationInfo/Place`), e.g. `Nghệ An`.
+    #[serde(default)]
+    pub place: Option<String>,
+}
+
+/// Document type: code and name (e.g. `1`, `Công văn`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentTypeMeta {
+    pub code: u8,
+    pub name: String,
+}
+
+/// Who signed for the agency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerMeta {
+    /// Thẩm quyền: `TM.`, `KT.`, `TL.`, `TUQ.`, or empty when signing in one's own right.
+    #[serde(default)]
+    pub competence: Option<String>,
+    pub position: String,
+    pub name: String,
+}
+
+/// A rule `meta` broke: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("meta.{field}: {problem}")]
+pub struct MetaError {
+    pub field: String,
+    pub problem: String,
+}
+
+fn refuse(field: impl Into<String>, problem: impl Into<String>) -> MetaError {
+    MetaError {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+impl OutgoingMeta {
+    /// Parses and validates `meta` JSON.
+    pub fn parse(json: &[u8], extra_agency_codes: &[String]) -> Result<OutgoingMeta, MetaError> {
+        let meta: OutgoingMeta = serde_json::from_slice(json).map_err(|error| {
+            refuse(
+                "",
+                format!("is not the expected JSON ({error}); see the API documentation for the fields"),
+            )
+        })?;
+        meta.validate(extra_agency_codes)?;
+        Ok(meta)
+    }
+
+    /// Checks every field; the first rule broken is reported.
+    pub fn validate(&self, extra_agency_codes: &[String]) -> Result<(), MetaError> {
+        if self.to.is_empty() {
+            return Err(refuse("to", "names no recipient; list at least one agency code"));
+        }
+        if self.to.len() > MAX_RECIPIENTS {
+            return Err(refuse("to", format!("names more than {MAX_RECIPIENTS} recipients")));
+        }
+        for (index, code) in self.to.iter().enumerate() {
+            if !is_agency_code(code, extra_agency_codes) {
+                return Err(refuse(
+                    format!("to[{index}]"),
+                    format!("{code:?} is not an agency code of the form LLL.KK.JJ.Xnn (e.g. 000.00.00.H41)"),
+                ));
+            }
+            if self.to[..index].contains(code) {
+                return Err(refuse(format!("to[{index}]"), format!("{code} is listed twice")));
+            }
+        }
+        text_field("subject", &self.subject, MAX_SUBJECT_CHARS)?;
+        if self.document_type.code == 0 {
+            return Err(refuse("type.code", "must be 1 or more (1 administrative, 2 legal normative)"));
+        }
+        text_field("type.name", &self.document_type.name, 100)?;
+        if self.code_number == Some(0) {
+            return Err(refuse("code_number", "must be 1 or more, or null to have the next number assigned"));
+        }
+        notation_field(&self.code_notation)?;
+        if let Some(competence) = &self.signer.competence {
+            optional_text_field("signer.competence", competence, 20)?;
+        }
+        text_field("signer.position", &self.signer.position, 200)?;
+        text_field("signer.name", &self.signer.name, 200)?;
+        if self.priority > 4 {
+            return Err(refuse("priority", "must be 0 (normal) to 4 (express at a set time)"));
+        }
+        if let Some(due_date) = &self.due_date {
+            let format = format_description!("[year]-[month]-[day]");
+            if time::Date::parse(due_date, format).is_err() {
+                return Err(refuse("due_date", format!("{due_date:?} is not a date written YYYY-MM-DD")));
+            }
+        }
+        if let Some(content) = &self.content {
+            optional_text_field("content", content, 20_000)?;
+        }
+        if let Some(place) = &self.place {
+            optional_text_field("place", place, 200)?;
+        }
+        Ok(())
+    }
+}
+
+fn text_field(field: &str, value: &str, max_chars: usize) -> Result<(), MetaError> {
+    if value.trim().is_empty() {
+        return Err(refuse(field, "is empty"));
+    }
+    optional_text_field(field, value, max_chars)
+}
+
+fn optional_text_field(field: &str, value: &str, max_chars: usize) -> Result<(), MetaError> {
+    if value.chars().count() > max_chars {
+        return Err(refuse(field, format!("is longer than {max_chars} characters")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(refuse(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// A ký hiệu becomes part of the DocumentId (`…,{number}/{notation}`), so it may not
+/// contain the separators `,` and `/`, nor spaces.
+fn notation_field(value: &str) -> Result<(), MetaError> {
+    text_field("code_notation", value, 50)?;
+    if value.chars().any(|c| c == ',' || c == '/' || c.is_whitespace()) {
+        return Err(refuse(
+            "code_notation",
+            format!("{value:?} may not contain ',', '/' or spaces (write e.g. UBND-VP)"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const SAMPLE: &str = r#"{"to": ["000.00.00.H41"], "subject": "Về việc báo cáo", "type": {"code": 1, "name": "Công văn"},
+        "code_number": null, "code_notation": "UBND-VP", "signer": {"competence": "TM.", "position": "Chủ tịch", "name": "Nguyễn Văn A"},
+        "priority": 0, "due_date": "2026-12-31"}"#;
+
+    #[test]
+    fn the_design_sample_is_accepted() {
+        let meta = OutgoingMeta::parse(SAMPLE.as_bytes(), &[]).expect("sample meta");
+        assert_eq!(meta.code_number, None);
+        assert_eq!(meta.signer.competence.as_deref(), Some("TM."));
+    }
+
+    #[test]
+    fn each_broken_rule_names_its_field() {
+        let cases = [
+            (r#""to": ["000.00.00.H41"]"#, r#""to": []"#, "meta.to"),
+            (r#""to": ["000.00.00.H41"]"#, r#""to": ["H41"]"#, "meta.to[0]"),
+            (r#""to": ["000.00.00.H41"]"#, r#""to": ["000.00.00.H41", "000.00.00.H41"]"#, "meta.to[1]"),
+            (r#""subject": "Về việc báo cáo""#, r#""subject": "  ""#, "meta.subject"),
+            (r#""subject": "Về việc báo cáo""#, r#""subject": "a\u0007b""#, "meta.subject"),
+            (r#""code_notation": "UBND-VP""#, r#""code_notation": "UBND/VP""#, "meta.code_notation"),
+            (r#""code_number": null"#, r#""code_number": 0"#, "meta.code_number"),
+            (r#""code_number": null"#, r#""code_number": -3"#, "meta."),
+            (r#""priority": 0"#, r#""priority": 9"#, "meta.priority"),
+            (r#""due_date": "2026-12-31""#, r#""due_date": "31/12/2026""#, "meta.due_date"),
+            (r#""due_date": "2026-12-31""#, r#""due_date": "2026-02-30""#, "meta.due_date"),
+            (r#""priority": 0"#, r#""priority": 0, "extra": 1"#, "unknown field"),
+            (r#""position": "Chủ tịch""#, r#""position": """#, "meta.signer.position"),
+        ];
+        for (from, to, expected) in cases {
+            let json = SAMPLE.replace(from, to);
+            assert_ne!(json, SAMPLE, "case {to} did not change the sample");
+            let error = OutgoingMeta::parse(json.as_bytes(), &[]).expect_err(to).to_string();
+            assert!(error.contains(expected), "{expected:?} not in {error:?}");
+        }
+    }
+
+    #[test]
+    fn oversized_subject_is_refused() {
+        let json = SAMPLE.replace("Về việc báo cáo", &"ă".repeat(501));
+        assert!(OutgoingMeta::parse(json.as_bytes(), &[]).is_err());
+    }
+}
