@@ -110,6 +110,17 @@ impl Store {
         self.with_reader(|connection| queries::find_idempotency_key(connection, key))
     }
 
+    /// The DocumentId of the outgoing document holding `number`/`notation` in `year`'s
+    /// register, if any (a cheap check before any file is published).
+    pub fn outgoing_number_taken(
+        &self,
+        year: i32,
+        number: u32,
+        notation: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.with_reader(|connection| queries::outgoing_number_taken(connection, year, number, notation))
+    }
+
     /// One document with its files and event log.
     pub fn document(&self, id: &str) -> Result<Option<DocumentRecord>, StoreError> {
         self.with_reader(|connection| queries::document(connection, id))

@@ -111,10 +111,11 @@ impl GatewayConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut config: GatewayConfig = toml::from_str(&text).map_err(|error| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message: error.to_string().replace('\n', " ").trim().to_string(),
-        })?;
+        let mut config: GatewayConfig =
+            toml::from_str(&text).map_err(|error| ConfigError::Syntax {
+                path: path.to_path_buf(),
+                message: describe_toml_error(&text, &error),
+            })?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         config.gateway.state_dir = base.join(&config.gateway.state_dir);
         if let Some(token_file) = &config.api.token_file {
@@ -201,6 +202,21 @@ impl GatewayConfig {
             source,
         })?;
         Ok(token.trim().to_string())
+    }
+}
+
+/// "line N: what is wrong", on one line (toml's own rendering spans several lines).
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let line = text
+                .get(..span.start)
+                .map(|before| before.matches('\n').count() + 1)
+                .unwrap_or(0);
+            format!("line {line}: {message}")
+        }
+        None => message,
     }
 }
 

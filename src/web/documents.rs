@@ -1,6 +1,7 @@
 //! `/api/v1/documents` handlers: create (multipart), list, show, and download a file.
 
 use axum::body::Body;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -8,7 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use tokio_util::io::ReaderStream;
 
-use super::upload::read_upload;
+use super::upload::{drain, read_upload};
 use super::{ApiError, AppState};
 use crate::store::{Direction, DocumentState, ListFilter};
 use crate::workflow::{accept_outgoing, IntakeError, IntakeRequest};
@@ -17,7 +18,25 @@ use crate::workflow::{accept_outgoing, IntakeError, IntakeRequest};
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let mut multipart = multipart.map_err(|rejection| {
+        ApiError::bad_request(format!(
+            "{}; send multipart/form-data with a `meta` part and file parts",
+            rejection.body_text()
+        ))
+    })?;
+    let result = create_from(&state, &headers, &mut multipart).await;
+    if result.is_err() {
+        drain(&mut multipart).await;
+    }
+    result
+}
+
+async fn create_from(
+    state: &AppState,
+    headers: &HeaderMap,
+    multipart: &mut Multipart,
 ) -> Result<Response, ApiError> {
     let idempotency_key = match headers.get("idempotency-key") {
         Some(value) => Some(

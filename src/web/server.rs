@@ -19,6 +19,10 @@ use crate::store::Store;
 use crate::system::shutdown::Shutdown;
 use crate::workflow::IntakeContext;
 
+/// Body bytes read from a request refused for its token (a client sending a document with a
+/// wrong token then sees 401 rather than a broken connection).
+const UNAUTHORIZED_DRAIN_LIMIT: usize = 1024 * 1024;
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -89,7 +93,11 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         .map(str::trim);
     match presented {
         Some(token) if state.token_matches(token) => next.run(request).await,
-        _ => ApiError::unauthorized().into_response(),
+        _ => {
+            // Read (a little of) the body so the client gets the answer, not a reset.
+            let _ = axum::body::to_bytes(request.into_body(), UNAUTHORIZED_DRAIN_LIMIT).await;
+            ApiError::unauthorized().into_response()
+        }
     }
 }
 

@@ -23,10 +23,35 @@ pub struct Upload {
     pub files: Vec<IncomingFile>,
 }
 
+/// Bytes of a refused request body read and thrown away so that the client, still sending,
+/// gets to read the error instead of a broken connection. Past this, the connection closes.
+const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Reads and discards what is left of a refused multipart body, up to [`DRAIN_LIMIT`].
+pub async fn drain(multipart: &mut Multipart) {
+    let mut drained: u64 = 0;
+    let deadline = tokio::time::sleep(std::time::Duration::from_secs(10));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return,
+            field = multipart.next_field() => {
+                let Ok(Some(mut field)) = field else { return };
+                while let Ok(Some(chunk)) = field.chunk().await {
+                    drained += chunk.len() as u64;
+                    if drained > DRAIN_LIMIT {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Reads the whole body. Files beyond `max_files` are refused as soon as they start.
 pub async fn read_upload(
     store: &Store,
-    mut multipart: Multipart,
+    multipart: &mut Multipart,
     max_file_bytes: u64,
     max_files: u32,
 ) -> Result<Upload, ApiError> {

@@ -83,7 +83,8 @@ pub async fn accept_outgoing(
     let request_sha256 = request_fingerprint(&meta, &request.files);
     if let Some(key) = &request.idempotency_key {
         // A retry of a request already answered is answered again without touching anything.
-        if let Some(claim) = store.find_idempotency_key(key)? {
+        let lookup = key.clone();
+        if let Some(claim) = read(store, move |store| store.find_idempotency_key(&lookup)).await? {
             if claim.request_sha256 != request_sha256 {
                 return Err(StoreError::IdempotencyKeyReused { key: key.clone() }.into());
             }
@@ -93,8 +94,17 @@ pub async fn accept_outgoing(
             });
         }
     }
-    let files = publish_files(store, request.files).await?;
     let now = context.clock.now();
+    if let Some(number) = meta.code_number {
+        // Checked before publishing so a refused request leaves no file behind. (Two requests
+        // racing for one number both pass here; the loser's files are swept on next start.)
+        let (year, notation) = (vietnam_year(now), meta.code_notation.clone());
+        let taken = read(store, move |store| store.outgoing_number_taken(year, number, &notation));
+        if let Some(document_id) = taken.await? {
+            return Err(StoreError::DuplicateDocumentId { document_id }.into());
+        }
+    }
+    let files = publish_files(store, request.files).await?;
     let meta_json = serde_json::to_string(&meta).map_err(|error| MetaError {
         field: String::new(),
         problem: error.to_string(),
@@ -206,6 +216,17 @@ fn request_fingerprint(meta: &OutgoingMeta, files: &[IncomingFile]) -> String {
         }
     }
     hex::encode(digest.finish().as_ref())
+}
+
+/// Runs a store read on a blocking thread: SQLite calls never run on the async runtime.
+async fn read<T: Send + 'static>(
+    store: &Store,
+    query: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || query(&store))
+        .await
+        .map_err(|_| StoreError::Closed)?
 }
 
 /// Makes every staged file durable under its content address (blocking I/O, off the runtime).

@@ -1,0 +1,304 @@
+//! Shared helpers for end-to-end tests: a real `docgate run` child process on loopback with
+//! its own state directory, a blocking HTTP client, sample documents, and direct looks at
+//! the state directory for checks the API cannot make.
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::{multipart, Client};
+use serde_json::Value;
+
+/// The docgate binary Cargo built for these tests.
+pub fn docgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_docgate"))
+}
+
+/// A gateway's directory: its config and state, kept across restarts.
+pub struct GatewayDir {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub token: String,
+    pub url: String,
+}
+
+impl GatewayDir {
+    /// `docgate config init` in `dir` with a free loopback port; each `(key, value)` of
+    /// `overrides` replaces the line `key = ...` of the written file.
+    pub fn init(dir: &Path, overrides: &[(&str, &str)]) -> GatewayDir {
+        let port = free_port();
+        let output = docgate()
+            .args(["config", "init", "--dir"])
+            .arg(dir)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .output()
+            .expect("run docgate config init");
+        assert!(output.status.success(), "config init failed: {}", String::from_utf8_lossy(&output.stderr));
+        let stdout = String::from_utf8(output.stdout).expect("utf-8");
+        let field = |name: &str| {
+            stdout
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+                .unwrap_or_else(|| panic!("no {name} line in {stdout}"))
+                .to_string()
+        };
+        let config = PathBuf::from(field("config"));
+        if !overrides.is_empty() {
+            let text = std::fs::read_to_string(&config).expect("read config");
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            for (key, value) in overrides {
+                let line = lines
+                    .iter_mut()
+                    .find(|line| line.starts_with(&format!("{key} =")))
+                    .unwrap_or_else(|| panic!("no {key} in the config"));
+                *line = format!("{key} = {value}");
+            }
+            std::fs::write(&config, lines.join("\n")).expect("write config");
+        }
+        GatewayDir {
+            dir: dir.to_path_buf(),
+            config,
+            token: field("api_token"),
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.state_dir().join("blobs")
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.state_dir().join("docgate.sqlite3")
+    }
+
+    /// Starts `docgate run` and waits until `/healthz` answers 200.
+    pub fn start(&self) -> GatewayProcess {
+        let child = docgate()
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn docgate run");
+        let mut process = GatewayProcess {
+            child: Some(child),
+            url: self.url.clone(),
+            token: self.token.clone(),
+            client: client(),
+        };
+        process.wait_ready(Duration::from_secs(30));
+        process
+    }
+}
+
+/// A running `docgate run`. Killed (SIGKILL) on drop if still running.
+pub struct GatewayProcess {
+    child: Option<Child>,
+    pub url: String,
+    pub token: String,
+    pub client: Client,
+}
+
+impl GatewayProcess {
+    fn wait_ready(&mut self, limit: Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("docgate run exited early: {status}");
+                }
+            }
+            let healthy = self
+                .client
+                .get(format!("{}/healthz", self.url))
+                .send()
+                .map(|response| response.status().is_success())
+                .unwrap_or(false);
+            if healthy {
+                return;
+            }
+            assert!(started.elapsed() < limit, "docgate run did not become healthy in {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("running")
+    }
+
+    /// SIGKILL: the process gets no chance to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit; returns the exit status code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let status = child.wait().expect("wait for docgate");
+        status.code()
+    }
+
+    /// `POST /api/v1/documents` with `meta` and files `(name, content type, bytes)`.
+    pub fn post_document(
+        &self,
+        meta: &Value,
+        files: &[(&str, &str, Vec<u8>)],
+        idempotency_key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut form = multipart::Form::new().text("meta", meta.to_string());
+        for (name, content_type, bytes) in files {
+            let part = multipart::Part::bytes(bytes.clone())
+                .file_name(name.to_string())
+                .mime_str(content_type)
+                .expect("mime");
+            form = form.part("file", part);
+        }
+        let mut request = self
+            .client
+            .post(format!("{}/api/v1/documents", self.url))
+            .bearer_auth(&self.token)
+            .multipart(form);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        into_json(request.send().expect("POST /api/v1/documents"))
+    }
+
+    /// An authorised GET; returns status and JSON body.
+    pub fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .expect("GET");
+        into_json(response)
+    }
+
+    /// An authorised GET; returns status and raw body.
+    pub fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .expect("GET");
+        let status = response.status().as_u16();
+        (status, response.bytes().expect("body").to_vec())
+    }
+
+    /// Every document id, all pages.
+    pub fn all_document_ids(&self) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(cursor) => format!("/api/v1/documents?limit=500&cursor={cursor}"),
+                None => "/api/v1/documents?limit=500".to_string(),
+            };
+            let (status, page) = self.get_json(&path);
+            assert_eq!(status, 200, "{page}");
+            for document in page["documents"].as_array().expect("documents") {
+                ids.push(document["id"].as_str().expect("id").to_string());
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return ids,
+            }
+        }
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("HTTP client")
+}
+
+pub fn into_json(response: reqwest::blocking::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().unwrap_or_default();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+/// A free loopback port (bound, read, released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("free port")
+}
+
+/// The DESIGN.md sample meta.
+pub fn sample_meta() -> Value {
+    serde_json::json!({
+        "to": ["000.00.00.H41"],
+        "subject": "Về việc báo cáo tình hình",
+        "type": {"code": 1, "name": "Công văn"},
+        "code_number": null,
+        "code_notation": "UBND-VP",
+        "signer": {"competence": "TM.", "position": "Chủ tịch", "name": "Nguyễn Văn A"},
+        "priority": 0,
+        "due_date": "2026-12-31"
+    })
+}
+
+/// A real one-page PDF whose text (and so whose bytes) depend on `tag`.
+pub fn sample_pdf(tag: &str) -> Vec<u8> {
+    docgate::demo::sample_pdf(tag).expect("sample pdf")
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+}
+
+/// Every file under `dir` (recursively), as paths relative to it, sorted.
+pub fn list_files(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                files.push(relative.display().to_string());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// `PRAGMA integrity_check` through an independent read-only connection.
+pub fn integrity_check(database: &Path) -> String {
+    let connection = rusqlite::Connection::open_with_flags(
+        database,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open database read-only");
+    connection
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .expect("integrity_check")
+}
