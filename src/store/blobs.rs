@@ -123,20 +123,28 @@ impl BlobStore {
             fs::remove_file(&entry).map_err(StoreError::io("remove a staging leftover", &entry))?;
             report.staging_files_removed += 1;
         }
+        if report.staging_files_removed > 0 {
+            sync_directory(&self.staging)?;
+        }
         for shard in read_dir(&self.root)? {
             if shard == self.staging || !shard.is_dir() {
                 continue;
             }
+            let mut removed_here = false;
             for blob in read_dir(&shard)? {
                 let name = blob.file_name().and_then(|name| name.to_str()).unwrap_or("");
                 if !referenced.contains(name) {
                     fs::remove_file(&blob).map_err(StoreError::io("remove an unreferenced blob", &blob))?;
                     report.unreferenced_blobs_removed += 1;
+                    removed_here = true;
                 }
             }
-            sync_directory(&shard)?;
+            // Only a directory that changed needs an fsync; a start with a thousand shards
+            // must not pay a thousand of them.
+            if removed_here {
+                sync_directory(&shard)?;
+            }
         }
-        sync_directory(&self.staging)?;
         if report != SweepReport::default() {
             tracing::info!(
                 staging_files_removed = report.staging_files_removed,

@@ -9,6 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use ring::hmac;
 use serde_json::json;
@@ -136,7 +137,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = router(state);
     let signal = shutdown.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move { signal.wait().await });
+    // Small JSON answers must not wait for delayed ACKs (Nagle): set TCP_NODELAY.
+    let listener = listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { signal.wait().await });
     let server = tokio::spawn(async move { server.await });
     shutdown.wait().await;
     match tokio::time::timeout(drain_timeout, server).await {

@@ -35,7 +35,11 @@ impl GatewayDir {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .output()
             .expect("run docgate config init");
-        assert!(output.status.success(), "config init failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "config init failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let stdout = String::from_utf8(output.stdout).expect("utf-8");
         let field = |name: &str| {
             stdout
@@ -124,7 +128,10 @@ impl GatewayProcess {
             if healthy {
                 return;
             }
-            assert!(started.elapsed() < limit, "docgate run did not become healthy in {limit:?}");
+            assert!(
+                started.elapsed() < limit,
+                "docgate run did not become healthy in {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -144,7 +151,9 @@ impl GatewayProcess {
     /// SIGTERM, then wait for a clean exit; returns the exit status code.
     pub fn terminate(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
         let status = child.wait().expect("wait for docgate");
         status.code()
     }
@@ -156,6 +165,17 @@ impl GatewayProcess {
         files: &[(&str, &str, Vec<u8>)],
         idempotency_key: Option<&str>,
     ) -> (u16, Value) {
+        self.try_post_document(meta, files, idempotency_key)
+            .expect("POST /api/v1/documents")
+    }
+
+    /// Like [`Self::post_document`], but a transport failure is an `Err`, not a panic.
+    pub fn try_post_document(
+        &self,
+        meta: &Value,
+        files: &[(&str, &str, Vec<u8>)],
+        idempotency_key: Option<&str>,
+    ) -> Result<(u16, Value), reqwest::Error> {
         let mut form = multipart::Form::new().text("meta", meta.to_string());
         for (name, content_type, bytes) in files {
             let part = multipart::Part::bytes(bytes.clone())
@@ -172,7 +192,7 @@ impl GatewayProcess {
         if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key);
         }
-        into_json(request.send().expect("POST /api/v1/documents"))
+        request.send().map(into_json)
     }
 
     /// An authorised GET; returns status and JSON body.
@@ -277,7 +297,9 @@ pub fn list_files(dir: &Path) -> Vec<String> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(next) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&next) else { continue };
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -293,11 +315,9 @@ pub fn list_files(dir: &Path) -> Vec<String> {
 
 /// `PRAGMA integrity_check` through an independent read-only connection.
 pub fn integrity_check(database: &Path) -> String {
-    let connection = rusqlite::Connection::open_with_flags(
-        database,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("open database read-only");
+    let connection =
+        rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open database read-only");
     connection
         .query_row("PRAGMA integrity_check", [], |row| row.get(0))
         .expect("integrity_check")

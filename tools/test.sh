@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite: exactly what CI runs (.ci/run calls this script and nothing else).
+#
+#   tools/test.sh            format check, clippy with warnings as errors, every test
+#
+# When run as root on Debian it first installs the system packages the tests use and that
+# are missing; otherwise it says which are missing and carries on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests need:
+#   procps  — `kill`, used by the tests to SIGKILL and SIGTERM the daemon.
+packages=(procps)
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "tools/test.sh: installing ${missing[*]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "tools/test.sh: missing Debian packages ${missing[*]} (run as root to install them)" >&2
+    fi
+fi
+
+if [ ! -d ../shared/conformance ]; then
+    echo "tools/test.sh: ../shared/conformance is missing; the edXML conformance tests read it" >&2
+    exit 1
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --locked
