@@ -1,5 +1,6 @@
 //! Hostile and malformed requests to the local API. Each must get a clear JSON error with a
 //! fitting status, and leave the store exactly as it was: same rows, same blob files.
+#![allow(clippy::disallowed_methods)] // Tests inspect the database independently, read-only.
 
 mod common;
 

@@ -172,6 +172,8 @@ impl Store {
 }
 
 /// Opens a connection with the pragmas every connection needs. Readers are `query_only`.
+/// The one place in the program that opens SQLite.
+#[allow(clippy::disallowed_methods)]
 fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
@@ -215,5 +217,111 @@ fn integrity_check(connection: &Connection) -> Result<(), StoreError> {
         Err(StoreError::Corrupt {
             report: lines.join("; "),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(index: usize, number: Option<u32>, key: Option<&str>) -> NewOutgoingDocument {
+        NewOutgoingDocument {
+            id: ulid::Ulid::new().to_string(),
+            subject: format!("document {index}"),
+            meta_json: "{}".into(),
+            files: Vec::new(),
+            numbering: NumberingRequest {
+                register: "out".into(),
+                year: 2026,
+                number,
+                notation: "UBND-VP".into(),
+                organ_id: "000.00.01.H41".into(),
+                promulgation_date: "2026/11/21".into(),
+            },
+            idempotency: key.map(|key| (key.to_string(), format!("request-{key}"))),
+            at: "2026-11-21T00:00:00.000Z".into(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_request_does_not_sink_its_batch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        // Many writers at once, so the writer thread groups them; every fifth one asks for
+        // number 1, which only the first to commit can have.
+        let mut tasks = Vec::new();
+        for index in 0..60 {
+            let store = store.clone();
+            let number = (index % 5 == 0).then_some(1);
+            tasks.push(tokio::spawn(async move {
+                store.accept_outgoing(document(index, number, None)).await
+            }));
+        }
+        let mut accepted = 0;
+        let mut duplicates = 0;
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(_) => accepted += 1,
+                Err(StoreError::DuplicateDocumentId { .. }) => duplicates += 1,
+                Err(other) => panic!("unexpected error: {other}"),
+            }
+        }
+        // Number 1 goes to one request: an explicit one, or an assigned one that committed
+        // first (then all twelve explicit requests are refused).
+        assert_eq!(accepted + duplicates, 60);
+        assert!(duplicates == 11 || duplicates == 12, "{duplicates} refused");
+        let counts = store.count_documents().expect("count");
+        assert_eq!(counts, vec![(Direction::Outgoing, DocumentState::Accepted, accepted as u64)]);
+        // Assigned numbers skipped the taken one and never repeat.
+        let page = store
+            .list_documents(&ListFilter { limit: 100, ..ListFilter::default() })
+            .expect("list");
+        let mut numbers: Vec<u32> = page.documents.iter().filter_map(|d| d.code_number).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        assert_eq!(numbers.len(), accepted);
+        store.close();
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_replays_the_first_answer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let first = store.accept_outgoing(document(1, None, Some("k"))).await.expect("first");
+        let again = store.accept_outgoing(document(2, None, Some("k"))).await.expect("again");
+        assert!(!first.replayed && again.replayed);
+        assert_eq!(first.identity, again.identity);
+        let mut different = document(3, None, Some("k"));
+        different.idempotency = Some(("k".into(), "another request".into()));
+        assert!(matches!(
+            store.accept_outgoing(different).await,
+            Err(StoreError::IdempotencyKeyReused { .. })
+        ));
+        store.close();
+        assert!(matches!(
+            store.accept_outgoing(document(4, None, None)).await,
+            Err(StoreError::Closed)
+        ));
+    }
+
+    #[test]
+    fn a_damaged_database_is_refused_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        store.close();
+        drop(store);
+        let path = dir.path().join(DATABASE_FILE);
+        let mut bytes = std::fs::read(&path).expect("read");
+        // Overwrite the middle of the file (page 2 onwards) with garbage.
+        for byte in bytes.iter_mut().skip(4096).take(4096) {
+            *byte = 0xA5;
+        }
+        std::fs::write(&path, bytes).expect("write");
+        let error = Store::open(dir.path()).err().expect("a damaged database must be refused");
+        let message = error.to_string();
+        assert!(
+            message.contains("integrity") || message.contains("malformed") || message.contains("not a database"),
+            "{message}"
+        );
     }
 }

@@ -108,6 +108,7 @@ pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // In-memory databases to test migrations alone.
 mod tests {
     use super::*;
 

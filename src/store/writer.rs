@@ -234,7 +234,10 @@ fn accept_outgoing(
                 document.id,
                 document.at,
                 state,
-                format!("received from the local API; number {number:02} assigned"),
+                match document.numbering.number {
+                    Some(_) => format!("received; number {number:02} chosen by the office"),
+                    None => format!("received; number {number:02} assigned from the register"),
+                },
             ],
         )
         .map_err(StoreError::sqlite("append a document event"))?;

@@ -6,6 +6,7 @@
 use ring::digest::{Context, SHA256};
 
 use super::meta::{MetaError, OutgoingMeta};
+use crate::edxml::check_file_name;
 use crate::store::{
     AcceptOutcome, NewFile, NewOutgoingDocument, NumberingRequest, StagedBlob, Store, StoreError,
 };
@@ -149,7 +150,9 @@ fn check_files(files: &[IncomingFile], max_files: u32) -> Result<(), IntakeError
             problem: problem.to_string(),
         };
         if let Some(problem) = file_name_problem(&file.name) {
-            return Err(refuse(problem));
+            return Err(refuse(&format!(
+                "refused: {problem}; send a plain file name such as cong-van.pdf"
+            )));
         }
         if file.staged.size() == 0 {
             return Err(refuse("is empty"));
@@ -167,24 +170,10 @@ fn check_files(files: &[IncomingFile], max_files: u32) -> Result<(), IntakeError
     Ok(())
 }
 
-/// Why `name` is not acceptable as an attachment name, if it is not.
+/// Why `name` is not acceptable as a file name, if it is not. The same rule as for edXML
+/// attachment names (`edxml::check_file_name`), since these files become attachments.
 pub fn file_name_problem(name: &str) -> Option<&'static str> {
-    if name.trim().is_empty() {
-        return Some("has no file name");
-    }
-    if name.len() > MAX_FILE_NAME_BYTES {
-        return Some("has a file name longer than 255 bytes");
-    }
-    if name.chars().any(char::is_control) {
-        return Some("has control characters in its file name");
-    }
-    if name.contains('/') || name.contains('\\') || name == "." || name == ".." {
-        return Some("has a path in its file name; send a plain file name");
-    }
-    if name.starts_with('.') || name.ends_with(' ') || name.ends_with('.') {
-        return Some("has a file name that starts with a dot or ends with a dot or space");
-    }
-    None
+    check_file_name(name, MAX_FILE_NAME_BYTES).err()
 }
 
 /// PDF files start with `%PDF-` within the first 1024 bytes (ISO 32000-1, 7.5.2 allows a
@@ -260,7 +249,7 @@ mod tests {
         for good in ["QD-123.pdf", "Công văn số 5.pdf", "phu luc (1).docx"] {
             assert_eq!(file_name_problem(good), None, "{good}");
         }
-        for bad in ["", "../x.pdf", "a/b.pdf", "a\\b.pdf", "..", ".hidden", "x\u{0}.pdf", "x\n.pdf", "x.pdf ", "x."] {
+        for bad in ["", "../x.pdf", "a/b.pdf", "a\\b.pdf", "..", "x\u{0}.pdf", "x\n.pdf", "x.pdf ", "\u{202e}fdp.exe"] {
             assert!(file_name_problem(bad).is_some(), "{bad:?}");
         }
         assert!(file_name_problem(&"a".repeat(256)).is_some());

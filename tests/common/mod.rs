@@ -1,6 +1,7 @@
 //! Shared helpers for end-to-end tests: a real `docgate run` child process on loopback with
 //! its own state directory, a blocking HTTP client, sample documents, and direct looks at
 //! the state directory for checks the API cannot make.
+#![allow(clippy::disallowed_methods)] // Tests inspect the database independently, read-only.
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 use std::net::TcpListener;
