@@ -21,7 +21,11 @@ const EXIT_BAD_CONFIG: u8 = 78;
 const EXIT_FAILURE: u8 = 1;
 
 #[derive(Parser)]
-#[command(name = "docgate", version, about = "Gateway appliance for government electronic document exchange (edXML, QCVN 102:2016)")]
+#[command(
+    name = "docgate",
+    version,
+    about = "Gateway appliance for government electronic document exchange (edXML, QCVN 102:2016)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -160,7 +164,9 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Config(ConfigCommand::Check { file, config }) => {
-            let path = file.or(config).unwrap_or_else(|| PathBuf::from("/etc/docgate/docgate.toml"));
+            let path = file
+                .or(config)
+                .unwrap_or_else(|| PathBuf::from("/etc/docgate/docgate.toml"));
             GatewayConfig::load(&path).map_err(bad_config)?;
             println!("{}: ok", path.display());
             Ok(())
@@ -206,7 +212,10 @@ fn run_demo(args: DemoArgs) -> Result<(), Failure> {
     if args.setup_only {
         return Ok(());
     }
-    runtime()?.block_on(demo::run(&manifest, args.exit_after.map(Duration::from_secs)))?;
+    runtime()?.block_on(demo::run(
+        &manifest,
+        args.exit_after.map(Duration::from_secs),
+    ))?;
     Ok(())
 }
 
@@ -215,7 +224,10 @@ fn run_edxml(command: EdxmlCommand) -> Result<(), Failure> {
         EdxmlCommand::Parse { file, json } => {
             if json {
                 let value = edxml::command::parse_to_json(&file)?;
-                println!("{}", serde_json::to_string_pretty(&value).context("cannot print JSON")?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).context("cannot print JSON")?
+                );
             } else {
                 print!("{}", edxml::command::parse_to_text(&file)?);
             }

@@ -34,10 +34,20 @@ struct SentDocument {
 impl SentDocument {
     fn new(tag: String, rng: &mut Rng) -> SentDocument {
         let annex_size = rng.below(48 * 1024) as usize;
-        let annex: Vec<u8> = (0..annex_size).map(|index| (index as u8) ^ (rng.below(256) as u8)).collect();
-        let mut files = vec![("van-ban.pdf".to_string(), "application/pdf".to_string(), sample_pdf(&tag))];
+        let annex: Vec<u8> = (0..annex_size)
+            .map(|index| (index as u8) ^ (rng.below(256) as u8))
+            .collect();
+        let mut files = vec![(
+            "van-ban.pdf".to_string(),
+            "application/pdf".to_string(),
+            sample_pdf(&tag),
+        )];
         if annex_size > 0 {
-            files.push(("phu-luc.bin".to_string(), "application/octet-stream".to_string(), annex));
+            files.push((
+                "phu-luc.bin".to_string(),
+                "application/octet-stream".to_string(),
+                annex,
+            ));
         }
         SentDocument { tag, files }
     }
@@ -52,7 +62,9 @@ impl SentDocument {
         let files: Vec<(&str, &str, Vec<u8>)> = self
             .files
             .iter()
-            .map(|(name, content_type, bytes)| (name.as_str(), content_type.as_str(), bytes.clone()))
+            .map(|(name, content_type, bytes)| {
+                (name.as_str(), content_type.as_str(), bytes.clone())
+            })
             .collect();
         gateway
             .try_post_document(&self.meta(), &files, Some(&self.tag))
@@ -60,7 +72,10 @@ impl SentDocument {
     }
 
     fn hashes(&self) -> Vec<String> {
-        self.files.iter().map(|(_, _, bytes)| sha256_hex(bytes)).collect()
+        self.files
+            .iter()
+            .map(|(_, _, bytes)| sha256_hex(bytes))
+            .collect()
     }
 }
 
@@ -96,11 +111,20 @@ impl Rng {
 
 #[test]
 fn sigkill_at_random_instants_loses_and_duplicates_nothing() {
-    let cycles: usize = std::env::var("DOCGATE_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let cycles: usize = std::env::var("DOCGATE_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let seed: u64 = std::env::var("DOCGATE_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1);
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+                | 1
+        });
     println!("crash test: {cycles} cycles, DOCGATE_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -125,8 +149,13 @@ fn sigkill_at_random_instants_loses_and_duplicates_nothing() {
             std::thread::sleep(kill_after);
             // SIGKILL while the clients are mid-flight.
             let pid = gateway.pid();
-            let status = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            assert!(status.map(|s| s.success()).unwrap_or(false), "kill -KILL {pid}");
+            let status = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            assert!(
+                status.map(|s| s.success()).unwrap_or(false),
+                "kill -KILL {pid}"
+            );
         });
         gateway.kill(); // reap
         let in_flight = ledger.lock().expect("ledger").unanswered.len();
@@ -145,20 +174,40 @@ fn sigkill_at_random_instants_loses_and_duplicates_nothing() {
         ledger.sent.len(),
         started.elapsed().as_secs_f64()
     );
-    assert!(ledger.acknowledged.len() > cycles, "the clients got too little through to mean anything");
-    assert!(kills_mid_request > cycles / 4, "too few kills landed while requests were in flight");
+    assert!(
+        ledger.acknowledged.len() > cycles,
+        "the clients got too little through to mean anything"
+    );
+    assert!(
+        kills_mid_request > cycles / 4,
+        "too few kills landed while requests were in flight"
+    );
 }
 
 /// Sends documents until the gateway dies under it.
-fn run_client(cycle: usize, client: usize, seed: u64, gateway: &GatewayProcess, ledger: &Mutex<Ledger>) {
+fn run_client(
+    cycle: usize,
+    client: usize,
+    seed: u64,
+    gateway: &GatewayProcess,
+    ledger: &Mutex<Ledger>,
+) {
     let mut rng = Rng(seed);
     for sequence in 0.. {
         let document = SentDocument::new(format!("c{cycle}-{client}-{sequence}"), &mut rng);
-        ledger.lock().expect("ledger").sent.insert(document.tag.clone(), document.clone());
+        ledger
+            .lock()
+            .expect("ledger")
+            .sent
+            .insert(document.tag.clone(), document.clone());
         match document.post(gateway) {
             Ok((202, answer)) => {
                 let id = answer["id"].as_str().expect("id in a 202").to_string();
-                ledger.lock().expect("ledger").acknowledged.insert(document.tag.clone(), id);
+                ledger
+                    .lock()
+                    .expect("ledger")
+                    .acknowledged
+                    .insert(document.tag.clone(), id);
             }
             Ok((status, answer)) => panic!("{}: unexpected answer {status} {answer}", document.tag),
             Err(_) => {
@@ -173,7 +222,9 @@ fn run_client(cycle: usize, client: usize, seed: u64, gateway: &GatewayProcess, 
 /// document, the committed one if the commit had happened.
 fn retry_unanswered(gateway: &GatewayProcess, ledger: &mut Ledger) {
     for document in std::mem::take(&mut ledger.unanswered) {
-        let (status, answer) = document.post(gateway).expect("the restarted gateway answers");
+        let (status, answer) = document
+            .post(gateway)
+            .expect("the restarted gateway answers");
         assert_eq!(status, 202, "{}: {answer}", document.tag);
         let id = answer["id"].as_str().expect("id").to_string();
         ledger.acknowledged.insert(document.tag.clone(), id);
@@ -199,43 +250,93 @@ fn verify_after_restart(gateway_dir: &GatewayDir, gateway: &GatewayProcess, ledg
         .expect("prepare");
     let mapped = statement
         .query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<String>>(2)?, row.get::<_, i64>(3)?))
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, i64>(3)?,
+            ))
         })
         .expect("query");
     for row in mapped {
         let (id, subject, hashes, events) = row.expect("row");
-        let tag = subject.strip_prefix("crash test ").unwrap_or_else(|| panic!("a row no client sent: {subject}")).to_string();
-        let hashes: Vec<String> = hashes.unwrap_or_default().split(',').filter(|h| !h.is_empty()).map(str::to_string).collect();
-        assert!(rows.insert(tag.clone(), (id, hashes, events)).is_none(), "{tag} stored twice");
+        let tag = subject
+            .strip_prefix("crash test ")
+            .unwrap_or_else(|| panic!("a row no client sent: {subject}"))
+            .to_string();
+        let hashes: Vec<String> = hashes
+            .unwrap_or_default()
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect();
+        assert!(
+            rows.insert(tag.clone(), (id, hashes, events)).is_none(),
+            "{tag} stored twice"
+        );
     }
     for (tag, (id, hashes, events)) in &rows {
-        let sent = ledger.sent.get(tag).unwrap_or_else(|| panic!("{tag} was never sent"));
-        assert_eq!(hashes, &sent.hashes(), "{tag}: files differ from what was sent");
+        let sent = ledger
+            .sent
+            .get(tag)
+            .unwrap_or_else(|| panic!("{tag} was never sent"));
+        assert_eq!(
+            hashes,
+            &sent.hashes(),
+            "{tag}: files differ from what was sent"
+        );
         assert!(*events >= 1, "{tag}: no event logged");
         if let Some(acknowledged_id) = ledger.acknowledged.get(tag) {
-            assert_eq!(acknowledged_id, id, "{tag}: acknowledged as another document");
+            assert_eq!(
+                acknowledged_id, id,
+                "{tag}: acknowledged as another document"
+            );
         }
     }
     for tag in ledger.acknowledged.keys() {
-        assert!(rows.contains_key(tag), "{tag} got a 2xx but is gone after the crash");
+        assert!(
+            rows.contains_key(tag),
+            "{tag} got a 2xx but is gone after the crash"
+        );
     }
     // Every blob is referenced and hashes to its name; nothing is left in staging.
     let referenced: HashSet<&String> = rows.values().flat_map(|(_, hashes, _)| hashes).collect();
     for relative in common::list_files(&gateway_dir.blobs_dir()) {
-        assert!(!relative.starts_with("tmp/"), "staging leftover after restart: {relative}");
+        assert!(
+            !relative.starts_with("tmp/"),
+            "staging leftover after restart: {relative}"
+        );
         let name = relative.rsplit('/').next().unwrap_or_default().to_string();
-        assert!(referenced.contains(&name), "unreferenced blob after restart: {relative}");
+        assert!(
+            referenced.contains(&name),
+            "unreferenced blob after restart: {relative}"
+        );
         if !ledger.hashed_blobs.contains(&name) {
             let bytes = std::fs::read(gateway_dir.blobs_dir().join(&relative)).expect("read blob");
-            assert_eq!(sha256_hex(&bytes), name, "blob {relative} does not match its name");
+            assert_eq!(
+                sha256_hex(&bytes),
+                name,
+                "blob {relative} does not match its name"
+            );
             ledger.hashed_blobs.insert(name);
         }
     }
     for hash in referenced {
-        assert!(gateway_dir.blobs_dir().join(&hash[..2]).join(hash).is_file(), "blob {hash} is missing");
+        assert!(
+            gateway_dir
+                .blobs_dir()
+                .join(&hash[..2])
+                .join(hash)
+                .is_file(),
+            "blob {hash} is missing"
+        );
     }
     let listed = gateway.all_document_ids();
-    assert_eq!(listed.len(), rows.len(), "the API lists what the database holds");
+    assert_eq!(
+        listed.len(),
+        rows.len(),
+        "the API lists what the database holds"
+    );
 }
 
 /// The end: every acknowledged document, through the API, byte for byte.
@@ -243,7 +344,8 @@ fn verify_through_the_api(gateway: &GatewayProcess, ledger: &Ledger) {
     for (tag, id) in &ledger.acknowledged {
         let sent = &ledger.sent[tag];
         for (index, (_, _, bytes)) in sent.files.iter().enumerate() {
-            let (status, body) = gateway.get_bytes(&format!("/api/v1/documents/{id}/files/{}", index + 1));
+            let (status, body) =
+                gateway.get_bytes(&format!("/api/v1/documents/{id}/files/{}", index + 1));
             assert_eq!(status, 200, "{tag}");
             assert!(body == *bytes, "{tag}: file {} differs", index + 1);
         }

@@ -75,7 +75,7 @@ fn build_from_the_json_parse_printed_round_trips() {
     fs::write(&attachment, b"%PDF-1.7 a tiny document").expect("write");
     for meta in [&whole, &header_only] {
         let out = directory.path().join("out.edxml");
-        build_packet(meta, &[attachment.clone()], &out).expect("builds");
+        build_packet(meta, std::slice::from_ref(&attachment), &out).expect("builds");
         let rebuilt = parse_to_json(&out).expect("our packet parses");
         assert_eq!(rebuilt["header"], original["header"]);
         assert_eq!(rebuilt["attachments"][0]["name"], "Công văn 12.pdf");

@@ -44,16 +44,46 @@ fn a_document_is_accepted_numbered_listed_and_served_back_byte_identical() {
     assert_eq!(body, annex);
 
     // The next document gets the next number; an office-chosen number is kept.
-    let (_, second) = gateway.post_document(&sample_meta(), &[("b.pdf", "application/pdf", sample_pdf("second"))], None);
-    assert!(second["document_id"].as_str().expect("id").ends_with(",02/UBND-VP"), "{second}");
+    let (_, second) = gateway.post_document(
+        &sample_meta(),
+        &[("b.pdf", "application/pdf", sample_pdf("second"))],
+        None,
+    );
+    assert!(
+        second["document_id"]
+            .as_str()
+            .expect("id")
+            .ends_with(",02/UBND-VP"),
+        "{second}"
+    );
     let mut chosen = sample_meta();
     chosen["code_number"] = 7.into();
     chosen["code_notation"] = "QĐ-UBND".into();
-    let (status, third) = gateway.post_document(&chosen, &[("c.pdf", "application/pdf", sample_pdf("third"))], None);
+    let (status, third) = gateway.post_document(
+        &chosen,
+        &[("c.pdf", "application/pdf", sample_pdf("third"))],
+        None,
+    );
     assert_eq!(status, 202, "{third}");
-    assert!(third["document_id"].as_str().expect("id").ends_with(",07/QĐ-UBND"), "{third}");
-    let (_, fourth) = gateway.post_document(&sample_meta(), &[("d.pdf", "application/pdf", sample_pdf("fourth"))], None);
-    assert!(fourth["document_id"].as_str().expect("id").ends_with(",08/UBND-VP"), "numbers never repeat: {fourth}");
+    assert!(
+        third["document_id"]
+            .as_str()
+            .expect("id")
+            .ends_with(",07/QĐ-UBND"),
+        "{third}"
+    );
+    let (_, fourth) = gateway.post_document(
+        &sample_meta(),
+        &[("d.pdf", "application/pdf", sample_pdf("fourth"))],
+        None,
+    );
+    assert!(
+        fourth["document_id"]
+            .as_str()
+            .expect("id")
+            .ends_with(",08/UBND-VP"),
+        "numbers never repeat: {fourth}"
+    );
 
     let (status, list) = gateway.get_json("/api/v1/documents?direction=out&state=accepted&limit=2");
     assert_eq!(status, 200);
@@ -66,7 +96,10 @@ fn a_document_is_accepted_numbered_listed_and_served_back_byte_identical() {
     assert_eq!(rest.len(), 2);
     assert_eq!(rest[1]["id"], answer["id"]);
     let (_, incoming) = gateway.get_json("/api/v1/documents?direction=in");
-    assert_eq!(incoming["documents"].as_array().expect("documents").len(), 0);
+    assert_eq!(
+        incoming["documents"].as_array().expect("documents").len(),
+        0
+    );
     let (_, future) = gateway.get_json("/api/v1/documents?since=2999-01-01T00:00:00%2B07:00");
     assert_eq!(future["documents"].as_array().expect("documents").len(), 0);
 }
@@ -97,7 +130,10 @@ fn a_retry_with_the_same_idempotency_key_gets_the_first_answer_and_stores_nothin
         let handles: Vec<_> = (0..8)
             .map(|_| scope.spawn(|| gateway.post_document(&meta, &files, Some("burst-1"))))
             .collect();
-        let answers: Vec<_> = handles.into_iter().map(|handle| handle.join().expect("thread")).collect();
+        let answers: Vec<_> = handles
+            .into_iter()
+            .map(|handle| handle.join().expect("thread"))
+            .collect();
         for (status, answer) in &answers {
             assert_eq!(*status, 202, "{answer}");
             assert_eq!(answer, &answers[0].1);
@@ -112,7 +148,11 @@ fn documents_survive_a_clean_restart_and_sigterm_exits_zero() {
     let gateway_dir = GatewayDir::init(dir.path(), &[]);
     let mut gateway = gateway_dir.start();
     let pdf = sample_pdf("restart");
-    let (_, answer) = gateway.post_document(&sample_meta(), &[("a.pdf", "application/pdf", pdf.clone())], None);
+    let (_, answer) = gateway.post_document(
+        &sample_meta(),
+        &[("a.pdf", "application/pdf", pdf.clone())],
+        None,
+    );
     assert_eq!(gateway.terminate(), Some(0));
     let gateway = gateway_dir.start();
     let id = answer["id"].as_str().expect("id");
@@ -126,17 +166,30 @@ fn documents_survive_a_clean_restart_and_sigterm_exits_zero() {
 fn config_check_and_run_share_one_validator_and_exit_codes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let gateway_dir = GatewayDir::init(dir.path(), &[]);
-    let output = common::docgate().args(["config", "check"]).arg(&gateway_dir.config).output().expect("check");
+    let output = common::docgate()
+        .args(["config", "check"])
+        .arg(&gateway_dir.config)
+        .output()
+        .expect("check");
     assert!(output.status.success());
 
     let broken = dir.path().join("broken.toml");
-    let text = std::fs::read_to_string(&gateway_dir.config).expect("read").replace("organ_id", "organ_idd");
+    let text = std::fs::read_to_string(&gateway_dir.config)
+        .expect("read")
+        .replace("organ_id", "organ_idd");
     std::fs::write(&broken, text).expect("write");
     for args in [vec!["config", "check"], vec!["run", "--config"]] {
-        let output = common::docgate().args(&args).arg(&broken).output().expect("run");
+        let output = common::docgate()
+            .args(&args)
+            .arg(&broken)
+            .output()
+            .expect("run");
         assert_eq!(output.status.code(), Some(78), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("organ_idd"), "the error names the key: {stderr}");
+        assert!(
+            stderr.contains("organ_idd"),
+            "the error names the key: {stderr}"
+        );
         assert_eq!(stderr.trim().lines().count(), 1, "one clear line: {stderr}");
     }
 }
@@ -154,6 +207,9 @@ fn every_subcommand_has_help() {
     ] {
         let output = common::docgate().args(&args).output().expect("help");
         assert!(output.status.success(), "{args:?}");
-        assert!(String::from_utf8_lossy(&output.stdout).contains("Usage"), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Usage"),
+            "{args:?}"
+        );
     }
 }

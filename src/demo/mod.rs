@@ -70,10 +70,16 @@ pub fn load(dir: &Path) -> Result<Option<DemoManifest>, DemoError> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read(&path).map_err(|source| DemoError::Io { path: path.clone(), source })?;
+    let text = std::fs::read(&path).map_err(|source| DemoError::Io {
+        path: path.clone(),
+        source,
+    })?;
     serde_json::from_slice(&text)
         .map(Some)
-        .map_err(|error| DemoError::Io { path, source: std::io::Error::other(error) })
+        .map_err(|error| DemoError::Io {
+            path,
+            source: std::io::Error::other(error),
+        })
 }
 
 /// Writes the configs and `demo.json` under `dir`.
@@ -84,7 +90,9 @@ pub fn setup(dir: &Path) -> Result<DemoManifest, DemoError> {
     };
     let manifest_path = dir.join("demo.json");
     if manifest_path.exists() {
-        return Err(DemoError::Exists { path: manifest_path });
+        return Err(DemoError::Exists {
+            path: manifest_path,
+        });
     }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let dir = dir.canonicalize().map_err(io(dir))?;
@@ -147,7 +155,10 @@ pub async fn run(manifest: &DemoManifest, exit_after: Option<Duration>) -> Resul
         let answer = submit_sample(process).await?;
         println!("gateway {name}: {} (api token in demo.json)", process.url);
         println!("  accepted sample document: {answer}");
-        println!("  try: curl -H 'Authorization: Bearer {}' {}/api/v1/documents", process.api_token, process.url);
+        println!(
+            "  try: curl -H 'Authorization: Bearer {}' {}/api/v1/documents",
+            process.api_token, process.url
+        );
     }
     println!("demo running; press Ctrl-C to stop");
     match exit_after {
@@ -169,7 +180,8 @@ pub async fn run(manifest: &DemoManifest, exit_after: Option<Duration>) -> Resul
 
 /// Sends one sample document through the gateway's real local API.
 async fn submit_sample(process: &DemoProcess) -> Result<String, DemoError> {
-    let pdf = sample_pdf("UBND xa Thu Nghiem - Cong van mau").map_err(|error| DemoError::Sample(error.to_string()))?;
+    let pdf = sample_pdf("UBND xa Thu Nghiem - Cong van mau")
+        .map_err(|error| DemoError::Sample(error.to_string()))?;
     let meta = serde_json::json!({
         "to": [PROVINCE_ORGAN_ID],
         "subject": "Về việc báo cáo tình hình thử nghiệm cổng trao đổi văn bản",
@@ -196,7 +208,10 @@ async fn submit_sample(process: &DemoProcess) -> Result<String, DemoError> {
         .await
         .map_err(|error| DemoError::Submit(error.to_string()))?;
     let status = response.status();
-    let body = response.text().await.map_err(|error| DemoError::Submit(error.to_string()))?;
+    let body = response
+        .text()
+        .await
+        .map_err(|error| DemoError::Submit(error.to_string()))?;
     if status.is_success() {
         Ok(body)
     } else {

@@ -18,7 +18,13 @@ pub fn sample_pdf(title: &str) -> Result<Vec<u8>, lopdf::Error> {
     });
     let printable: String = title
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     let content = Content {
         operations: vec![

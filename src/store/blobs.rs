@@ -49,7 +49,8 @@ impl BlobStore {
     /// Opens the blob directory, creating it and its staging area if needed.
     pub fn open(root: &Path) -> Result<BlobStore, StoreError> {
         let staging = root.join("tmp");
-        fs::create_dir_all(&staging).map_err(StoreError::io("create the blob directory", &staging))?;
+        fs::create_dir_all(&staging)
+            .map_err(StoreError::io("create the blob directory", &staging))?;
         Ok(BlobStore {
             root: root.to_path_buf(),
             staging,
@@ -90,8 +91,10 @@ impl BlobStore {
             sync_directory(&self.root)?;
         }
         if final_path.exists() {
-            fs::remove_file(&staged.path)
-                .map_err(StoreError::io("remove a duplicate staging file", &staged.path))?;
+            fs::remove_file(&staged.path).map_err(StoreError::io(
+                "remove a duplicate staging file",
+                &staged.path,
+            ))?;
         } else {
             fs::rename(&staged.path, &final_path)
                 .map_err(StoreError::io("publish a blob", &final_path))?;
@@ -112,12 +115,17 @@ impl BlobStore {
 
     /// Whether a published blob exists.
     pub fn contains(&self, sha256: &str) -> bool {
-        self.path_of(sha256).map(|path| path.is_file()).unwrap_or(false)
+        self.path_of(sha256)
+            .map(|path| path.is_file())
+            .unwrap_or(false)
     }
 
     /// Removes everything in the staging area and every blob no row names. Runs on open,
     /// before any writer exists, so nothing in flight can be swept.
-    pub fn sweep_unreferenced(&self, referenced: &HashSet<String>) -> Result<SweepReport, StoreError> {
+    pub fn sweep_unreferenced(
+        &self,
+        referenced: &HashSet<String>,
+    ) -> Result<SweepReport, StoreError> {
         let mut report = SweepReport::default();
         for entry in read_dir(&self.staging)? {
             fs::remove_file(&entry).map_err(StoreError::io("remove a staging leftover", &entry))?;
@@ -132,9 +140,13 @@ impl BlobStore {
             }
             let mut removed_here = false;
             for blob in read_dir(&shard)? {
-                let name = blob.file_name().and_then(|name| name.to_str()).unwrap_or("");
+                let name = blob
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .unwrap_or("");
                 if !referenced.contains(name) {
-                    fs::remove_file(&blob).map_err(StoreError::io("remove an unreferenced blob", &blob))?;
+                    fs::remove_file(&blob)
+                        .map_err(StoreError::io("remove an unreferenced blob", &blob))?;
                     report.unreferenced_blobs_removed += 1;
                     removed_here = true;
                 }
@@ -157,7 +169,9 @@ impl BlobStore {
 
     fn path_of(&self, sha256: &str) -> Result<PathBuf, StoreError> {
         let valid = sha256.len() == 64
-            && sha256.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'));
+            && sha256
+                .bytes()
+                .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'));
         if !valid {
             return Err(StoreError::MissingBlob {
                 sha256: sha256.to_string(),
@@ -282,8 +296,11 @@ mod tests {
         );
         let published = store.publish(staged).expect("publish");
         let mut content = String::new();
-        io::Read::read_to_string(&mut store.open_blob(&published.sha256).expect("open"), &mut content)
-            .expect("read");
+        io::Read::read_to_string(
+            &mut store.open_blob(&published.sha256).expect("open"),
+            &mut content,
+        )
+        .expect("read");
         assert_eq!(content, "abc");
         assert!(read_dir(&store.staging).expect("list").is_empty());
     }

@@ -33,8 +33,13 @@ pub enum StoreError {
     MissingBlob { sha256: String },
     #[error("the register {register} for {year} has run out of numbers")]
     NumberingExhausted { register: String, year: i32 },
-    #[error("database error while trying to {action}: {reason}; nothing of this request was stored")]
-    BatchFailed { action: &'static str, reason: String },
+    #[error(
+        "database error while trying to {action}: {reason}; nothing of this request was stored"
+    )]
+    BatchFailed {
+        action: &'static str,
+        reason: String,
+    },
     #[error("the store is shutting down; retry once the service is back")]
     Closed,
     #[error("stored data is not what this version expects: {0}")]

@@ -27,8 +27,8 @@ pub use blobs::{BlobStore, BlobWriter, PublishedBlob, StagedBlob};
 pub use error::StoreError;
 pub use records::{
     AcceptOutcome, Direction, DocumentEvent, DocumentFile, DocumentIdentity, DocumentPage,
-    DocumentRecord, DocumentState, DocumentSummary, IdempotencyClaim, ListFilter,
-    NewOutgoingDocument, NewFile, NumberingRequest,
+    DocumentRecord, DocumentState, DocumentSummary, IdempotencyClaim, ListFilter, NewFile,
+    NewOutgoingDocument, NumberingRequest,
 };
 
 /// Name of the SQLite file inside the state directory.
@@ -118,7 +118,9 @@ impl Store {
         number: u32,
         notation: &str,
     ) -> Result<Option<String>, StoreError> {
-        self.with_reader(|connection| queries::outgoing_number_taken(connection, year, number, notation))
+        self.with_reader(|connection| {
+            queries::outgoing_number_taken(connection, year, number, notation)
+        })
     }
 
     /// One document with its files and event log.
@@ -178,12 +180,11 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let connection = Connection::open_with_flags(path, flags).map_err(|source| {
-        StoreError::Open {
+    let connection =
+        Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
             source,
-        }
-    })?;
+        })?;
     connection
         .busy_timeout(std::time::Duration::from_secs(10))
         .map_err(StoreError::sqlite("set the busy timeout"))?;
@@ -271,12 +272,26 @@ mod tests {
         assert_eq!(accepted + duplicates, 60);
         assert!(duplicates == 11 || duplicates == 12, "{duplicates} refused");
         let counts = store.count_documents().expect("count");
-        assert_eq!(counts, vec![(Direction::Outgoing, DocumentState::Accepted, accepted as u64)]);
+        assert_eq!(
+            counts,
+            vec![(
+                Direction::Outgoing,
+                DocumentState::Accepted,
+                accepted as u64
+            )]
+        );
         // Assigned numbers skipped the taken one and never repeat.
         let page = store
-            .list_documents(&ListFilter { limit: 100, ..ListFilter::default() })
+            .list_documents(&ListFilter {
+                limit: 100,
+                ..ListFilter::default()
+            })
             .expect("list");
-        let mut numbers: Vec<u32> = page.documents.iter().filter_map(|d| d.code_number).collect();
+        let mut numbers: Vec<u32> = page
+            .documents
+            .iter()
+            .filter_map(|d| d.code_number)
+            .collect();
         numbers.sort_unstable();
         numbers.dedup();
         assert_eq!(numbers.len(), accepted);
@@ -287,8 +302,14 @@ mod tests {
     async fn an_idempotency_key_replays_the_first_answer() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
-        let first = store.accept_outgoing(document(1, None, Some("k"))).await.expect("first");
-        let again = store.accept_outgoing(document(2, None, Some("k"))).await.expect("again");
+        let first = store
+            .accept_outgoing(document(1, None, Some("k")))
+            .await
+            .expect("first");
+        let again = store
+            .accept_outgoing(document(2, None, Some("k")))
+            .await
+            .expect("again");
         assert!(!first.replayed && again.replayed);
         assert_eq!(first.identity, again.identity);
         let mut different = document(3, None, Some("k"));
@@ -317,10 +338,14 @@ mod tests {
             *byte = 0xA5;
         }
         std::fs::write(&path, bytes).expect("write");
-        let error = Store::open(dir.path()).err().expect("a damaged database must be refused");
+        let error = Store::open(dir.path())
+            .err()
+            .expect("a damaged database must be refused");
         let message = error.to_string();
         assert!(
-            message.contains("integrity") || message.contains("malformed") || message.contains("not a database"),
+            message.contains("integrity")
+                || message.contains("malformed")
+                || message.contains("not a database"),
             "{message}"
         );
     }

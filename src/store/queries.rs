@@ -210,7 +210,8 @@ pub(super) fn count_documents(
 
 /// Maps the [`SUMMARY_COLUMNS`] of a row. The outer `Result` is rusqlite's, the inner ours.
 fn summary_from_row(row: &Row<'_>) -> Result<DocumentSummary, StoreError> {
-    let read = |row: &Row<'_>| -> rusqlite::Result<(String, String)> { Ok((row.get(0)?, row.get(1)?)) };
+    let read =
+        |row: &Row<'_>| -> rusqlite::Result<(String, String)> { Ok((row.get(0)?, row.get(1)?)) };
     let (id, direction) = read(row).map_err(StoreError::sqlite("read a document row"))?;
     let direction = Direction::parse(&direction)
         .ok_or_else(|| StoreError::Decode(format!("direction {direction:?} of {id}")))?;

@@ -146,6 +146,8 @@ mod tests {
         assert!(connection
             .execute("UPDATE document_events SET kind = 'x'", [])
             .is_err());
-        assert!(connection.execute("DELETE FROM document_events", []).is_err());
+        assert!(connection
+            .execute("DELETE FROM document_events", [])
+            .is_err());
     }
 }

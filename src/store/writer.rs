@@ -42,7 +42,10 @@ pub(super) fn spawn(connection: Connection, depth: usize) -> Result<WriterHandle
     let thread = std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || run(connection, receiver))
-        .map_err(StoreError::io("start the store writer thread", "store-writer"))?;
+        .map_err(StoreError::io(
+            "start the store writer thread",
+            "store-writer",
+        ))?;
     Ok(WriterHandle {
         sender: Mutex::new(Some(sender)),
         thread: Mutex::new(Some(thread)),

@@ -167,7 +167,9 @@ impl GatewayConfig {
         if token.len() < MIN_TOKEN_LENGTH || token.chars().any(|c| !c.is_ascii_graphic()) {
             return Err(invalid(
                 "api.token",
-                format!("must be at least {MIN_TOKEN_LENGTH} printable ASCII characters without spaces"),
+                format!(
+                    "must be at least {MIN_TOKEN_LENGTH} printable ASCII characters without spaces"
+                ),
                 "generate one with `docgate config init` or `openssl rand -hex 32`",
             ));
         }
@@ -205,18 +207,21 @@ impl GatewayConfig {
     }
 }
 
-/// "line N: what is wrong", on one line (toml's own rendering spans several lines).
+/// "line N, `key`: what is wrong", on one line (toml's own rendering spans several lines).
 fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().trim().replace('\n', " ");
-    match error.span() {
-        Some(span) => {
-            let line = text
-                .get(..span.start)
-                .map(|before| before.matches('\n').count() + 1)
-                .unwrap_or(0);
-            format!("line {line}: {message}")
+    let Some(span) = error.span() else {
+        return message;
+    };
+    let before = text.get(..span.start).unwrap_or("");
+    let line_number = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|index| index + 1).unwrap_or(0);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    match line.split_once('=') {
+        Some((key, _)) if !key.trim().is_empty() => {
+            format!("line {line_number}, `{}`: {message}", key.trim())
         }
-        None => message,
+        _ => format!("line {line_number}: {message}"),
     }
 }
 
@@ -227,7 +232,9 @@ pub fn is_agency_code(code: &str, extra: &[String]) -> bool {
         return true;
     }
     let parts: Vec<&str> = code.split('.').collect();
-    let digits = |part: &str, length: usize| part.len() == length && part.bytes().all(|b| b.is_ascii_digit());
+    let digits = |part: &str, length: usize| {
+        part.len() == length && part.bytes().all(|b| b.is_ascii_digit())
+    };
     matches!(parts.as_slice(), [level1, level2, level3, last]
         if digits(level1, 3) && digits(level2, 2) && digits(level3, 2)
             && last.len() == 3
@@ -335,7 +342,10 @@ mod tests {
         assert_eq!(config.api_token().expect("token"), result.api_token);
         assert_eq!(config.gateway.state_dir, dir.path().join("state"));
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(&result.config_path).expect("meta").permissions().mode();
+        let mode = fs::metadata(&result.config_path)
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "the config holds a secret");
     }
 
@@ -374,13 +384,25 @@ token = "0123456789abcdef0123456789abcdef"
         assert!(check(GOOD).is_ok());
         let cases = [
             (GOOD.replace("000.00.01.H41", "H41"), "gateway.organ_id"),
-            (GOOD.replace("0123456789abcdef0123456789abcdef", "short"), "api.token"),
+            (
+                GOOD.replace("0123456789abcdef0123456789abcdef", "short"),
+                "api.token",
+            ),
             (GOOD.replace("127.0.0.1:8480", "localhost"), "listen"),
             (GOOD.replace("listen", "lisen"), "lisen"),
             (GOOD.replace("token = ", "tokn = "), "tokn"),
-            (GOOD.replace("organ_name = \"UBND\"", "organ_name = \" \""), "gateway.organ_name"),
-            (format!("{GOOD}\n[limits]\nmax_files = 0\n"), "limits.max_files"),
-            (format!("{GOOD}\n[limits]\nmax_file_bytes = 0\n"), "limits.max_file_bytes"),
+            (
+                GOOD.replace("organ_name = \"UBND\"", "organ_name = \" \""),
+                "gateway.organ_name",
+            ),
+            (
+                format!("{GOOD}\n[limits]\nmax_files = 0\n"),
+                "limits.max_files",
+            ),
+            (
+                format!("{GOOD}\n[limits]\nmax_file_bytes = 0\n"),
+                "limits.max_file_bytes",
+            ),
             ("not toml at all [".to_string(), "not valid"),
         ];
         for (text, expected) in cases {
@@ -394,7 +416,16 @@ token = "0123456789abcdef0123456789abcdef"
         for good in ["000.00.00.H41", "001.00.10.H47", "000.00.00.G22"] {
             assert!(is_agency_code(good, &[]), "{good}");
         }
-        for bad in ["", "H41", "000.00.00.Ğ1", "000.00.00.h41", "000.00.00.H4", "00.00.00.H41", "000.00.00.H41.", "vxp.saas.03"] {
+        for bad in [
+            "",
+            "H41",
+            "000.00.00.Ğ1",
+            "000.00.00.h41",
+            "000.00.00.H4",
+            "00.00.00.H41",
+            "000.00.00.H41.",
+            "vxp.saas.03",
+        ] {
             assert!(!is_agency_code(bad, &[]), "{bad}");
         }
         assert!(is_agency_code("vxp.saas.03", &["vxp.saas.03".to_string()]));

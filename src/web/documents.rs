@@ -108,14 +108,21 @@ fn list_filter(query: ListQuery) -> Result<ListFilter, ApiError> {
     let since = match query.since.as_deref() {
         None | Some("") => None,
         Some(value) => {
-            let instant = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| ApiError::bad_request(format!("since {value:?} is not an RFC 3339 time such as 2026-11-21T08:00:00+07:00")))?;
+            let instant =
+                time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| {
+                        ApiError::bad_request(format!(
+                    "since {value:?} is not an RFC 3339 time such as 2026-11-21T08:00:00+07:00"
+                ))
+                    })?;
             Some(crate::system::clock::rfc3339_utc(instant))
         }
     };
     let before_id = match query.cursor {
         Some(cursor) if ulid::Ulid::from_string(&cursor).is_err() => {
-            return Err(ApiError::bad_request("cursor is not one this API handed out"));
+            return Err(ApiError::bad_request(
+                "cursor is not one this API handed out",
+            ));
         }
         cursor => cursor,
     };
@@ -147,9 +154,11 @@ pub async fn file(
     State(state): State<AppState>,
     Path((id, n)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let n: u32 = n
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("file number {n:?} is not a number (files count from 1)")))?;
+    let n: u32 = n.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "file number {n:?} is not a number (files count from 1)"
+        ))
+    })?;
     let store = state.store.clone();
     let lookup = id.clone();
     let document = tokio::task::spawn_blocking(move || store.document(&lookup))
@@ -172,7 +181,10 @@ pub async fn file(
     if let Ok(value) = HeaderValue::from_str(&content_disposition(&entry.name)) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    headers.insert("x-content-sha256", HeaderValue::from_str(&entry.sha256).unwrap_or(HeaderValue::from_static("")));
+    headers.insert(
+        "x-content-sha256",
+        HeaderValue::from_str(&entry.sha256).unwrap_or(HeaderValue::from_static("")),
+    );
     Ok(response)
 }
 

@@ -62,7 +62,12 @@ impl AppState {
     }
 
     fn token_matches(&self, presented: &str) -> bool {
-        hmac::verify(&self.token.key, presented.as_bytes(), self.token.expected.as_ref()).is_ok()
+        hmac::verify(
+            &self.token.key,
+            presented.as_bytes(),
+            self.token.expected.as_ref(),
+        )
+        .is_ok()
     }
 }
 
@@ -143,8 +148,8 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { signal.wait().await });
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(async move { signal.wait().await });
     let server = tokio::spawn(async move { server.await });
     shutdown.wait().await;
     match tokio::time::timeout(drain_timeout, server).await {

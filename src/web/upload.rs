@@ -63,7 +63,9 @@ pub async fn read_upload(
         let name = field.name().unwrap_or("").to_string();
         if name == "meta" {
             if upload.meta_json.is_some() {
-                return Err(ApiError::bad_request("the request has two `meta` parts; send one"));
+                return Err(ApiError::bad_request(
+                    "the request has two `meta` parts; send one",
+                ));
             }
             upload.meta_json = Some(read_meta(field).await?);
         } else if let Some(file_name) = field.file_name().map(str::to_string) {
@@ -138,7 +140,9 @@ async fn stream_file(
         }),
         None => return Err(internal("the staging writer was lost")),
     };
-    let staged = writer.await.map_err(|_| internal("the staging task failed"))??;
+    let staged = writer
+        .await
+        .map_err(|_| internal("the staging task failed"))??;
     Ok(IncomingFile {
         name,
         content_type,
@@ -148,7 +152,10 @@ async fn stream_file(
 }
 
 /// Writes one step on a blocking thread, handing the writer there and back.
-async fn write_step(writer: &mut Option<BlobWriter>, pending: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+async fn write_step(
+    writer: &mut Option<BlobWriter>,
+    pending: Vec<u8>,
+) -> Result<Vec<u8>, ApiError> {
     let Some(mut taken) = writer.take() else {
         return Err(internal("the staging writer was lost"));
     };
@@ -168,7 +175,9 @@ fn stage_error(error: &std::io::Error) -> ApiError {
     if error.kind() == std::io::ErrorKind::FileTooLarge {
         ApiError::too_large(error.to_string())
     } else {
-        internal(&format!("cannot write the file to the staging area: {error}"))
+        internal(&format!(
+            "cannot write the file to the staging area: {error}"
+        ))
     }
 }
 

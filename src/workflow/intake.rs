@@ -58,7 +58,9 @@ pub enum IntakeError {
         name: String,
         problem: String,
     },
-    #[error("the request has no `meta` part; send the document's metadata as JSON in a part named meta")]
+    #[error(
+        "the request has no `meta` part; send the document's metadata as JSON in a part named meta"
+    )]
     MissingMeta,
     #[error("the request has no file; attach the signed PDF as a file part")]
     NoFile,
@@ -100,7 +102,9 @@ pub async fn accept_outgoing(
         // Checked before publishing so a refused request leaves no file behind. (Two requests
         // racing for one number both pass here; the loser's files are swept on next start.)
         let (year, notation) = (vietnam_year(now), meta.code_notation.clone());
-        let taken = read(store, move |store| store.outgoing_number_taken(year, number, &notation));
+        let taken = read(store, move |store| {
+            store.outgoing_number_taken(year, number, &notation)
+        });
         if let Some(document_id) = taken.await? {
             return Err(StoreError::DuplicateDocumentId { document_id }.into());
         }
@@ -123,9 +127,7 @@ pub async fn accept_outgoing(
             organ_id: context.organ_id.clone(),
             promulgation_date: edxml_date(now),
         },
-        idempotency: request
-            .idempotency_key
-            .map(|key| (key, request_sha256)),
+        idempotency: request.idempotency_key.map(|key| (key, request_sha256)),
         at: rfc3339_utc(now),
     };
     Ok(store.accept_outgoing(document).await?)
@@ -184,10 +186,14 @@ fn looks_like_pdf(head: &[u8]) -> bool {
 
 fn check_idempotency_key(key: &str) -> Result<(), IntakeError> {
     if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
-        return Err(IntakeError::BadIdempotencyKey("must be 1 to 128 characters"));
+        return Err(IntakeError::BadIdempotencyKey(
+            "must be 1 to 128 characters",
+        ));
     }
     if !key.bytes().all(|byte| byte.is_ascii_graphic()) {
-        return Err(IntakeError::BadIdempotencyKey("may contain only printable ASCII without spaces"));
+        return Err(IntakeError::BadIdempotencyKey(
+            "may contain only printable ASCII without spaces",
+        ));
     }
     Ok(())
 }
@@ -199,7 +205,11 @@ fn request_fingerprint(meta: &OutgoingMeta, files: &[IncomingFile]) -> String {
     // serde_json writes struct fields in declaration order, so this is canonical.
     digest.update(serde_json::to_string(meta).unwrap_or_default().as_bytes());
     for file in files {
-        for part in [file.name.as_str(), file.content_type.as_str(), file.staged.sha256()] {
+        for part in [
+            file.name.as_str(),
+            file.content_type.as_str(),
+            file.staged.sha256(),
+        ] {
             digest.update(&(part.len() as u64).to_be_bytes());
             digest.update(part.as_bytes());
         }
@@ -219,7 +229,10 @@ async fn read<T: Send + 'static>(
 }
 
 /// Makes every staged file durable under its content address (blocking I/O, off the runtime).
-async fn publish_files(store: &Store, files: Vec<IncomingFile>) -> Result<Vec<NewFile>, IntakeError> {
+async fn publish_files(
+    store: &Store,
+    files: Vec<IncomingFile>,
+) -> Result<Vec<NewFile>, IntakeError> {
     let blobs = store.blobs().clone();
     let published = tokio::task::spawn_blocking(move || {
         files
@@ -249,7 +262,17 @@ mod tests {
         for good in ["QD-123.pdf", "Công văn số 5.pdf", "phu luc (1).docx"] {
             assert_eq!(file_name_problem(good), None, "{good}");
         }
-        for bad in ["", "../x.pdf", "a/b.pdf", "a\\b.pdf", "..", "x\u{0}.pdf", "x\n.pdf", "x.pdf ", "\u{202e}fdp.exe"] {
+        for bad in [
+            "",
+            "../x.pdf",
+            "a/b.pdf",
+            "a\\b.pdf",
+            "..",
+            "x\u{0}.pdf",
+            "x\n.pdf",
+            "x.pdf ",
+            "\u{202e}fdp.exe",
+        ] {
             assert!(file_name_problem(bad).is_some(), "{bad:?}");
         }
         assert!(file_name_problem(&"a".repeat(256)).is_some());

@@ -81,7 +81,9 @@ impl OutgoingMeta {
         let meta: OutgoingMeta = serde_json::from_slice(json).map_err(|error| {
             refuse(
                 "",
-                format!("is not the expected JSON ({error}); see the API documentation for the fields"),
+                format!(
+                    "is not the expected JSON ({error}); see the API documentation for the fields"
+                ),
             )
         })?;
         meta.validate(extra_agency_codes)?;
@@ -91,10 +93,16 @@ impl OutgoingMeta {
     /// Checks every field; the first rule broken is reported.
     pub fn validate(&self, extra_agency_codes: &[String]) -> Result<(), MetaError> {
         if self.to.is_empty() {
-            return Err(refuse("to", "names no recipient; list at least one agency code"));
+            return Err(refuse(
+                "to",
+                "names no recipient; list at least one agency code",
+            ));
         }
         if self.to.len() > MAX_RECIPIENTS {
-            return Err(refuse("to", format!("names more than {MAX_RECIPIENTS} recipients")));
+            return Err(refuse(
+                "to",
+                format!("names more than {MAX_RECIPIENTS} recipients"),
+            ));
         }
         for (index, code) in self.to.iter().enumerate() {
             if !is_agency_code(code, extra_agency_codes) {
@@ -104,16 +112,25 @@ impl OutgoingMeta {
                 ));
             }
             if self.to[..index].contains(code) {
-                return Err(refuse(format!("to[{index}]"), format!("{code} is listed twice")));
+                return Err(refuse(
+                    format!("to[{index}]"),
+                    format!("{code} is listed twice"),
+                ));
             }
         }
         text_field("subject", &self.subject, MAX_SUBJECT_CHARS)?;
         if self.document_type.code == 0 {
-            return Err(refuse("type.code", "must be 1 or more (1 administrative, 2 legal normative)"));
+            return Err(refuse(
+                "type.code",
+                "must be 1 or more (1 administrative, 2 legal normative)",
+            ));
         }
         text_field("type.name", &self.document_type.name, 100)?;
         if self.code_number == Some(0) {
-            return Err(refuse("code_number", "must be 1 or more, or null to have the next number assigned"));
+            return Err(refuse(
+                "code_number",
+                "must be 1 or more, or null to have the next number assigned",
+            ));
         }
         notation_field(&self.code_notation)?;
         if let Some(competence) = &self.signer.competence {
@@ -122,12 +139,18 @@ impl OutgoingMeta {
         text_field("signer.position", &self.signer.position, 200)?;
         text_field("signer.name", &self.signer.name, 200)?;
         if self.priority > 4 {
-            return Err(refuse("priority", "must be 0 (normal) to 4 (express at a set time)"));
+            return Err(refuse(
+                "priority",
+                "must be 0 (normal) to 4 (express at a set time)",
+            ));
         }
         if let Some(due_date) = &self.due_date {
             let format = format_description!("[year]-[month]-[day]");
             if time::Date::parse(due_date, format).is_err() {
-                return Err(refuse("due_date", format!("{due_date:?} is not a date written YYYY-MM-DD")));
+                return Err(refuse(
+                    "due_date",
+                    format!("{due_date:?} is not a date written YYYY-MM-DD"),
+                ));
             }
         }
         if let Some(content) = &self.content {
@@ -149,9 +172,15 @@ fn text_field(field: &str, value: &str, max_chars: usize) -> Result<(), MetaErro
 
 fn optional_text_field(field: &str, value: &str, max_chars: usize) -> Result<(), MetaError> {
     if value.chars().count() > max_chars {
-        return Err(refuse(field, format!("is longer than {max_chars} characters")));
+        return Err(refuse(
+            field,
+            format!("is longer than {max_chars} characters"),
+        ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(refuse(field, "contains control characters"));
     }
     Ok(())
@@ -161,7 +190,10 @@ fn optional_text_field(field: &str, value: &str, max_chars: usize) -> Result<(),
 /// contain the separators `,` and `/`, nor spaces.
 fn notation_field(value: &str) -> Result<(), MetaError> {
     text_field("code_notation", value, 50)?;
-    if value.chars().any(|c| c == ',' || c == '/' || c.is_whitespace()) {
+    if value
+        .chars()
+        .any(|c| c == ',' || c == '/' || c.is_whitespace())
+    {
         return Err(refuse(
             "code_notation",
             format!("{value:?} may not contain ',', '/' or spaces (write e.g. UBND-VP)"),
@@ -189,23 +221,65 @@ mod tests {
     fn each_broken_rule_names_its_field() {
         let cases = [
             (r#""to": ["000.00.00.H41"]"#, r#""to": []"#, "meta.to"),
-            (r#""to": ["000.00.00.H41"]"#, r#""to": ["H41"]"#, "meta.to[0]"),
-            (r#""to": ["000.00.00.H41"]"#, r#""to": ["000.00.00.H41", "000.00.00.H41"]"#, "meta.to[1]"),
-            (r#""subject": "Về việc báo cáo""#, r#""subject": "  ""#, "meta.subject"),
-            (r#""subject": "Về việc báo cáo""#, r#""subject": "a\u0007b""#, "meta.subject"),
-            (r#""code_notation": "UBND-VP""#, r#""code_notation": "UBND/VP""#, "meta.code_notation"),
-            (r#""code_number": null"#, r#""code_number": 0"#, "meta.code_number"),
+            (
+                r#""to": ["000.00.00.H41"]"#,
+                r#""to": ["H41"]"#,
+                "meta.to[0]",
+            ),
+            (
+                r#""to": ["000.00.00.H41"]"#,
+                r#""to": ["000.00.00.H41", "000.00.00.H41"]"#,
+                "meta.to[1]",
+            ),
+            (
+                r#""subject": "Về việc báo cáo""#,
+                r#""subject": "  ""#,
+                "meta.subject",
+            ),
+            (
+                r#""subject": "Về việc báo cáo""#,
+                r#""subject": "a\u0007b""#,
+                "meta.subject",
+            ),
+            (
+                r#""code_notation": "UBND-VP""#,
+                r#""code_notation": "UBND/VP""#,
+                "meta.code_notation",
+            ),
+            (
+                r#""code_number": null"#,
+                r#""code_number": 0"#,
+                "meta.code_number",
+            ),
             (r#""code_number": null"#, r#""code_number": -3"#, "meta."),
             (r#""priority": 0"#, r#""priority": 9"#, "meta.priority"),
-            (r#""due_date": "2026-12-31""#, r#""due_date": "31/12/2026""#, "meta.due_date"),
-            (r#""due_date": "2026-12-31""#, r#""due_date": "2026-02-30""#, "meta.due_date"),
-            (r#""priority": 0"#, r#""priority": 0, "extra": 1"#, "unknown field"),
-            (r#""position": "Chủ tịch""#, r#""position": """#, "meta.signer.position"),
+            (
+                r#""due_date": "2026-12-31""#,
+                r#""due_date": "31/12/2026""#,
+                "meta.due_date",
+            ),
+            (
+                r#""due_date": "2026-12-31""#,
+                r#""due_date": "2026-02-30""#,
+                "meta.due_date",
+            ),
+            (
+                r#""priority": 0"#,
+                r#""priority": 0, "extra": 1"#,
+                "unknown field",
+            ),
+            (
+                r#""position": "Chủ tịch""#,
+                r#""position": """#,
+                "meta.signer.position",
+            ),
         ];
         for (from, to, expected) in cases {
             let json = SAMPLE.replace(from, to);
             assert_ne!(json, SAMPLE, "case {to} did not change the sample");
-            let error = OutgoingMeta::parse(json.as_bytes(), &[]).expect_err(to).to_string();
+            let error = OutgoingMeta::parse(json.as_bytes(), &[])
+                .expect_err(to)
+                .to_string();
             assert!(error.contains(expected), "{expected:?} not in {error:?}");
         }
     }
