@@ -111,10 +111,16 @@ impl GatewayConfig {
             path: path.to_path_buf(),
             source,
         })?;
+        GatewayConfig::parse(&text, path)
+    }
+
+    /// Validates configuration text as if read from `path` (which names the file in errors
+    /// and anchors relative paths). Reads nothing but `api.token_file`, if set.
+    pub fn parse(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
         let mut config: GatewayConfig =
-            toml::from_str(&text).map_err(|error| ConfigError::Syntax {
+            toml::from_str(text).map_err(|error| ConfigError::Syntax {
                 path: path.to_path_buf(),
-                message: describe_toml_error(&text, &error),
+                message: describe_toml_error(text, &error),
             })?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         config.gateway.state_dir = base.join(&config.gateway.state_dir);

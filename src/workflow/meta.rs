@@ -82,7 +82,8 @@ impl OutgoingMeta {
             refuse(
                 "",
                 format!(
-                    "is not the expected JSON ({error}); see the API documentation for the fields"
+                    "is not the expected JSON ({}); see the API documentation for the fields",
+                    one_line(&error.to_string())
                 ),
             )
         })?;
@@ -161,6 +162,20 @@ impl OutgoingMeta {
         }
         Ok(())
     }
+}
+
+/// Parser messages quote the input (e.g. an unknown field's name); control characters in
+/// it are escaped so that every error stays one line in logs and answers.
+fn one_line(message: &str) -> String {
+    let mut line = String::with_capacity(message.len());
+    for character in message.chars() {
+        if character.is_control() {
+            line.extend(character.escape_default());
+        } else {
+            line.push(character);
+        }
+    }
+    line
 }
 
 fn text_field(field: &str, value: &str, max_chars: usize) -> Result<(), MetaError> {
@@ -282,6 +297,13 @@ mod tests {
                 .to_string();
             assert!(error.contains(expected), "{expected:?} not in {error:?}");
         }
+    }
+
+    #[test]
+    fn errors_quoting_the_input_stay_on_one_line() {
+        // Found by the `document_meta` fuzz target: a field name with a line break.
+        let error = OutgoingMeta::parse(b"{\"tt\\n\xc3\xa1\": 1}", &[]).expect_err("unknown field");
+        assert!(!error.to_string().contains('\n'), "{error}");
     }
 
     #[test]
