@@ -3,8 +3,11 @@
 //! count, the entry name, declared size and expansion ratio (before a byte is inflated),
 //! the actual size against a hard cap (a lying header stops at the cap), and the CRC-32
 //! (checked by the zip crate when the entry is read to its end, which this always does).
-//! SHA-256 is computed while writing. Owns nothing once it returns: the ZIP staging file
-//! is the caller's to drop, the extracted file belongs to the returned [`ExtractedFile`].
+//! SHA-256 is computed while writing, on a helper thread for large entries
+//! ([`ChunkPipeline`]), so that hashing overlaps inflating and writing. Owns the ZIP
+//! staging file it is given (deleted as soon as the entry is read, while the hash
+//! finishes) and nothing once it returns: the extracted file belongs to the returned
+//! [`ExtractedFile`].
 //!
 //! The zip crate reads the central directory, so archives whose local headers defer sizes
 //! to data descriptors (flag bit 3, as the real packets' archives do) read correctly. The
@@ -26,12 +29,17 @@ use super::error::{one_line, ArchiveProblem, EdxmlError};
 use super::limits::Limits;
 use super::model::ExtractedFile;
 use super::names::check_file_name;
+use super::pipeline::ChunkPipeline;
 
 /// How many bytes the zip crate may read to build its directory.
 const DIRECTORY_READ_BUDGET: u64 = 1024 * 1024;
 
 /// How much is inflated and written at once.
 const EXTRACT_CHUNK_BYTES: usize = 256 * 1024;
+
+/// Entries declared at least this large are hashed on a helper thread: below it, starting
+/// a thread costs more than it saves.
+const HELPER_MIN_BYTES: u64 = 1024 * 1024;
 
 /// Where an extraction goes and what bounds it.
 pub(crate) struct ExtractionTarget<'a> {
@@ -44,9 +52,10 @@ pub(crate) struct ExtractionTarget<'a> {
     pub(crate) label: &'a str,
 }
 
-/// Extracts the one file of the ZIP in `archive_file` (rewound) to a new staged file.
+/// Extracts the one file of the ZIP in `archive_file` (rewound) to a new staged file, and
+/// deletes `archive_file`.
 pub(crate) fn extract_single_file(
-    archive_file: &File,
+    archive_file: NamedTempFile,
     target: &ExtractionTarget<'_>,
 ) -> Result<ExtractedFile, EdxmlError> {
     let problem = |problem: ArchiveProblem| EdxmlError::BadArchive {
@@ -55,7 +64,7 @@ pub(crate) fn extract_single_file(
     };
     let budget = Rc::new(Cell::new(Some(DIRECTORY_READ_BUDGET)));
     let reader = BudgetedReader {
-        inner: BufReader::with_capacity(EXTRACT_CHUNK_BYTES, archive_file),
+        inner: BufReader::with_capacity(EXTRACT_CHUNK_BYTES, archive_file.as_file()),
         remaining: Rc::clone(&budget),
     };
     let mut archive =
@@ -98,12 +107,29 @@ pub(crate) fn extract_single_file(
     let declared = entry.size();
     check_declared_size(declared, entry.compressed_size(), target).map_err(problem)?;
 
-    let mut staged =
-        NamedTempFile::new_in(target.staging_dir).map_err(|source| EdxmlError::Staging {
-            dir: target.staging_dir.to_owned(),
-            source,
-        })?;
-    let (size, sha256) = copy_entry(&mut entry, declared, staged.as_file_mut(), target)?;
+    let staging = |source: io::Error| EdxmlError::Staging {
+        dir: target.staging_dir.to_owned(),
+        source,
+    };
+    let mut staged = NamedTempFile::new_in(target.staging_dir).map_err(staging)?;
+    let mut hasher = ChunkPipeline::new(Context::new(&SHA256));
+    if declared >= HELPER_MIN_BYTES {
+        hasher.start_helper();
+    }
+    let size = copy_entry(
+        &mut entry,
+        declared,
+        staged.as_file_mut(),
+        &mut hasher,
+        target,
+    )?;
+    // Deleting the staged ZIP takes a while for a large one; do it while the helper
+    // finishes the hash.
+    drop(entry);
+    drop(archive);
+    drop(archive_file);
+    let digest = hasher.finish().map_err(staging)?;
+    let sha256 = hex::encode(digest.finish().as_ref());
     Ok(ExtractedFile::new(
         size,
         sha256,
@@ -137,14 +163,15 @@ fn check_declared_size(
     Ok(())
 }
 
-/// Copies the entry to `output`, reading it to its end so the CRC is checked, and never
-/// more than one byte past its declared size.
+/// Copies the entry to `output` and `hasher`, reading it to its end so the CRC is checked,
+/// and never more than one byte past its declared size. Returns the size.
 fn copy_entry(
     entry: &mut impl Read,
     declared: u64,
     output: &mut File,
+    hasher: &mut ChunkPipeline<Context>,
     target: &ExtractionTarget<'_>,
-) -> Result<(u64, String), EdxmlError> {
+) -> Result<u64, EdxmlError> {
     let problem = |problem: ArchiveProblem| EdxmlError::BadArchive {
         attachment: target.label.to_owned(),
         problem,
@@ -154,11 +181,11 @@ fn copy_entry(
         source,
     };
     let mut capped = entry.take(declared.saturating_add(1));
-    let mut chunk = vec![0u8; EXTRACT_CHUNK_BYTES];
-    let mut digest = Context::new(&SHA256);
     let mut size: u64 = 0;
     loop {
-        let count = match capped.read(&mut chunk) {
+        let chunk = hasher.room(EXTRACT_CHUNK_BYTES).map_err(staging)?;
+        let chunk = &mut chunk[..EXTRACT_CHUNK_BYTES];
+        let count = match capped.read(chunk) {
             Ok(0) => break,
             Ok(count) => count,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
@@ -168,8 +195,8 @@ fn copy_entry(
         if size > declared {
             return Err(problem(ArchiveProblem::LongerThanDeclared { declared }));
         }
-        digest.update(&chunk[..count]);
         output.write_all(&chunk[..count]).map_err(staging)?;
+        hasher.commit(count).map_err(staging)?;
     }
     if size < declared {
         return Err(problem(ArchiveProblem::ShorterThanDeclared {
@@ -178,7 +205,7 @@ fn copy_entry(
         }));
     }
     output.flush().map_err(staging)?;
-    Ok((size, hex::encode(digest.finish().as_ref())))
+    Ok(size)
 }
 
 /// Names the problem when the zip crate cannot read the directory.
@@ -251,5 +278,91 @@ impl<R: Read> Read for BudgetedReader<R> {
 impl<R: Seek> Seek for BudgetedReader<R> {
     fn seek(&mut self, position: SeekFrom) -> io::Result<u64> {
         self.inner.seek(position)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zip::write::SimpleFileOptions;
+    use zip::{CompressionMethod, ZipWriter};
+
+    /// A one-entry stored ZIP of `content`, staged in `directory` and rewound.
+    fn staged_zip(directory: &Path, content: &[u8]) -> NamedTempFile {
+        let staged = NamedTempFile::new_in(directory).expect("a temp file");
+        let mut zip = ZipWriter::new(staged);
+        let options = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+        zip.start_file("big.pdf", options).expect("an entry");
+        zip.write_all(content).expect("writes");
+        let mut staged = zip.finish().expect("finishes");
+        staged.rewind().expect("rewinds");
+        staged
+    }
+
+    fn files_in(directory: &Path) -> usize {
+        std::fs::read_dir(directory).expect("readable").count()
+    }
+
+    /// Larger than `HELPER_MIN_BYTES`, so the hash runs on the helper thread.
+    fn large_content() -> Vec<u8> {
+        (0..3_000_000u32)
+            .map(|value| (value * 29 % 241) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn a_large_entry_is_hashed_on_the_helper_and_its_archive_deleted() {
+        let directory = tempfile::tempdir().expect("a staging directory");
+        let content = large_content();
+        let limits = Limits::default();
+        let target = ExtractionTarget {
+            staging_dir: directory.path(),
+            limits: &limits,
+            max_size: limits.max_attachment_bytes,
+            label: "cid:1",
+        };
+        let extracted = extract_single_file(staged_zip(directory.path(), &content), &target)
+            .expect("a good archive extracts");
+        let expected = ring::digest::digest(&SHA256, &content);
+        assert_eq!(extracted.sha256, hex::encode(expected.as_ref()));
+        assert_eq!(extracted.size, content.len() as u64);
+        assert_eq!(
+            std::fs::read(extracted.staged_path()).expect("reads"),
+            content
+        );
+        assert_eq!(
+            files_in(directory.path()),
+            1,
+            "only the extracted file is left"
+        );
+    }
+
+    #[test]
+    fn a_crc_mismatch_in_a_large_entry_leaves_nothing_staged() {
+        let directory = tempfile::tempdir().expect("a staging directory");
+        let mut archive = staged_zip(directory.path(), &large_content());
+        // Flip a byte near the end of the stored data, after several chunks were hashed.
+        let mut bytes = Vec::new();
+        archive.read_to_end(&mut bytes).expect("reads");
+        let flip_at = bytes.len() - 1000;
+        bytes[flip_at] ^= 0x01;
+        archive.rewind().expect("rewinds");
+        archive.write_all(&bytes).expect("rewrites");
+        archive.rewind().expect("rewinds");
+        let limits = Limits::default();
+        let target = ExtractionTarget {
+            staging_dir: directory.path(),
+            limits: &limits,
+            max_size: limits.max_attachment_bytes,
+            label: "cid:1",
+        };
+        match extract_single_file(archive, &target) {
+            Err(EdxmlError::BadArchive {
+                problem: ArchiveProblem::CrcMismatch,
+                ..
+            }) => {}
+            other => panic!("expected a CRC mismatch, got {other:?}"),
+        }
+        assert_eq!(files_in(directory.path()), 0, "nothing is left staged");
     }
 }

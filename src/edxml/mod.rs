@@ -49,6 +49,7 @@ mod limits;
 pub mod model;
 mod names;
 mod packing;
+mod pipeline;
 mod reader;
 mod transfer;
 mod tree;

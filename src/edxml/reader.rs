@@ -422,14 +422,14 @@ impl<'a, R: BufRead> PacketReader<'a, R> {
             .map_err(|error| self.feed_error(error, &label))?
         {
             Decoded::Unreadable(reason) => Ok(TransferOutcome::Unreadable(reason)),
-            Decoded::Staged { file } => self.extract(&file, &label),
+            Decoded::Staged { file } => self.extract(file, &label),
         }
     }
 
-    /// Extracts the staged ZIP; the ZIP's staging file is deleted when `archive` drops.
+    /// Extracts the staged ZIP, which is deleted on the way.
     fn extract(
         &mut self,
-        archive: &NamedTempFile,
+        archive: NamedTempFile,
         label: &str,
     ) -> Result<TransferOutcome, EdxmlError> {
         let total_left = self
@@ -442,18 +442,15 @@ impl<'a, R: BufRead> PacketReader<'a, R> {
             max_size: self.limits.max_attachment_bytes.min(total_left),
             label,
         };
-        let extracted =
-            extract_single_file(archive.as_file(), &target).map_err(|error| match error {
-                EdxmlError::BadArchive {
-                    problem: ArchiveProblem::EntryTooLarge { .. },
-                    ..
-                } if total_left < self.limits.max_attachment_bytes => {
-                    EdxmlError::AttachmentsTooLarge {
-                        limit: self.limits.max_total_attachment_bytes,
-                    }
-                }
-                other => other,
-            })?;
+        let extracted = extract_single_file(archive, &target).map_err(|error| match error {
+            EdxmlError::BadArchive {
+                problem: ArchiveProblem::EntryTooLarge { .. },
+                ..
+            } if total_left < self.limits.max_attachment_bytes => EdxmlError::AttachmentsTooLarge {
+                limit: self.limits.max_total_attachment_bytes,
+            },
+            other => other,
+        })?;
         self.extracted_bytes += extracted.size;
         Ok(TransferOutcome::Extracted(extracted))
     }

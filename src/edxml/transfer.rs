@@ -1,7 +1,14 @@
 //! The transfer encoding of attachment content: base64 text in, a staged ZIP file out, with
-//! no more than one chunk of either in memory. Owns the base64 decoding state, the choice
-//! of what counts as "unreadable", and the staged ZIP file until it is handed on. Does not
-//! find the text in the XML (the reader feeds it) and does not open the ZIP (`extract`).
+//! no more than a few chunks of either in memory. Owns the base64 decoding state, the
+//! choice of what counts as "unreadable", and the staged ZIP file until it is handed on.
+//! Does not find the text in the XML (the reader feeds it) and does not open the ZIP
+//! (`extract`).
+//!
+//! Long runs of base64 are decoded straight from the input without a separate scan: the
+//! decoder checks every character anyway, and only when it refuses a run is the run scanned
+//! byte by byte (which finds where it ends and why). Once the content passes
+//! [`HELPER_MIN_BYTES`], the decoded chunks are written to the staged file by a helper
+//! thread ([`ChunkPipeline`]) while this one decodes the next.
 //!
 //! Between base64 characters, XML whitespace and character references to whitespace
 //! (`&#13;`, `&#xA;`, which DOM serializers write for line breaks) are skipped. Any other
@@ -13,10 +20,11 @@ use std::fs::File;
 use std::io::{self, Write};
 
 use base64::engine::general_purpose::PAD_INDIFFERENT;
-use base64::Engine as _;
+use base64::{DecodeSliceError, Engine as _};
 use tempfile::NamedTempFile;
 
 use super::model::ExtractedFile;
+use super::pipeline::{ChunkConsumer, ChunkPipeline};
 
 /// The base64 engine: standard alphabet, padding optional (some producers drop it), with
 /// the SIMD decoder where the CPU has one (AVX2, NEON) and the scalar one elsewhere.
@@ -38,8 +46,13 @@ fn decoding_engine() -> DecodingEngine {
 /// How many base64 characters are decoded at once (a multiple of 4).
 const CHUNK_CHARACTERS: usize = 256 * 1024;
 
-/// Runs of base64 at least this long are decoded in place rather than copied first.
+/// Runs of base64 at least this long are decoded in place rather than copied first, and
+/// text this long is worth handing to the decoder before scanning it.
 const DIRECT_DECODE_MIN_CHARACTERS: usize = 4096;
+
+/// Once this many bytes are decoded, the staged file is written on a helper thread: below
+/// it, starting a thread costs more than it saves.
+const HELPER_MIN_BYTES: u64 = 1024 * 1024;
 
 /// How many bytes the fast scan checks at once; a multiple of the vector width.
 const SCAN_BLOCK_BYTES: usize = 32;
@@ -104,12 +117,22 @@ struct PendingReference {
     offset: u64,
 }
 
+/// The staged ZIP file, written chunk by chunk.
+impl ChunkConsumer for NamedTempFile {
+    fn consume(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.as_file_mut().write_all(bytes)
+    }
+}
+
 /// Decodes base64 text fed in pieces into a staged file.
 pub(crate) struct Base64Sink {
     engine: DecodingEngine,
-    staged: NamedTempFile,
+    staged: ChunkPipeline<NamedTempFile>,
     pending_characters: Vec<u8>,
-    decoded_chunk: Vec<u8>,
+    /// Whether a long run is decoded before it is scanned. Off after the decoder refused
+    /// one (content folded into lines would be refused at every line break), on again when
+    /// the scan meets a long run.
+    decode_before_scan: bool,
     decoded_size: u64,
     max_decoded_size: u64,
     saw_padding: bool,
@@ -123,9 +146,9 @@ impl Base64Sink {
     pub(crate) fn new(staged: NamedTempFile, max_decoded_size: u64) -> Self {
         Base64Sink {
             engine: decoding_engine(),
-            staged,
+            staged: ChunkPipeline::new(staged),
             pending_characters: Vec::with_capacity(CHUNK_CHARACTERS),
-            decoded_chunk: vec![0; CHUNK_CHARACTERS / 4 * 3],
+            decode_before_scan: true,
             decoded_size: 0,
             max_decoded_size,
             saw_padding: false,
@@ -170,6 +193,13 @@ impl Base64Sink {
             if self.reference.is_some() {
                 index += self.continue_reference(&text[index..]);
                 continue;
+            }
+            if self.decode_before_scan {
+                let decoded = self.decode_run_unscanned(&text[index..])?;
+                if decoded > 0 {
+                    index += decoded;
+                    continue;
+                }
             }
             let run_start = index;
             while let Some(block) = text.get(index..index + SCAN_BLOCK_BYTES) {
@@ -250,6 +280,7 @@ impl Base64Sink {
         }
         self.saw_content = true;
         if characters.len() >= DIRECT_DECODE_MIN_CHARACTERS {
+            self.decode_before_scan = true;
             // A long run (content without line breaks) decodes straight from the input:
             // top the pending characters up to a whole quantum, decode them, then decode
             // the run's whole quanta in place and keep only the remainder.
@@ -291,6 +322,51 @@ impl Base64Sink {
         result
     }
 
+    /// Decodes the whole quanta at the start of `text`, up to one chunk, if there are at
+    /// least [`DIRECT_DECODE_MIN_CHARACTERS`] of them and the decoder accepts them all.
+    /// Returns how many bytes of `text` were used: 0 when the decoder refused (nothing was
+    /// decoded, and the scan takes over) or the text is too short to be worth trying.
+    ///
+    /// The result is the same as scanning first: a run the decoder accepts holds nothing
+    /// but base64 characters, with `=` at most at its end.
+    fn decode_run_unscanned(&mut self, text: &[u8]) -> Result<usize, FeedError> {
+        if self.saw_padding || self.unreadable.is_some() {
+            return Ok(0);
+        }
+        // Pending characters are first completed to a whole quantum from the run.
+        let top_up = (4 - self.pending_characters.len() % 4) % 4;
+        let Some((head, rest)) = text.split_at_checked(top_up) else {
+            return Ok(0);
+        };
+        let run_length = rest.len().min(CHUNK_CHARACTERS) / 4 * 4;
+        if run_length < DIRECT_DECODE_MIN_CHARACTERS
+            || !head
+                .iter()
+                .all(|&byte| BYTE_CLASS[usize::from(byte)] == CLASS_BASE64)
+        {
+            return Ok(0);
+        }
+        let run = &rest[..run_length];
+        if !self.pending_characters.is_empty() {
+            self.pending_characters.extend_from_slice(head);
+            self.saw_content = true;
+            self.decode_pending()?;
+            if self.saw_padding || self.unreadable.is_some() {
+                return Ok(top_up);
+            }
+        }
+        match self.decode_to_staging(run)? {
+            Ok(()) => {
+                self.saw_content = true;
+                Ok(top_up + run_length)
+            }
+            Err(_) => {
+                self.decode_before_scan = false;
+                Ok(top_up)
+            }
+        }
+    }
+
     /// Decodes at most one chunk of characters (whole quanta, except at the very end) and
     /// appends the bytes to the staged file.
     fn decode_characters(&mut self, characters: &[u8]) -> Result<(), FeedError> {
@@ -298,27 +374,40 @@ impl Base64Sink {
             self.mark_unreadable("base64 data continues after its final padding".to_owned());
             return Ok(());
         }
-        self.saw_padding = characters.last() == Some(&b'=');
-        let decoded_length = match self
-            .engine
-            .decode_slice(characters, &mut self.decoded_chunk)
-        {
+        if let Err(error) = self.decode_to_staging(characters)? {
+            self.mark_unreadable(format!("the content is not valid base64 ({error})"));
+        }
+        Ok(())
+    }
+
+    /// Decodes at most one chunk of characters and hands the bytes to the staged file.
+    /// When the decoder refuses, nothing changes and its error is returned inside `Ok`.
+    fn decode_to_staging(
+        &mut self,
+        characters: &[u8],
+    ) -> Result<Result<(), DecodeSliceError>, FeedError> {
+        let room = self
+            .staged
+            .room(CHUNK_CHARACTERS / 4 * 3)
+            .map_err(FeedError::Staging)?;
+        let decoded_length = match self.engine.decode_slice(characters, room) {
             Ok(length) => length,
-            Err(error) => {
-                self.mark_unreadable(format!("the content is not valid base64 ({error})"));
-                return Ok(());
-            }
+            Err(error) => return Ok(Err(error)),
         };
+        self.saw_padding = characters.last() == Some(&b'=');
         self.decoded_size += decoded_length as u64;
         if self.decoded_size > self.max_decoded_size {
             return Err(FeedError::TooLarge {
                 limit: self.max_decoded_size,
             });
         }
+        if self.decoded_size >= HELPER_MIN_BYTES {
+            self.staged.start_helper();
+        }
         self.staged
-            .as_file_mut()
-            .write_all(&self.decoded_chunk[..decoded_length])
-            .map_err(FeedError::Staging)
+            .commit(decoded_length)
+            .map_err(FeedError::Staging)?;
+        Ok(Ok(()))
     }
 
     /// Decodes what is left and hands over the staged file, rewound.
@@ -338,9 +427,10 @@ impl Base64Sink {
                 "the attachment has no content".to_owned(),
             ));
         }
-        let file: &mut File = self.staged.as_file_mut();
+        let mut staged = self.staged.finish().map_err(FeedError::Staging)?;
+        let file: &mut File = staged.as_file_mut();
         io::Seek::rewind(file).map_err(FeedError::Staging)?;
-        Ok(Decoded::Staged { file: self.staged })
+        Ok(Decoded::Staged { file: staged })
     }
 }
 
@@ -382,9 +472,12 @@ mod tests {
 
     fn decode(pieces: &[&[u8]]) -> Result<Vec<u8>, String> {
         let staged = NamedTempFile::new().expect("a temp file");
-        let mut sink = Base64Sink::new(staged, 1 << 20);
+        let mut sink = Base64Sink::new(staged, 1 << 22);
+        let mut offset = 0;
         for piece in pieces {
-            sink.feed(piece, 0).expect("feeding stays within limits");
+            sink.feed(piece, offset)
+                .expect("feeding stays within limits");
+            offset += piece.len() as u64;
         }
         match sink.finish().expect("finishing works") {
             Decoded::Staged { mut file, .. } => {
@@ -436,5 +529,65 @@ mod tests {
             .collect();
         let pieces: Vec<&[u8]> = folded.chunks(65_536).collect();
         assert_eq!(decode(&pieces), Ok(bytes));
+    }
+
+    #[test]
+    fn long_runs_decoded_before_scanning_read_as_if_scanned() {
+        // More than HELPER_MIN_BYTES, so the staged file is written by the helper too.
+        let bytes: Vec<u8> = (0..1_500_000u32)
+            .map(|value| (value * 13 % 251) as u8)
+            .collect();
+        let text = decoding_engine().encode(&bytes).into_bytes();
+        // Long lines, with line breaks and whitespace references between them.
+        for (line_length, separator) in
+            [(5_000, &b"\n"[..]), (4_096, b"&#13;&#10;"), (300_001, b" ")]
+        {
+            let folded: Vec<u8> = text
+                .chunks(line_length)
+                .flat_map(|line| line.iter().chain(separator).copied())
+                .collect();
+            for piece_length in [4_093, 262_144, 1 << 20] {
+                let pieces: Vec<&[u8]> = folded.chunks(piece_length).collect();
+                assert_eq!(
+                    decode(&pieces),
+                    Ok(bytes.clone()),
+                    "lines of {line_length}, pieces of {piece_length}"
+                );
+            }
+        }
+        // A stray byte deep inside a long run is found and reported at its offset.
+        let mut stray = text.clone();
+        stray[1_723_457] = b'$';
+        for piece_length in [4_093, 1 << 20] {
+            let pieces: Vec<&[u8]> = stray.chunks(piece_length).collect();
+            let reason = decode(&pieces).expect_err("a stray byte makes the content unreadable");
+            assert!(reason.contains("'$' at offset 1723457"), "{reason}");
+        }
+        // Padding inside a long run ends the content; more data after it is unreadable.
+        let padded = decoding_engine().encode(&bytes[..1_100_000]);
+        assert!(
+            padded.ends_with('='),
+            "1100000 bytes end in a partial quantum"
+        );
+        let doubled = [padded.as_bytes(), padded.as_bytes()].concat();
+        for piece_length in [4_093, 1 << 20] {
+            let pieces: Vec<&[u8]> = doubled.chunks(piece_length).collect();
+            assert!(decode(&pieces).is_err(), "pieces of {piece_length}");
+        }
+    }
+
+    #[test]
+    fn content_over_the_limit_stops_the_helper_and_leaves_nothing_staged() {
+        let directory = tempfile::tempdir().expect("a staging directory");
+        let staged = NamedTempFile::new_in(directory.path()).expect("a temp file");
+        let mut sink = Base64Sink::new(staged, 3 << 20);
+        let text = decoding_engine().encode(vec![7u8; 4 << 20]);
+        let fed = (text.as_bytes().chunks(65_536)).try_for_each(|piece| sink.feed(piece, 0));
+        assert!(matches!(fed, Err(FeedError::TooLarge { limit }) if limit == 3 << 20));
+        drop(sink);
+        let left: Vec<_> = std::fs::read_dir(directory.path())
+            .expect("readable")
+            .collect();
+        assert!(left.is_empty(), "staging dir must be empty, holds {left:?}");
     }
 }
