@@ -17,18 +17,22 @@
 //!    against the *faster* of the two baseline runs, so disk noise cannot flatter it.
 //!
 //!    Why the gateway can beat that baseline although it does strictly more durable work
-//!    per document: the baseline pays one WAL fsync per document, one after another. The
-//!    gateway's store writer thread (`src/store/writer.rs`) takes every request already
-//!    queued and commits them in one transaction — one WAL fsync for the whole batch (group
-//!    commit) — while the per-document blob work (write, fsync of the file, rename, fsync
-//!    of its directory: `src/store/blobs.rs`) runs on many blocking threads at once, and
-//!    the file system merges concurrent fsyncs into shared journal commits. Be aware of
-//!    what that per-document work is: the gateway issues *more* fsyncs per document than
-//!    the baseline (file + directory, plus its share of one WAL commit), it only overlaps
-//!    them. Where fsync is nearly free (a disk with a volatile write cache that ignores
-//!    flushes, such as many VMs) the comparison turns into CPU cost: HTTP + multipart +
-//!    hashing + several syscalls against one SQLite insert, and the ratio drops. The run
-//!    prints the CPU the server and the clients used so you can tell which case you are in.
+//!    per document: the baseline pays one flush per document, one after another, and waits
+//!    for each. The gateway's store writer thread (`src/store/writer.rs`) takes every request
+//!    already queued and commits them in one transaction, so one WAL fsync covers the whole
+//!    batch (group commit), while the blob work of each document (write, fsync of the file,
+//!    rename, fsync of its shard directory: `src/store/blobs.rs`, called from
+//!    `src/web/upload.rs` and `src/workflow/intake.rs`) runs on many blocking threads at
+//!    once; a journalling file system folds concurrent fsyncs into shared journal commits
+//!    and the block layer merges concurrent flushes. With 16 documents in flight, up to 16
+//!    documents share each flush. Be clear about what is paid, though: per document the
+//!    gateway issues *more* fsyncs than the baseline, three in series (file, directory,
+//!    then its share of the WAL commit), and only overlaps them with other documents'. So
+//!    the ratio is high only where a flush is slow compared with the CPU cost of a request
+//!    (HTTP, multipart, SHA-256, file syscalls). Where a flush is nearly free (a virtual
+//!    disk whose host acknowledges flushes from a write-back cache, a battery-backed
+//!    controller) the gateway is CPU-bound and the ratio falls below 1. The run prints the
+//!    CPU the gateway and the clients used, so you can tell which case you are in.
 //!
 //! 2. **Idle RSS.** A fresh `docgate run`: wait for `/healthz`, wait 2 s, read `VmRSS` and
 //!    `VmHWM` from `/proc/PID/status`. Target: at most 15 MiB.
