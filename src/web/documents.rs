@@ -11,7 +11,7 @@ use tokio_util::io::ReaderStream;
 
 use super::upload::{drain, read_upload};
 use super::{ApiError, AppState};
-use crate::store::{Direction, DocumentState, ListFilter};
+use crate::store::{Direction, DocumentRecord, DocumentState, ListFilter, Store, StoreError};
 use crate::workflow::{accept_outgoing, IntakeError, IntakeRequest};
 
 /// `POST /api/v1/documents` → 202 once the document is committed.
@@ -85,10 +85,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
     let filter = list_filter(query)?;
-    let store = state.store.clone();
-    let page = tokio::task::spawn_blocking(move || store.list_documents(&filter))
-        .await
-        .map_err(|_| ApiError::bad_request("the list query did not finish"))??;
+    let page = read(&state, move |store| store.list_documents(&filter)).await?;
     Ok(Json(page).into_response())
 }
 
@@ -135,17 +132,38 @@ fn list_filter(query: ListQuery) -> Result<ListFilter, ApiError> {
     })
 }
 
+/// Runs a store read on a blocking thread (SQLite never runs on the async runtime).
+async fn read<T: Send + 'static>(
+    state: &AppState,
+    query: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || query(&store))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the database read did not finish; retry, and tell IT if it persists",
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+/// The document `id`, or a 404 that names it.
+async fn load_document(state: &AppState, id: &str) -> Result<DocumentRecord, ApiError> {
+    let lookup = id.to_string();
+    read(state, move |store| store.document(&lookup))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no document with id {id}")))
+}
+
 /// `GET /api/v1/documents/{id}`.
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let store = state.store.clone();
-    let lookup = id.clone();
-    let document = tokio::task::spawn_blocking(move || store.document(&lookup))
-        .await
-        .map_err(|_| ApiError::bad_request("the lookup did not finish"))??
-        .ok_or_else(|| ApiError::not_found(format!("no document with id {id}")))?;
+    let document = load_document(&state, &id).await?;
     Ok(Json(document).into_response())
 }
 
@@ -159,12 +177,7 @@ pub async fn file(
             "file number {n:?} is not a number (files count from 1)"
         ))
     })?;
-    let store = state.store.clone();
-    let lookup = id.clone();
-    let document = tokio::task::spawn_blocking(move || store.document(&lookup))
-        .await
-        .map_err(|_| ApiError::bad_request("the lookup did not finish"))??
-        .ok_or_else(|| ApiError::not_found(format!("no document with id {id}")))?;
+    let document = load_document(&state, &id).await?;
     let entry = document
         .files
         .iter()
