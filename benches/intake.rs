@@ -259,30 +259,8 @@ impl Server {
     }
 
     fn wait_ready(&mut self, limit: Duration) {
-        let client = Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .expect("build the readiness client");
-        let started = Instant::now();
-        loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("docgate run exited early ({status}); see its docgate.log");
-                }
-            }
-            let healthy = client
-                .get(format!("{}/healthz", self.url))
-                .send()
-                .map(|response| response.status().is_success())
-                .unwrap_or(false);
-            if healthy {
-                return;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "docgate run was not healthy within {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(child) = self.child.as_mut() {
+            common::wait_until_healthy(child, &common::client(), &self.url, limit);
         }
     }
 

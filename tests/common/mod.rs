@@ -113,27 +113,8 @@ pub struct GatewayProcess {
 
 impl GatewayProcess {
     fn wait_ready(&mut self, limit: Duration) {
-        let started = Instant::now();
-        loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("docgate run exited early: {status}");
-                }
-            }
-            let healthy = self
-                .client
-                .get(format!("{}/healthz", self.url))
-                .send()
-                .map(|response| response.status().is_success())
-                .unwrap_or(false);
-            if healthy {
-                return;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "docgate run did not become healthy in {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(child) = self.child.as_mut() {
+            wait_until_healthy(child, &self.client, &self.url, limit);
         }
     }
 
@@ -198,25 +179,22 @@ impl GatewayProcess {
 
     /// An authorised GET; returns status and JSON body.
     pub fn get_json(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(&self.token)
-            .send()
-            .expect("GET");
-        into_json(response)
+        into_json(self.get(path))
     }
 
     /// An authorised GET; returns status and raw body.
     pub fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
-        let response = self
-            .client
+        let response = self.get(path);
+        let status = response.status().as_u16();
+        (status, response.bytes().expect("body").to_vec())
+    }
+
+    fn get(&self, path: &str) -> reqwest::blocking::Response {
+        self.client
             .get(format!("{}{path}", self.url))
             .bearer_auth(&self.token)
             .send()
-            .expect("GET");
-        let status = response.status().as_u16();
-        (status, response.bytes().expect("body").to_vec())
+            .expect("GET")
     }
 
     /// Every document id, all pages.
@@ -244,6 +222,29 @@ impl GatewayProcess {
 impl Drop for GatewayProcess {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Polls `url/healthz` until it answers 200; panics if `child` exits or `limit` passes.
+pub fn wait_until_healthy(child: &mut Child, client: &Client, url: &str, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("docgate run exited early: {status}");
+        }
+        let healthy = client
+            .get(format!("{url}/healthz"))
+            .send()
+            .map(|response| response.status().is_success())
+            .unwrap_or(false);
+        if healthy {
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "docgate run did not become healthy in {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
