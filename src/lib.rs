@@ -13,3 +13,4 @@ pub mod workflow;
 
 pub mod demo;
 pub mod gateway;
+pub mod vdxp;

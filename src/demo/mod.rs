@@ -6,6 +6,7 @@
 //! modules land (see the issues). The demo only uses public interfaces: the config files it
 //! writes are ones `docgate run` accepts, and it talks to the gateway over HTTP.
 
+pub mod pki;
 mod sample_pdf;
 
 pub use sample_pdf::sample_pdf;

@@ -12,16 +12,18 @@
 //! must contain, belong to `workflow`.
 
 mod blobs;
+mod database;
 mod error;
+mod outgoing;
 mod queries;
 mod records;
 mod schema;
 mod writer;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 
-use rusqlite::{Connection, OpenFlags};
+use database::Database;
 
 pub use blobs::{BlobStore, BlobWriter, PublishedBlob, StagedBlob};
 pub use error::StoreError;
@@ -34,9 +36,6 @@ pub use records::{
 /// Name of the SQLite file inside the state directory.
 pub const DATABASE_FILE: &str = "docgate.sqlite3";
 
-/// What the writer thread may hold before callers wait (back-pressure, not a limit on data).
-const WRITE_QUEUE_DEPTH: usize = 1024;
-
 /// Handle to the store. Cheap to clone; all clones share one writer thread.
 #[derive(Clone)]
 pub struct Store {
@@ -44,10 +43,8 @@ pub struct Store {
 }
 
 struct StoreInner {
-    database_path: PathBuf,
+    database: Database,
     blobs: BlobStore,
-    writer: writer::WriterHandle,
-    readers: Mutex<Vec<Connection>>,
 }
 
 impl Store {
@@ -60,21 +57,17 @@ impl Store {
             path: state_dir.to_path_buf(),
             source,
         })?;
-        let database_path = state_dir.join(DATABASE_FILE);
-        let mut connection = open_connection(&database_path, false)?;
-        schema::migrate(&mut connection)?;
-        integrity_check(&connection)?;
         let blobs = BlobStore::open(&state_dir.join("blobs"))?;
-        let referenced = queries::referenced_blobs(&connection)?;
-        blobs.sweep_unreferenced(&referenced)?;
-        let writer = writer::spawn(connection, WRITE_QUEUE_DEPTH)?;
+        let database = Database::open(
+            &state_dir.join(DATABASE_FILE),
+            schema::GATEWAY_MIGRATIONS,
+            |connection| {
+                let referenced = queries::referenced_blobs(connection)?;
+                blobs.sweep_unreferenced(&referenced).map(|_| ())
+            },
+        )?;
         Ok(Store {
-            inner: Arc::new(StoreInner {
-                database_path,
-                blobs,
-                writer,
-                readers: Mutex::new(Vec::new()),
-            }),
+            inner: Arc::new(StoreInner { database, blobs }),
         })
     }
 
@@ -85,7 +78,7 @@ impl Store {
 
     /// Path of the SQLite database (for reports and the benchmarks' baseline).
     pub fn database_path(&self) -> &Path {
-        &self.inner.database_path
+        self.inner.database.path()
     }
 
     /// Commits a new outgoing document (state `accepted`) with its files, its first event and,
@@ -97,12 +90,9 @@ impl Store {
         document: NewOutgoingDocument,
     ) -> Result<AcceptOutcome, StoreError> {
         self.inner
-            .writer
-            .submit(writer::WriteOp::AcceptOutgoing(Box::new(document)))
+            .database
+            .write(move |connection| outgoing::accept_outgoing(connection, &document))
             .await
-            .map(|outcome| match outcome {
-                writer::WriteOutcome::Accepted(accepted) => accepted,
-            })
     }
 
     /// Looks up an idempotency key before any work is done for a request.
@@ -135,7 +125,7 @@ impl Store {
 
     /// Runs `PRAGMA integrity_check` on a reader connection.
     pub fn integrity_check(&self) -> Result<(), StoreError> {
-        self.with_reader(integrity_check)
+        self.with_reader(database::integrity_check)
     }
 
     /// Counts documents by direction and state (for health and metrics).
@@ -146,78 +136,14 @@ impl Store {
     /// Waits until every write queued so far has committed and the writer thread has
     /// stopped. Called on shutdown; later writes fail with [`StoreError::Closed`].
     pub fn close(&self) {
-        self.inner.writer.close();
+        self.inner.database.close();
     }
 
     fn with_reader<T>(
         &self,
-        query: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        query: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let pooled = self.take_reader()?;
-        let result = query(&pooled);
-        if let Ok(mut readers) = self.inner.readers.lock() {
-            readers.push(pooled);
-        }
-        result
-    }
-
-    fn take_reader(&self) -> Result<Connection, StoreError> {
-        let pooled = match self.inner.readers.lock() {
-            Ok(mut readers) => readers.pop(),
-            Err(_) => None,
-        };
-        match pooled {
-            Some(connection) => Ok(connection),
-            None => open_connection(&self.inner.database_path, true),
-        }
-    }
-}
-
-/// Opens a connection with the pragmas every connection needs. Readers are `query_only`.
-/// The one place in the program that opens SQLite.
-#[allow(clippy::disallowed_methods)]
-fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let connection =
-        Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    connection
-        .busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(StoreError::sqlite("set the busy timeout"))?;
-    connection
-        .execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON;",
-        )
-        .map_err(StoreError::sqlite("set the durability pragmas"))?;
-    if read_only {
-        connection
-            .execute_batch("PRAGMA query_only = ON;")
-            .map_err(StoreError::sqlite("make a reader connection read-only"))?;
-    }
-    Ok(connection)
-}
-
-fn integrity_check(connection: &Connection) -> Result<(), StoreError> {
-    let mut statement = connection
-        .prepare("PRAGMA integrity_check")
-        .map_err(StoreError::sqlite("run integrity_check"))?;
-    let lines: Vec<String> = statement
-        .query_map([], |row| row.get(0))
-        .map_err(StoreError::sqlite("run integrity_check"))?
-        .collect::<Result<_, _>>()
-        .map_err(StoreError::sqlite("read integrity_check"))?;
-    if lines.len() == 1 && lines[0] == "ok" {
-        Ok(())
-    } else {
-        Err(StoreError::Corrupt {
-            report: lines.join("; "),
-        })
+        self.inner.database.read(query)
     }
 }
 

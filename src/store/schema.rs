@@ -7,7 +7,7 @@ use super::StoreError;
 
 /// The migrations in order; index + 1 is the schema version each one produces.
 /// Never edit a released migration: add a new one.
-const MIGRATIONS: &[&str] = &[
+pub(super) const GATEWAY_MIGRATIONS: &[&str] = &[
     // 1: documents, their files, their event log, idempotency keys, register counters.
     r#"
     CREATE TABLE documents (
@@ -75,21 +75,16 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
-
-/// Brings the database up to [`SCHEMA_VERSION`].
-pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+/// Brings the database up to the last of `migrations`; refuses a newer one.
+pub(super) fn migrate(connection: &mut Connection, migrations: &[&str]) -> Result<(), StoreError> {
+    let supported = migrations.len() as i64;
     let found: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(StoreError::sqlite("read the schema version"))?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
     }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    for (index, migration) in migrations.iter().enumerate().skip(found as usize) {
         let version = index as i64 + 1;
         let transaction = connection
             .transaction()
@@ -115,28 +110,29 @@ mod tests {
     #[test]
     fn migrates_a_fresh_database_and_is_idempotent() {
         let mut connection = Connection::open_in_memory().expect("in-memory database");
-        migrate(&mut connection).expect("first migration");
-        migrate(&mut connection).expect("second run changes nothing");
+        migrate(&mut connection, GATEWAY_MIGRATIONS).expect("first migration");
+        migrate(&mut connection, GATEWAY_MIGRATIONS).expect("second run changes nothing");
         let version: i64 = connection
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .expect("user_version");
-        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(version, (GATEWAY_MIGRATIONS.len() as i64));
     }
 
     #[test]
     fn refuses_a_newer_schema() {
         let mut connection = Connection::open_in_memory().expect("in-memory database");
         connection
-            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .pragma_update(None, "user_version", (GATEWAY_MIGRATIONS.len() as i64) + 1)
             .expect("set version");
-        let error = migrate(&mut connection).expect_err("newer schema must be refused");
+        let error =
+            migrate(&mut connection, GATEWAY_MIGRATIONS).expect_err("newer schema must be refused");
         assert!(matches!(error, StoreError::SchemaTooNew { .. }));
     }
 
     #[test]
     fn event_log_is_append_only() {
         let mut connection = Connection::open_in_memory().expect("in-memory database");
-        migrate(&mut connection).expect("migration");
+        migrate(&mut connection, GATEWAY_MIGRATIONS).expect("migration");
         connection
             .execute_batch(
                 "INSERT INTO documents VALUES ('d', 'out', NULL, 'accepted', 's', NULL, NULL, NULL, '{}', 't', 't');

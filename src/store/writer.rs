@@ -7,10 +7,11 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use std::any::Any;
+
+use rusqlite::{Connection, Transaction};
 use tokio::sync::oneshot;
 
-use super::records::{AcceptOutcome, DocumentIdentity, DocumentState, NewOutgoingDocument};
 use super::StoreError;
 
 /// Most requests folded into one transaction. Each request's savepoint journal lives in
@@ -18,19 +19,14 @@ use super::StoreError;
 /// bounds the writer's memory (~4.5 MiB).
 const MAX_BATCH: usize = 64;
 
-/// A write the thread knows how to do.
-pub(super) enum WriteOp {
-    AcceptOutgoing(Box<NewOutgoingDocument>),
-}
-
-/// What a write produced.
-pub(super) enum WriteOutcome {
-    Accepted(AcceptOutcome),
-}
+/// A write: runs on the writer thread inside its own savepoint, and produces a value that
+/// is handed to the caller only after the transaction commits.
+pub(super) type WriteFn =
+    Box<dyn FnOnce(&Connection) -> Result<Box<dyn Any + Send>, StoreError> + Send>;
 
 struct WriteRequest {
-    op: WriteOp,
-    reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+    op: WriteFn,
+    reply: oneshot::Sender<Result<Box<dyn Any + Send>, StoreError>>,
 }
 
 /// The sending side, shared by every clone of the store.
@@ -61,8 +57,14 @@ pub(super) fn spawn(connection: Connection, depth: usize) -> Result<WriterHandle
 }
 
 impl WriterHandle {
-    /// Queues a write and waits for its commit.
-    pub(super) async fn submit(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+    /// Queues a write and waits for its commit; answers what `op` produced.
+    pub(super) async fn submit<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let op: WriteFn = Box::new(move |connection| {
+            op(connection).map(|value| Box::new(value) as Box<dyn Any + Send>)
+        });
         let (reply, answer) = oneshot::channel();
         let sender = self
             .sender
@@ -82,7 +84,11 @@ impl WriterHandle {
             }
             Err(mpsc::TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
         }
-        answer.await.map_err(|_| StoreError::Closed)?
+        let produced = answer.await.map_err(|_| StoreError::Closed)??;
+        produced
+            .downcast::<T>()
+            .map(|value| *value)
+            .map_err(|_| StoreError::Decode("a write answered with an unexpected type".into()))
     }
 
     /// Stops accepting writes, lets the thread commit what it holds, and joins it.
@@ -158,16 +164,12 @@ fn commit_batch(connection: &mut Connection, batch: Vec<WriteRequest>) {
 
 fn apply_in_savepoint(
     transaction: &mut Transaction<'_>,
-    op: WriteOp,
-) -> Result<WriteOutcome, StoreError> {
+    op: WriteFn,
+) -> Result<Box<dyn Any + Send>, StoreError> {
     let mut savepoint = transaction
         .savepoint()
         .map_err(StoreError::sqlite("open a savepoint"))?;
-    let result = match op {
-        WriteOp::AcceptOutgoing(document) => {
-            accept_outgoing(&savepoint, &document).map(WriteOutcome::Accepted)
-        }
-    };
+    let result = op(&savepoint);
     match result {
         Ok(outcome) => {
             savepoint
@@ -184,152 +186,7 @@ fn apply_in_savepoint(
     }
 }
 
-fn accept_outgoing(
-    connection: &Connection,
-    document: &NewOutgoingDocument,
-) -> Result<AcceptOutcome, StoreError> {
-    if let Some((key, request_sha256)) = &document.idempotency {
-        if let Some(outcome) = replay_idempotent(connection, key, request_sha256)? {
-            return Ok(outcome);
-        }
-    }
-    let (number, document_id) = assign_number(connection, document)?;
-    let state = DocumentState::Accepted.as_str();
-    let inserted = connection.execute(
-        "INSERT INTO documents (id, direction, document_id, state, subject, code_number,
-             code_notation, register_year, meta_json, created_at, updated_at)
-         VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-        rusqlite::params![
-            document.id,
-            document_id,
-            state,
-            document.subject,
-            number,
-            document.numbering.notation,
-            document.numbering.year,
-            document.meta_json,
-            document.at,
-        ],
-    );
-    if let Err(error) = inserted {
-        return Err(if is_unique_violation(&error) {
-            StoreError::DuplicateDocumentId { document_id }
-        } else {
-            StoreError::Sqlite {
-                action: "insert a document",
-                source: error,
-            }
-        });
-    }
-    for (index, file) in document.files.iter().enumerate() {
-        connection
-            .execute(
-                "INSERT INTO document_files (document, n, name, content_type, sha256, size)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![
-                    document.id,
-                    index as i64 + 1,
-                    file.name,
-                    file.content_type,
-                    file.sha256,
-                    file.size as i64,
-                ],
-            )
-            .map_err(StoreError::sqlite("insert a document file"))?;
-    }
-    connection
-        .execute(
-            "INSERT INTO document_events (document, at, kind, state, detail)
-             VALUES (?1, ?2, 'accepted', ?3, ?4)",
-            rusqlite::params![
-                document.id,
-                document.at,
-                state,
-                match document.numbering.number {
-                    Some(_) => format!("received; number {number:02} chosen by the office"),
-                    None => format!("received; number {number:02} assigned from the register"),
-                },
-            ],
-        )
-        .map_err(StoreError::sqlite("append a document event"))?;
-    let identity = DocumentIdentity {
-        id: document.id.clone(),
-        document_id: Some(document_id),
-        state: state.to_string(),
-    };
-    if let Some((key, request_sha256)) = &document.idempotency {
-        let response_json = serde_json::to_string(&identity)
-            .map_err(|error| StoreError::Decode(error.to_string()))?;
-        connection
-            .execute(
-                "INSERT INTO idempotency_keys (key, request_sha256, document, response_json, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                rusqlite::params![key, request_sha256, document.id, response_json, document.at],
-            )
-            .map_err(StoreError::sqlite("record an idempotency key"))?;
-    }
-    Ok(AcceptOutcome {
-        identity,
-        replayed: false,
-    })
-}
-
-/// The first answer for a key already used by the same request, or an error for a
-/// different request under the same key.
-fn replay_idempotent(
-    connection: &Connection,
-    key: &str,
-    request_sha256: &str,
-) -> Result<Option<AcceptOutcome>, StoreError> {
-    let Some(claim) = super::queries::find_idempotency_key(connection, key)? else {
-        return Ok(None);
-    };
-    if claim.request_sha256 != request_sha256 {
-        return Err(StoreError::IdempotencyKeyReused {
-            key: key.to_string(),
-        });
-    }
-    Ok(Some(AcceptOutcome {
-        identity: claim.identity,
-        replayed: true,
-    }))
-}
-
-/// Takes the office's number or the register's next one, and keeps the counter ahead of
-/// every number used so the register never hands out one twice.
-fn assign_number(
-    connection: &Connection,
-    document: &NewOutgoingDocument,
-) -> Result<(u32, String), StoreError> {
-    let numbering = &document.numbering;
-    let last: Option<i64> = connection
-        .query_row(
-            "SELECT last_number FROM register_counters WHERE register = ?1 AND year = ?2",
-            rusqlite::params![numbering.register, numbering.year],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(StoreError::sqlite("read a register counter"))?;
-    let last = last.unwrap_or(0);
-    let number = match numbering.number {
-        Some(number) => number,
-        None => u32::try_from(last + 1).map_err(|_| StoreError::NumberingExhausted {
-            register: numbering.register.clone(),
-            year: numbering.year,
-        })?,
-    };
-    connection
-        .execute(
-            "INSERT INTO register_counters (register, year, last_number) VALUES (?1, ?2, ?3)
-             ON CONFLICT (register, year) DO UPDATE
-                 SET last_number = max(last_number, excluded.last_number)",
-            rusqlite::params![numbering.register, numbering.year, number],
-        )
-        .map_err(StoreError::sqlite("advance a register counter"))?;
-    Ok((number, numbering.document_id(number)))
-}
-
-fn is_unique_violation(error: &rusqlite::Error) -> bool {
+pub(super) fn is_unique_violation(error: &rusqlite::Error) -> bool {
     matches!(
         error,
         rusqlite::Error::SqliteFailure(failure, _)

@@ -6,3 +6,4 @@ pub mod clock;
 pub mod config;
 pub mod logging;
 pub mod shutdown;
+pub mod tls;

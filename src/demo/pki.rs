@@ -1,0 +1,169 @@
+//! A throw-away test PKI (rcgen, `ring`), for the demo and the tests: a CA, a server
+//! certificate for the axis, client certificates for gateways (the common name is the
+//! system id), and the odd ones the security tests need (expired, from another CA). Every
+//! key is generated fresh and written with mode 0600. Never for production: provincial IT
+//! issues the real certificates (see `docgate enroll`, a later issue).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+};
+use time::{Duration, OffsetDateTime};
+
+/// Why the test PKI could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("cannot generate a test certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A certificate and key written to disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedFiles {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+}
+
+/// A test certificate authority.
+pub struct TestCa {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+    /// Where its own certificate is written.
+    pub certificate: PathBuf,
+}
+
+impl TestCa {
+    /// Makes a CA named `name` and writes its certificate to `dir/{stem}.pem`.
+    pub fn create(name: &str, dir: &Path, stem: &str) -> Result<TestCa, PkiError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = distinguished_name(name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::days(1);
+        params.not_after = now + Duration::days(3650);
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate()?)?;
+        let certificate = dir.join(format!("{stem}.pem"));
+        write_file(&certificate, issuer.pem().as_bytes(), 0o644)?;
+        Ok(TestCa {
+            issuer,
+            certificate,
+        })
+    }
+
+    /// A server certificate for `localhost` and 127.0.0.1.
+    pub fn issue_server(
+        &self,
+        name: &str,
+        dir: &Path,
+        stem: &str,
+    ) -> Result<IssuedFiles, PkiError> {
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+        params.distinguished_name = distinguished_name(name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        self.issue(params, dir, stem, None)
+    }
+
+    /// A client certificate whose common name is `system_id`. `validity` overrides the
+    /// default (yesterday to a year ahead), e.g. to make an expired one.
+    pub fn issue_client(
+        &self,
+        system_id: &str,
+        dir: &Path,
+        stem: &str,
+        validity: Option<(OffsetDateTime, OffsetDateTime)>,
+    ) -> Result<IssuedFiles, PkiError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = distinguished_name(system_id);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.issue(params, dir, stem, validity)
+    }
+
+    fn issue(
+        &self,
+        mut params: CertificateParams,
+        dir: &Path,
+        stem: &str,
+        validity: Option<(OffsetDateTime, OffsetDateTime)>,
+    ) -> Result<IssuedFiles, PkiError> {
+        let now = OffsetDateTime::now_utc();
+        let (not_before, not_after) =
+            validity.unwrap_or((now - Duration::days(1), now + Duration::days(365)));
+        params.not_before = not_before;
+        params.not_after = not_after;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let key = KeyPair::generate()?;
+        let certificate = params.signed_by(&key, &self.issuer)?;
+        let files = IssuedFiles {
+            certificate: dir.join(format!("{stem}.pem")),
+            key: dir.join(format!("{stem}.key")),
+        };
+        write_file(&files.certificate, certificate.pem().as_bytes(), 0o644)?;
+        write_file(&files.key, key.serialize_pem().as_bytes(), 0o600)?;
+        Ok(files)
+    }
+}
+
+fn distinguished_name(common_name: &str) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, common_name);
+    name.push(DnType::OrganizationName, "docgate test PKI");
+    name
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let error = |source| PkiError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(error)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .map_err(error)?;
+    file.write_all(bytes).map_err(error)?;
+    file.sync_all().map_err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::tls;
+
+    #[test]
+    fn issued_certificates_load_into_rustls_configs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = TestCa::create("Test CA", dir.path(), "ca").expect("ca");
+        let server = ca.issue_server("axis", dir.path(), "axis").expect("server");
+        let client = ca
+            .issue_client("001.01.10.H41", dir.path(), "gw", None)
+            .expect("client");
+        tls::server_config(&server.certificate, &server.key, &ca.certificate, &[])
+            .expect("server config");
+        tls::client_config(&ca.certificate, &client.certificate, &client.key)
+            .expect("client config");
+        let der = tls::load_certificates(&client.certificate).expect("load");
+        assert_eq!(
+            tls::certificate_common_name(&der[0]).as_deref(),
+            Some("001.01.10.H41")
+        );
+    }
+}

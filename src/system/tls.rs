@@ -1,0 +1,151 @@
+//! TLS for the dedicated network, with rustls and the `ring` provider only: loading PEM
+//! files, the axis's server config (mutual TLS: a client certificate issued under the
+//! configured CA is required, checked against CRLs when given), the gateway's client config
+//! (the axis's CA as the only root, its own certificate for client auth), and reading the
+//! identity out of a peer certificate. Owns no sockets and no policy about who may do what.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+
+/// Why TLS material could not be used. Each names the file and what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {what} from {path}: {reason}; check the path and its PEM content")]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("{path} holds no {what}")]
+    Empty { what: &'static str, path: PathBuf },
+    #[error("the TLS settings were refused: {0}")]
+    Config(String),
+}
+
+/// The one crypto provider (`ring`).
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Every certificate in a PEM file, in order.
+pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|error| read_error("certificates", path, error))?
+        .collect::<Result<_, _>>()
+        .map_err(|error| read_error("certificates", path, error))?;
+    if certificates.is_empty() {
+        return Err(TlsError::Empty {
+            what: "certificate",
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(certificates)
+}
+
+/// The private key in a PEM file (PKCS#8, PKCS#1 or SEC1).
+pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|error| read_error("a private key", path, error))
+}
+
+fn load_crls(paths: &[PathBuf]) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
+    let mut crls = Vec::new();
+    for path in paths {
+        for crl in CertificateRevocationListDer::pem_file_iter(path)
+            .map_err(|error| read_error("CRLs", path, error))?
+        {
+            crls.push(crl.map_err(|error| read_error("CRLs", path, error))?);
+        }
+    }
+    Ok(crls)
+}
+
+fn roots(ca_file: &Path) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for certificate in load_certificates(ca_file)? {
+        roots
+            .add(certificate)
+            .map_err(|error| read_error("a CA certificate", ca_file, error))?;
+    }
+    Ok(roots)
+}
+
+/// The axis's server config: its certificate chain and key; clients must present a
+/// certificate chaining to `client_ca_file`, valid now, and not on any of `crl_files`.
+pub fn server_config(
+    certificate_file: &Path,
+    key_file: &Path,
+    client_ca_file: &Path,
+    crl_files: &[PathBuf],
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = provider();
+    let verifier = WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots(client_ca_file)?),
+        provider.clone(),
+    )
+    .with_crls(load_crls(crl_files)?)
+    .build()
+    .map_err(|error| TlsError::Config(error.to_string()))?;
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| TlsError::Config(error.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            load_certificates(certificate_file)?,
+            load_private_key(key_file)?,
+        )
+        .map_err(|error| TlsError::Config(format!("{}: {error}", certificate_file.display())))?;
+    Ok(Arc::new(config))
+}
+
+/// The gateway's client config: trusts only `server_ca_file`, presents its certificate.
+pub fn client_config(
+    server_ca_file: &Path,
+    certificate_file: &Path,
+    key_file: &Path,
+) -> Result<ClientConfig, TlsError> {
+    let provider = provider();
+    let verifier = WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots(server_ca_file)?),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|error| TlsError::Config(error.to_string()))?;
+    ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| TlsError::Config(error.to_string()))?
+        .with_webpki_verifier(verifier)
+        .with_client_auth_cert(
+            load_certificates(certificate_file)?,
+            load_private_key(key_file)?,
+        )
+        .map_err(|error| TlsError::Config(format!("{}: {error}", certificate_file.display())))
+}
+
+/// The subject common name of a DER certificate: the system id a gateway's certificate
+/// is issued for.
+pub fn certificate_common_name(der: &[u8]) -> Option<String> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    let name = certificate
+        .subject()
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_owned();
+    Some(name)
+}
+
+fn read_error(what: &'static str, path: &Path, error: impl std::fmt::Display) -> TlsError {
+    TlsError::Read {
+        what,
+        path: path.to_path_buf(),
+        reason: error.to_string(),
+    }
+}
