@@ -5,8 +5,10 @@
 //! parts through it. Dependencies point one way: `web` → `workflow` → `store`, `edxml`;
 //! `system` is configuration and process plumbing used by the edges. See `ARCHITECTURE.md`.
 
+pub mod axis;
 pub mod edxml;
 pub mod store;
+pub mod sync;
 pub mod system;
 pub mod web;
 pub mod workflow;

@@ -11,6 +11,7 @@
 //! The store knows rows, not rules: which state may follow which, and what a document
 //! must contain, belong to `workflow`.
 
+pub mod axis;
 mod blobs;
 mod database;
 mod error;

@@ -1,0 +1,1 @@
+//! The reference provincial axis (issue 3; being written).

@@ -1,0 +1,1 @@
+//! The reference axis's own store (issue 3; being written).
