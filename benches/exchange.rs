@@ -1,0 +1,299 @@
+//! Exchange benchmarks (issue 3), every part a real process on loopback: the reference axis
+//! and two gateways from `docgate demo --setup-only`, with the district's and the commune's
+//! links to the axis running through a counting TCP proxy (`tests/common/proxy.rs`, no
+//! faults) so the bytes on the wire can be read off it.
+//!
+//! 1. **Delivery latency** district → axis → commune: 200 documents of ~10 KB posted one at a
+//!    time, 25 ms apart. Latency of one document = the commune's commit time of the incoming
+//!    row minus the district's commit time of the outgoing row (both `created_at`, same
+//!    machine clock, millisecond resolution), so no polling delay is counted. p50 and p99.
+//!    Targets: p50 ≤ 50 ms, p99 ≤ 250 ms.
+//! 2. **Throughput** for 10 KB documents (400, 8 posting threads) and 5 MB documents (20, 4
+//!    threads): payload bytes delivered per second, from the first POST to the last
+//!    arrival at the commune. **Baseline, same run, same loopback, same certificates:** raw
+//!    HTTPS uploads of the same bytes (same counts and threads) to a minimal TLS server that
+//!    reads and discards each body. Target: ≥ 0.5× the raw rate.
+//! 3. **Bytes on the wire per payload byte** for both sizes: everything that crossed the proxy
+//!    in both directions during the throughput run (both gateways' TLS traffic with the
+//!    axis: upload, long-poll, listing, download, acknowledgements, statuses) divided by the
+//!    payload bytes delivered.
+//! 4. **Backlog drain:** the axis is stopped, the district accepts 10,000 documents of
+//!    ~10 KB, then the axis starts; the figure is the time until the commune holds all of them.
+//!
+//! Run: `cargo bench --bench exchange` or `tools/bench-exchange.sh` (prints the machine too).
+//! `DOCGATE_BENCH_BACKLOG` changes the backlog size (default 10000).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::exchange::{documents, post_until_accepted, Exchange};
+use common::proxy::FaultProxy;
+use common::GatewayProcess;
+use serde_json::{json, Value};
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * 1024;
+
+fn main() {
+    let base = std::env::var_os("DOCGATE_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+    std::fs::create_dir_all(&base).expect("bench directory");
+    let run_dir = tempfile::Builder::new()
+        .prefix("exchange-bench-")
+        .tempdir_in(&base)
+        .expect("bench directory");
+    let backlog: usize = std::env::var("DOCGATE_BENCH_BACKLOG")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(10_000);
+
+    let exchange = Exchange::setup(run_dir.path());
+    let proxy = FaultProxy::start(exchange.axis.address);
+    exchange.point_gateways_at(&proxy.url());
+    let mut axis = exchange.axis.start();
+    let district = exchange.gateway("district").start();
+    let commune = exchange.gateway("commune").start();
+    for name in ["district", "commune"] {
+        let gateway = exchange.gateway(name);
+        GATEWAY_DATABASES.with(|map| map.borrow_mut().insert(gateway.url.clone(), gateway.database()));
+    }
+    let to = exchange.organ_id("commune");
+    println!("docgate exchange benchmark (axis and two gateways as processes, loopback, through a counting proxy)");
+
+    // Warm-up: connections, caches, the first blobs.
+    send_batch(&district, &commune, &to, "warm-up", 20, 10 * KIB, 4);
+
+    let latencies = latency_run(&district, &commune, &to, 200);
+    println!(
+        "latency district → axis → commune, {} documents of 10 KiB one at a time: p50 {} ms, p99 {} ms, max {} ms (targets: p50 ≤ 50, p99 ≤ 250)",
+        latencies.len(),
+        percentile(&latencies, 50),
+        percentile(&latencies, 99),
+        latencies.last().copied().unwrap_or(0)
+    );
+
+    for (label, count, size, threads) in [("10 KiB", 400, 10 * KIB, 8), ("5 MiB", 20, 5 * MIB, 4)] {
+        let (up_before, down_before) = proxy.bytes();
+        let exchange_rate = send_batch(&district, &commune, &to, label, count, size, threads);
+        let (up_after, down_after) = proxy.bytes();
+        let wire = (up_after - up_before) + (down_after - down_before);
+        let payload = (count * size) as f64;
+        let raw_rate = raw_https_upload(&exchange, count, size, threads);
+        println!(
+            "throughput {label} × {count} ({threads} threads): exchange {:.1} MiB/s ({:.0} docs/s), raw HTTPS upload {:.1} MiB/s → {:.2}× (target ≥ 0.5×)",
+            exchange_rate / MIB as f64,
+            exchange_rate / size as f64,
+            raw_rate / MIB as f64,
+            exchange_rate / raw_rate
+        );
+        println!(
+            "bytes on the wire per payload byte, {label}: {:.2} ({} bytes through the proxy for {} payload bytes)",
+            wire as f64 / payload,
+            wire,
+            payload as u64
+        );
+    }
+
+    // Backlog: the axis is down while the district accepts.
+    axis.kill();
+    let already = count_incoming(&exchange.gateway("commune").database());
+    let accepted_at = Instant::now();
+    post_many(&district, &to, "backlog", backlog, 10 * KIB, 16);
+    println!(
+        "backlog: {backlog} documents accepted with the axis down in {:.1} s",
+        accepted_at.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let _axis = exchange.axis.start();
+    wait_count(&commune, already + backlog, Duration::from_secs(1800));
+    let drained = started.elapsed().as_secs_f64();
+    println!(
+        "backlog drain: {backlog} documents of 10 KiB delivered in {drained:.1} s after the axis came back ({:.0} docs/s)",
+        backlog as f64 / drained
+    );
+}
+
+fn meta(to: &str, subject: &str) -> Value {
+    json!({
+        "to": [to], "subject": subject, "type": {"code": 1, "name": "Công văn"},
+        "code_number": null, "code_notation": "UBND-VP",
+        "signer": {"competence": "TM.", "position": "Chủ tịch", "name": "Nguyễn Văn A"},
+        "priority": 0
+    })
+}
+
+/// Sends one document at a time; returns sorted latencies in milliseconds.
+fn latency_run(district: &GatewayProcess, commune: &GatewayProcess, to: &str, count: usize) -> Vec<i64> {
+    let client = common::client();
+    let already = count_incoming(&gateway_database(commune));
+    for index in 0..count {
+        let subject = format!("latency #{index}");
+        let pdf = common::exchange::large_pdf(10 * KIB, index as u64 + 1);
+        post_until_accepted(&client, &district.url, &district.token, &meta(to, &subject), ("a.pdf", &pdf), &subject);
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    wait_count(commune, already + count, Duration::from_secs(120));
+    let sent: std::collections::HashMap<String, String> = documents(district, "out")
+        .into_iter()
+        .filter(|d| d["subject"].as_str().is_some_and(|s| s.starts_with("latency #")))
+        .map(|d| (d["document_id"].as_str().unwrap_or_default().to_string(), d["created_at"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    let mut latencies: Vec<i64> = documents(commune, "in")
+        .into_iter()
+        .filter_map(|d| {
+            let sent_at = sent.get(d["document_id"].as_str()?)?;
+            Some(millis(d["created_at"].as_str()?) - millis(sent_at))
+        })
+        .collect();
+    latencies.sort_unstable();
+    latencies
+}
+
+fn millis(rfc3339: &str) -> i64 {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .map(|instant| (instant.unix_timestamp_nanos() / 1_000_000) as i64)
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[i64], percent: usize) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let index = ((sorted.len() * percent).div_ceil(100)).saturating_sub(1);
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Posts `count` documents from `threads` threads and waits for all to arrive; payload
+/// bytes per second from the first POST to the last arrival.
+fn send_batch(district: &GatewayProcess, commune: &GatewayProcess, to: &str, label: &str, count: usize, size: usize, threads: usize) -> f64 {
+    let already = count_incoming(&gateway_database(commune));
+    let started = Instant::now();
+    post_many(district, to, label, count, size, threads);
+    wait_count(commune, already + count, Duration::from_secs(600));
+    (count * size) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn post_many(district: &GatewayProcess, to: &str, label: &str, count: usize, size: usize, threads: usize) {
+    let next = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (next, url, token, to, label) = (next.clone(), district.url.clone(), district.token.clone(), to.to_string(), label.to_string());
+            std::thread::spawn(move || {
+                let client = common::client();
+                loop {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    if index >= count {
+                        return;
+                    }
+                    let subject = format!("{label} #{index}");
+                    let pdf = common::exchange::large_pdf(size, index as u64 * 7919 + 1);
+                    post_until_accepted(&client, &url, &token, &meta(&to, &subject), ("a.pdf", &pdf), &subject);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("poster");
+    }
+}
+
+/// Waits until the gateway's database holds `count` incoming documents (read-only
+/// connection to its SQLite file: cheap, and the API is left to the exchange).
+fn wait_count(gateway: &GatewayProcess, count: usize, limit: Duration) {
+    let database = gateway_database(gateway);
+    let started = Instant::now();
+    loop {
+        let arrived = count_incoming(&database);
+        if arrived >= count {
+            return;
+        }
+        assert!(started.elapsed() < limit, "only {arrived} of {count} arrived");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn gateway_database(gateway: &GatewayProcess) -> std::path::PathBuf {
+    GATEWAY_DATABASES.with(|map| map.borrow().get(&gateway.url).cloned()).expect("database of the gateway")
+}
+
+#[allow(clippy::disallowed_methods)] // A read-only look at the gateway's database.
+fn count_incoming(database: &std::path::Path) -> usize {
+    let Ok(connection) = rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return 0;
+    };
+    connection
+        .query_row("SELECT count(*) FROM documents WHERE direction = 'in'", [], |row| row.get::<_, i64>(0))
+        .map(|count| count as usize)
+        .unwrap_or(0)
+}
+
+thread_local! {
+    static GATEWAY_DATABASES: std::cell::RefCell<std::collections::HashMap<String, std::path::PathBuf>> = Default::default();
+}
+
+/// The baseline: the same bytes uploaded over HTTPS (same certificates, mutual TLS) to a
+/// server that reads and discards each body. Bytes per second.
+fn raw_https_upload(exchange: &Exchange, count: usize, size: usize, threads: usize) -> f64 {
+    let tls = exchange.dir.join("tls");
+    let gateway_tls = exchange.gateway("district").dir.join("tls");
+    let server = docgate::system::tls::server_config(&tls.join("axis.pem"), &tls.join("axis.key"), &tls.join("ca.pem"), &[])
+        .expect("server TLS");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let address = listener.local_addr().expect("address");
+    runtime.spawn(raw_server(listener, server));
+    let client_tls = docgate::system::tls::client_config(&tls.join("ca.pem"), &gateway_tls.join("gateway.pem"), &gateway_tls.join("gateway.key"))
+        .expect("client TLS");
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let next = next.clone();
+            let client = reqwest::blocking::Client::builder().use_preconfigured_tls(client_tls.clone()).build().expect("client");
+            std::thread::spawn(move || loop {
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                if index >= count {
+                    return;
+                }
+                let body = common::exchange::large_pdf(size, index as u64 * 7919 + 1);
+                let response = client.post(format!("https://{address}/upload")).body(body).send().expect("raw upload");
+                assert!(response.status().is_success());
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("uploader");
+    }
+    let rate = (count * size) as f64 / started.elapsed().as_secs_f64();
+    runtime.shutdown_background();
+    rate
+}
+
+async fn raw_server(listener: tokio::net::TcpListener, config: Arc<rustls::ServerConfig>) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(stream).await else { return };
+            let service = hyper::service::service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
+                use futures_util::StreamExt;
+                let mut body = axum::body::Body::new(request.into_body()).into_data_stream();
+                while let Some(chunk) = body.next().await {
+                    if chunk.is_err() {
+                        break;
+                    }
+                }
+                Ok::<_, std::convert::Infallible>(hyper::Response::new(axum::body::Body::empty()))
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,187 @@
+//! Writes a whole demo exchange under one directory: a test PKI, the axis's config with
+//! one registered system per gateway (shared secret, agency codes), two gateway configs
+//! (a district and a commune) that point at the axis, and `demo.json` describing how to run
+//! each part as its own process. Only public formats are written: each config is one that
+//! `docgate axis` / `docgate run` accept, and a script can drive everything from the manifest.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+
+use super::pki::TestCa;
+use super::{DemoError, DemoManifest, DemoProcess};
+use crate::system::config::{self, InitOptions};
+
+/// One office of the demo.
+pub struct DemoOffice {
+    /// Key in `demo.json` and directory name suffix.
+    pub key: &'static str,
+    pub organ_id: &'static str,
+    pub organ_name: &'static str,
+}
+
+/// The district (huyện) office.
+pub const DISTRICT: DemoOffice = DemoOffice {
+    key: "district",
+    organ_id: "001.00.10.H41",
+    organ_name: "UBND huyện Thử Nghiệm",
+};
+
+/// The commune (xã) office under it.
+pub const COMMUNE: DemoOffice = DemoOffice {
+    key: "commune",
+    organ_id: "001.01.10.H41",
+    organ_name: "UBND xã Thử Nghiệm",
+};
+
+/// The province, which runs the axis.
+pub const PROVINCE_ORGAN_ID: &str = "000.00.00.H41";
+
+/// Writes the configs and `demo.json` under `dir` (which must not hold a demo yet).
+pub fn setup(dir: &Path) -> Result<DemoManifest, DemoError> {
+    let manifest_path = dir.join("demo.json");
+    if manifest_path.exists() {
+        return Err(DemoError::Exists {
+            path: manifest_path,
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let dir = dir.canonicalize().map_err(io(dir))?;
+    let tls_dir = dir.join("tls");
+    let ca = TestCa::create("docgate demo CA", &tls_dir, "ca")?;
+    let axis_dir = dir.join("axis");
+    let axis_listen = free_loopback_port().map_err(io(&axis_dir))?;
+    let axis_url = format!("https://{axis_listen}");
+    let executable = std::env::current_exe()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| "docgate".into());
+
+    let mut gateways = std::collections::BTreeMap::new();
+    let mut systems = String::new();
+    for office in [&DISTRICT, &COMMUNE] {
+        let secret = config::fresh_token().map_err(io(&axis_dir))?;
+        let secret_path = axis_dir.join("secrets").join(office.organ_id);
+        write_private(&secret_path, &secret)?;
+        systems.push_str(&format!(
+            "\n[[systems]]\nid = \"{id}\"\nname = \"{name}\"\nsecret_file = \"secrets/{id}\"\nagencies = [\"{id}\"]\n",
+            id = office.organ_id,
+            name = office.organ_name,
+        ));
+        let process = setup_gateway(&dir, &ca, office, &axis_url, &secret, &executable)?;
+        gateways.insert(office.key.to_string(), process);
+    }
+    let axis_tls = ca.issue_server("docgate demo axis", &tls_dir, "axis")?;
+    let axis_config = axis_dir.join("axis.toml");
+    let text = format!(
+        "# The demo's reference provincial axis, written by `docgate demo`.\n\
+         # Relative paths are relative to this file.\n\n\
+         [axis]\nlisten = \"{axis_listen}\"\nstate_dir = \"state\"\n\n\
+         [tls]\ncertificate = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n{systems}",
+        axis_tls.certificate.display(),
+        axis_tls.key.display(),
+        ca.certificate.display(),
+    );
+    write_private(&axis_config, &text)?;
+    let axis = DemoProcess {
+        url: axis_url,
+        api_token: None,
+        organ_id: PROVINCE_ORGAN_ID.into(),
+        command: vec![
+            executable,
+            "axis".into(),
+            "--config".into(),
+            axis_config.display().to_string(),
+        ],
+        config: axis_config,
+    };
+    let manifest = DemoManifest {
+        axis: Some(axis),
+        gateways,
+        tokens: Default::default(),
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|error| DemoError::Io {
+        path: manifest_path.clone(),
+        source: std::io::Error::other(error),
+    })?;
+    std::fs::write(&manifest_path, json).map_err(io(&manifest_path))?;
+    Ok(manifest)
+}
+
+/// A gateway's directory: `config init`'s stand-alone config plus an `[axis]` section,
+/// its client certificate and the secret it shares with the axis.
+fn setup_gateway(
+    dir: &Path,
+    ca: &TestCa,
+    office: &DemoOffice,
+    axis_url: &str,
+    secret: &str,
+    executable: &str,
+) -> Result<DemoProcess, DemoError> {
+    let gateway_dir = dir.join(format!("gateway-{}", office.key));
+    let listen = free_loopback_port().map_err(io(&gateway_dir))?;
+    let init = config::write_initial(&InitOptions {
+        dir: gateway_dir.clone(),
+        listen,
+        organ_id: office.organ_id.into(),
+        organ_name: office.organ_name.into(),
+    })?;
+    let tls = ca.issue_client(office.organ_id, &gateway_dir.join("tls"), "gateway", None)?;
+    write_private(&gateway_dir.join("axis-secret"), secret)?;
+    let axis_section = format!(
+        "\n[axis]\nurl = \"{axis_url}\"\nsystem_id = \"{}\"\nsecret_file = \"axis-secret\"\n\
+         ca = \"{}\"\ncertificate = \"{}\"\nkey = \"{}\"\n",
+        office.organ_id,
+        ca.certificate.display(),
+        tls.certificate.display(),
+        tls.key.display(),
+    );
+    append(&init.config_path, &axis_section)?;
+    Ok(DemoProcess {
+        url: format!("http://{listen}"),
+        api_token: Some(init.api_token),
+        organ_id: office.organ_id.into(),
+        command: vec![
+            executable.to_owned(),
+            "run".into(),
+            "--config".into(),
+            init.config_path.display().to_string(),
+        ],
+        config: init.config_path,
+    })
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), DemoError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    file.write_all(text.as_bytes()).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+fn append(path: &Path, text: &str) -> Result<(), DemoError> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(io(path))?;
+    file.write_all(text.as_bytes()).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError {
+    let path: PathBuf = path.to_path_buf();
+    move |source| DemoError::Io { path, source }
+}
+
+/// A loopback port nothing listens on right now (bind port 0, note it, let it go).
+fn free_loopback_port() -> std::io::Result<SocketAddr> {
+    let listener = StdListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    listener.local_addr()
+}
