@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use docgate::axis::{self, AxisConfig};
 use docgate::system::config::{self, GatewayConfig, InitOptions};
 use docgate::system::{logging, shutdown::Shutdown};
 use docgate::{demo, edxml, gateway};
@@ -37,6 +38,14 @@ enum Command {
     Run {
         /// The configuration file.
         #[arg(long, default_value = "/etc/docgate/docgate.toml")]
+        config: PathBuf,
+    },
+    /// Run the reference provincial axis: the VDXP operations (sendEdoc, getReceivedEdocList,
+    /// getEdoc, updateStatus, getSentEdocList, getAgenciesList, waitForEdoc) over mutual TLS.
+    /// Ready when it logs `axis listening on ADDR`.
+    Axis {
+        /// The axis configuration file (TOML: [axis], [tls], [[systems]]; see README.md).
+        #[arg(long)]
         config: PathBuf,
     },
     /// Write or check a configuration file.
@@ -146,6 +155,7 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::Run { config } => run_gateway(&config),
+        Command::Axis { config } => run_axis(&config),
         Command::Config(ConfigCommand::Init {
             dir,
             listen,
@@ -194,6 +204,20 @@ fn run_gateway(config_path: &Path) -> Result<(), Failure> {
             tracing::info!(address = ?address, organ_id = %config.gateway.organ_id, "gateway ready");
         })
         .await?;
+        Ok(())
+    })
+}
+
+fn run_axis(config_path: &Path) -> Result<(), Failure> {
+    let config = AxisConfig::load(config_path).map_err(|error| Failure {
+        code: EXIT_BAD_CONFIG,
+        error: error.into(),
+    })?;
+    runtime()?.block_on(async {
+        let listener = axis::bind(&config).await?;
+        let shutdown = Shutdown::new();
+        shutdown.trigger_on_signals();
+        axis::run(&config, listener, shutdown, |_| {}).await?;
         Ok(())
     })
 }

@@ -4,6 +4,8 @@
 #![allow(clippy::disallowed_methods)] // Tests inspect the database independently, read-only.
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod axis;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
