@@ -60,7 +60,10 @@ fn main() {
     let commune = exchange.gateway("commune").start();
     for name in ["district", "commune"] {
         let gateway = exchange.gateway(name);
-        GATEWAY_DATABASES.with(|map| map.borrow_mut().insert(gateway.url.clone(), gateway.database()));
+        GATEWAY_DATABASES.with(|map| {
+            map.borrow_mut()
+                .insert(gateway.url.clone(), gateway.database())
+        });
     }
     let to = exchange.organ_id("commune");
     println!("docgate exchange benchmark (axis and two gateways as processes, loopback, through a counting proxy)");
@@ -128,20 +131,41 @@ fn meta(to: &str, subject: &str) -> Value {
 }
 
 /// Sends one document at a time; returns sorted latencies in milliseconds.
-fn latency_run(district: &GatewayProcess, commune: &GatewayProcess, to: &str, count: usize) -> Vec<i64> {
+fn latency_run(
+    district: &GatewayProcess,
+    commune: &GatewayProcess,
+    to: &str,
+    count: usize,
+) -> Vec<i64> {
     let client = common::client();
     let already = count_incoming(&gateway_database(commune));
     for index in 0..count {
         let subject = format!("latency #{index}");
         let pdf = common::exchange::large_pdf(10 * KIB, index as u64 + 1);
-        post_until_accepted(&client, &district.url, &district.token, &meta(to, &subject), ("a.pdf", &pdf), &subject);
+        post_until_accepted(
+            &client,
+            &district.url,
+            &district.token,
+            &meta(to, &subject),
+            ("a.pdf", &pdf),
+            &subject,
+        );
         std::thread::sleep(Duration::from_millis(25));
     }
     wait_count(commune, already + count, Duration::from_secs(120));
     let sent: std::collections::HashMap<String, String> = documents(district, "out")
         .into_iter()
-        .filter(|d| d["subject"].as_str().is_some_and(|s| s.starts_with("latency #")))
-        .map(|d| (d["document_id"].as_str().unwrap_or_default().to_string(), d["created_at"].as_str().unwrap_or_default().to_string()))
+        .filter(|d| {
+            d["subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("latency #"))
+        })
+        .map(|d| {
+            (
+                d["document_id"].as_str().unwrap_or_default().to_string(),
+                d["created_at"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     let mut latencies: Vec<i64> = documents(commune, "in")
         .into_iter()
@@ -170,7 +194,15 @@ fn percentile(sorted: &[i64], percent: usize) -> i64 {
 
 /// Posts `count` documents from `threads` threads and waits for all to arrive; payload
 /// bytes per second from the first POST to the last arrival.
-fn send_batch(district: &GatewayProcess, commune: &GatewayProcess, to: &str, label: &str, count: usize, size: usize, threads: usize) -> f64 {
+fn send_batch(
+    district: &GatewayProcess,
+    commune: &GatewayProcess,
+    to: &str,
+    label: &str,
+    count: usize,
+    size: usize,
+    threads: usize,
+) -> f64 {
     let already = count_incoming(&gateway_database(commune));
     let started = Instant::now();
     post_many(district, to, label, count, size, threads);
@@ -178,11 +210,24 @@ fn send_batch(district: &GatewayProcess, commune: &GatewayProcess, to: &str, lab
     (count * size) as f64 / started.elapsed().as_secs_f64()
 }
 
-fn post_many(district: &GatewayProcess, to: &str, label: &str, count: usize, size: usize, threads: usize) {
+fn post_many(
+    district: &GatewayProcess,
+    to: &str,
+    label: &str,
+    count: usize,
+    size: usize,
+    threads: usize,
+) {
     let next = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..threads)
         .map(|_| {
-            let (next, url, token, to, label) = (next.clone(), district.url.clone(), district.token.clone(), to.to_string(), label.to_string());
+            let (next, url, token, to, label) = (
+                next.clone(),
+                district.url.clone(),
+                district.token.clone(),
+                to.to_string(),
+                label.to_string(),
+            );
             std::thread::spawn(move || {
                 let client = common::client();
                 loop {
@@ -192,7 +237,14 @@ fn post_many(district: &GatewayProcess, to: &str, label: &str, count: usize, siz
                     }
                     let subject = format!("{label} #{index}");
                     let pdf = common::exchange::large_pdf(size, index as u64 * 7919 + 1);
-                    post_until_accepted(&client, &url, &token, &meta(&to, &subject), ("a.pdf", &pdf), &subject);
+                    post_until_accepted(
+                        &client,
+                        &url,
+                        &token,
+                        &meta(&to, &subject),
+                        ("a.pdf", &pdf),
+                        &subject,
+                    );
                 }
             })
         })
@@ -212,22 +264,33 @@ fn wait_count(gateway: &GatewayProcess, count: usize, limit: Duration) {
         if arrived >= count {
             return;
         }
-        assert!(started.elapsed() < limit, "only {arrived} of {count} arrived");
+        assert!(
+            started.elapsed() < limit,
+            "only {arrived} of {count} arrived"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
 fn gateway_database(gateway: &GatewayProcess) -> std::path::PathBuf {
-    GATEWAY_DATABASES.with(|map| map.borrow().get(&gateway.url).cloned()).expect("database of the gateway")
+    GATEWAY_DATABASES
+        .with(|map| map.borrow().get(&gateway.url).cloned())
+        .expect("database of the gateway")
 }
 
 #[allow(clippy::disallowed_methods)] // A read-only look at the gateway's database.
 fn count_incoming(database: &std::path::Path) -> usize {
-    let Ok(connection) = rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+    let Ok(connection) =
+        rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
         return 0;
     };
     connection
-        .query_row("SELECT count(*) FROM documents WHERE direction = 'in'", [], |row| row.get::<_, i64>(0))
+        .query_row(
+            "SELECT count(*) FROM documents WHERE direction = 'in'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
         .map(|count| count as usize)
         .unwrap_or(0)
 }
@@ -241,27 +304,49 @@ thread_local! {
 fn raw_https_upload(exchange: &Exchange, count: usize, size: usize, threads: usize) -> f64 {
     let tls = exchange.dir.join("tls");
     let gateway_tls = exchange.gateway("district").dir.join("tls");
-    let server = docgate::system::tls::server_config(&tls.join("axis.pem"), &tls.join("axis.key"), &tls.join("ca.pem"), &[])
-        .expect("server TLS");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let server = docgate::system::tls::server_config(
+        &tls.join("axis.pem"),
+        &tls.join("axis.key"),
+        &tls.join("ca.pem"),
+        &[],
+    )
+    .expect("server TLS");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
     let address = listener.local_addr().expect("address");
     runtime.spawn(raw_server(listener, server));
-    let client_tls = docgate::system::tls::client_config(&tls.join("ca.pem"), &gateway_tls.join("gateway.pem"), &gateway_tls.join("gateway.key"))
-        .expect("client TLS");
+    let client_tls = docgate::system::tls::client_config(
+        &tls.join("ca.pem"),
+        &gateway_tls.join("gateway.pem"),
+        &gateway_tls.join("gateway.key"),
+    )
+    .expect("client TLS");
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|_| {
             let next = next.clone();
-            let client = reqwest::blocking::Client::builder().use_preconfigured_tls(client_tls.clone()).build().expect("client");
+            let client = reqwest::blocking::Client::builder()
+                .use_preconfigured_tls(client_tls.clone())
+                .build()
+                .expect("client");
             std::thread::spawn(move || loop {
                 let index = next.fetch_add(1, Ordering::SeqCst);
                 if index >= count {
                     return;
                 }
                 let body = common::exchange::large_pdf(size, index as u64 * 7919 + 1);
-                let response = client.post(format!("https://{address}/upload")).body(body).send().expect("raw upload");
+                let response = client
+                    .post(format!("https://{address}/upload"))
+                    .body(body)
+                    .send()
+                    .expect("raw upload");
                 assert!(response.status().is_success());
             })
         })
@@ -277,20 +362,28 @@ fn raw_https_upload(exchange: &Exchange, count: usize, size: usize, threads: usi
 async fn raw_server(listener: tokio::net::TcpListener, config: Arc<rustls::ServerConfig>) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(stream).await else { return };
-            let service = hyper::service::service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
-                use futures_util::StreamExt;
-                let mut body = axum::body::Body::new(request.into_body()).into_data_stream();
-                while let Some(chunk) = body.next().await {
-                    if chunk.is_err() {
-                        break;
+            let Ok(stream) = acceptor.accept(stream).await else {
+                return;
+            };
+            let service = hyper::service::service_fn(
+                |request: hyper::Request<hyper::body::Incoming>| async move {
+                    use futures_util::StreamExt;
+                    let mut body = axum::body::Body::new(request.into_body()).into_data_stream();
+                    while let Some(chunk) = body.next().await {
+                        if chunk.is_err() {
+                            break;
+                        }
                     }
-                }
-                Ok::<_, std::convert::Infallible>(hyper::Response::new(axum::body::Body::empty()))
-            });
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                        axum::body::Body::empty(),
+                    ))
+                },
+            );
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .await;

@@ -46,7 +46,13 @@ fn meta(to: &str, subject: &str) -> Value {
 }
 
 /// Posts `count` documents to a gateway, riding out its restarts.
-fn poster(url: String, token: String, to: String, tag: &'static str, count: usize) -> thread::JoinHandle<Sent> {
+fn poster(
+    url: String,
+    token: String,
+    to: String,
+    tag: &'static str,
+    count: usize,
+) -> thread::JoinHandle<Sent> {
     thread::spawn(move || {
         let client = common::client();
         let mut sent = Sent::new();
@@ -83,8 +89,20 @@ fn every_document_arrives_exactly_once_across_crashes() {
     let commune_process = Arc::new(Mutex::new(commune.start()));
 
     let posters = [
-        poster(district.url.clone(), district.token.clone(), commune_id.clone(), "district", scaled(FROM_DISTRICT)),
-        poster(commune.url.clone(), commune.token.clone(), district_id.clone(), "commune", scaled(FROM_COMMUNE)),
+        poster(
+            district.url.clone(),
+            district.token.clone(),
+            commune_id.clone(),
+            "district",
+            scaled(FROM_DISTRICT),
+        ),
+        poster(
+            commune.url.clone(),
+            commune.token.clone(),
+            district_id.clone(),
+            "commune",
+            scaled(FROM_COMMUNE),
+        ),
     ];
 
     // Fifteen faults at random instants over the first twenty seconds.
@@ -122,7 +140,10 @@ fn every_document_arrives_exactly_once_across_crashes() {
                 *process = commune.start();
             }
         }
-        eprintln!("{:>6} ms: killed and restarted the {target}", started.elapsed().as_millis());
+        eprintln!(
+            "{:>6} ms: killed and restarted the {target}",
+            started.elapsed().as_millis()
+        );
     }
     let [from_district, from_commune] = posters.map(|poster| poster.join().expect("poster"));
 
@@ -131,7 +152,8 @@ fn every_document_arrives_exactly_once_across_crashes() {
     let converged = wait_for(Duration::from_secs(300), || {
         let arrived_commune = documents(&commune_process, "in").len();
         let arrived_district = documents(&district_process, "in").len();
-        (arrived_commune >= from_district.len() && arrived_district >= from_commune.len()).then_some(())
+        (arrived_commune >= from_district.len() && arrived_district >= from_commune.len())
+            .then_some(())
     });
     assert!(
         converged.is_some(),
@@ -151,21 +173,46 @@ fn every_document_arrives_exactly_once_across_crashes() {
 /// Every document the sender accepted arrived once at the receiver, byte-identical.
 fn check_arrivals(sender: &common::GatewayProcess, receiver: &common::GatewayProcess, sent: &Sent) {
     let outgoing = documents(sender, "out");
-    assert_eq!(outgoing.len(), sent.len(), "the sender holds one row per accepted document");
+    assert_eq!(
+        outgoing.len(),
+        sent.len(),
+        "the sender holds one row per accepted document"
+    );
     let arrived = documents(receiver, "in");
-    assert_eq!(arrived.len(), sent.len(), "no duplicates and nothing missing");
-    let sent_ids: HashSet<&str> = outgoing.iter().filter_map(|d| d["document_id"].as_str()).collect();
+    assert_eq!(
+        arrived.len(),
+        sent.len(),
+        "no duplicates and nothing missing"
+    );
+    let sent_ids: HashSet<&str> = outgoing
+        .iter()
+        .filter_map(|d| d["document_id"].as_str())
+        .collect();
     let mut seen = BTreeMap::new();
     for document in &arrived {
-        let document_id = document["document_id"].as_str().expect("incoming DocumentId");
-        assert!(sent_ids.contains(document_id), "{document_id} was never sent");
-        assert!(seen.insert(document_id.to_string(), ()).is_none(), "{document_id} arrived twice");
+        let document_id = document["document_id"]
+            .as_str()
+            .expect("incoming DocumentId");
+        assert!(
+            sent_ids.contains(document_id),
+            "{document_id} was never sent"
+        );
+        assert!(
+            seen.insert(document_id.to_string(), ()).is_none(),
+            "{document_id} arrived twice"
+        );
         let subject = document["subject"].as_str().expect("subject");
-        let expected = sent.get(subject).unwrap_or_else(|| panic!("unexpected subject {subject}"));
+        let expected = sent
+            .get(subject)
+            .unwrap_or_else(|| panic!("unexpected subject {subject}"));
         let id = document["id"].as_str().expect("id");
         let (status, bytes) = receiver.get_bytes(&format!("/api/v1/documents/{id}/files/1"));
         assert_eq!(status, 200);
-        assert_eq!(&common::sha256_hex(&bytes), expected, "{subject} changed on the way");
+        assert_eq!(
+            &common::sha256_hex(&bytes),
+            expected,
+            "{subject} changed on the way"
+        );
     }
 }
 
@@ -190,7 +237,8 @@ fn check_statuses_back(sender: &common::GatewayProcess, receiver_organ: &str, co
                 .unwrap_or(0);
             (arrived > 0).then_some((document, arrived))
         });
-        let (document, arrived) = document.unwrap_or_else(|| panic!("no status 01 came back for {id}"));
+        let (document, arrived) =
+            document.unwrap_or_else(|| panic!("no status 01 came back for {id}"));
         assert_eq!(arrived, 1, "status 01 recorded more than once: {document}");
         assert_eq!(document["state"], "queued", "{document}");
     }

@@ -44,7 +44,14 @@ fn drops_delays_and_a_cut_mid_transfer_lose_and_duplicate_nothing() {
     for index in 0..SMALL_DOCUMENTS {
         let subject = format!("link faults #{index}");
         let pdf = common::sample_pdf(&subject);
-        post_until_accepted(&client, &district.url, &district.token, &meta(&subject), ("a.pdf", &pdf), &subject);
+        post_until_accepted(
+            &client,
+            &district.url,
+            &district.token,
+            &meta(&subject),
+            ("a.pdf", &pdf),
+            &subject,
+        );
         expected.push((subject, common::sha256_hex(&pdf)));
         match index % 10 {
             3 => proxy.cut_all(),
@@ -63,7 +70,14 @@ fn drops_delays_and_a_cut_mid_transfer_lose_and_duplicate_nothing() {
     proxy.cut_once_after_downstream_bytes(LARGE_BYTES as u64 / 2);
     let large = large_pdf(LARGE_BYTES, 7);
     let subject = "link faults: 50 MB".to_string();
-    post_until_accepted(&client, &district.url, &district.token, &meta(&subject), ("lon.pdf", &large), "large");
+    post_until_accepted(
+        &client,
+        &district.url,
+        &district.token,
+        &meta(&subject),
+        ("lon.pdf", &large),
+        "large",
+    );
     expected.push((subject, common::sha256_hex(&large)));
     drop(large);
 
@@ -71,9 +85,19 @@ fn drops_delays_and_a_cut_mid_transfer_lose_and_duplicate_nothing() {
         let arrived = documents(&commune, "in");
         (arrived.len() >= expected.len()).then_some(arrived)
     })
-    .unwrap_or_else(|| panic!("only {} of {} arrived", documents(&commune, "in").len(), expected.len()));
+    .unwrap_or_else(|| {
+        panic!(
+            "only {} of {} arrived",
+            documents(&commune, "in").len(),
+            expected.len()
+        )
+    });
     assert_eq!(arrived.len(), expected.len(), "nothing duplicated");
-    assert_eq!(proxy.cuts_done(), 2, "both planned mid-transfer cuts happened");
+    assert_eq!(
+        proxy.cuts_done(),
+        2,
+        "both planned mid-transfer cuts happened"
+    );
     let mut seen = HashSet::new();
     for document in &arrived {
         let subject = document["subject"].as_str().expect("subject");
@@ -85,7 +109,11 @@ fn drops_delays_and_a_cut_mid_transfer_lose_and_duplicate_nothing() {
         let id = document["id"].as_str().expect("id");
         let (status, bytes) = commune.get_bytes(&format!("/api/v1/documents/{id}/files/1"));
         assert_eq!(status, 200);
-        assert_eq!(&common::sha256_hex(&bytes), sha, "{subject} changed on the way");
+        assert_eq!(
+            &common::sha256_hex(&bytes),
+            sha,
+            "{subject} changed on the way"
+        );
     }
     assert_eq!(documents(&district, "out").len(), expected.len());
 }

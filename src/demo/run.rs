@@ -28,7 +28,7 @@ pub async fn run(manifest: &DemoManifest, exit_after: Option<Duration>) -> Resul
             .map_err(|error| DemoError::Axis(error.to_string()))?;
         let shutdown = shutdown.clone();
         servers.push(tokio::spawn(async move {
-            axis::run(&config, listener, shutdown, || {})
+            axis::run(&config, listener, shutdown, |_| {})
                 .await
                 .map_err(|error| DemoError::Axis(error.to_string()))
         }));
@@ -68,7 +68,11 @@ pub async fn run(manifest: &DemoManifest, exit_after: Option<Duration>) -> Resul
 /// Each gateway sends a sample to every other one; then waits for delivery and status 01.
 async fn exchange_samples(manifest: &DemoManifest) -> Result<(), DemoError> {
     if let Some(axis) = &manifest.axis {
-        println!("axis: {} (mutual TLS; systems in {})", axis.url, axis.config.display());
+        println!(
+            "axis: {} (mutual TLS; systems in {})",
+            axis.url,
+            axis.config.display()
+        );
     }
     let mut sent = Vec::new();
     for (name, process) in &manifest.gateways {

@@ -198,7 +198,13 @@ pub fn documents(gateway: &GatewayProcess, direction: &str) -> Vec<Value> {
         }
         let (status, page) = gateway.get_json(&path);
         assert_eq!(status, 200, "{page}");
-        all.extend(page["documents"].as_array().expect("documents").iter().cloned());
+        all.extend(
+            page["documents"]
+                .as_array()
+                .expect("documents")
+                .iter()
+                .cloned(),
+        );
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
             None => return all,

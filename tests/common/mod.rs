@@ -5,6 +5,8 @@
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 pub mod axis;
+pub mod exchange;
+pub mod proxy;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

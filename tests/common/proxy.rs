@@ -91,7 +91,9 @@ impl FaultProxy {
 
     /// The next connection whose upstream traffic passes `bytes` is cut there, once.
     pub fn cut_once_after_upstream_bytes(&self, bytes: u64) {
-        self.faults.cut_after_up_bytes.store(bytes, Ordering::SeqCst);
+        self.faults
+            .cut_after_up_bytes
+            .store(bytes, Ordering::SeqCst);
     }
 
     /// The next connection whose downstream traffic passes `bytes` is cut there, once.
@@ -132,7 +134,10 @@ fn connect(faults: &Arc<Faults>, client: TcpStream, server: TcpStream) {
     if let Ok(mut open) = faults.open.lock() {
         open.extend(handles);
     }
-    let (client_read, server_write) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+    let (client_read, server_write) = (
+        client.try_clone().expect("clone"),
+        server.try_clone().expect("clone"),
+    );
     let up = faults.clone();
     std::thread::spawn(move || pump(client_read, server_write, &up, true));
     let down = faults.clone();
