@@ -17,12 +17,12 @@ use super::{docgate, GatewayDir, GatewayProcess};
 pub struct Exchange {
     pub dir: PathBuf,
     pub manifest: Value,
-    pub axis: AxisDir,
+    pub axis: DemoAxis,
     pub gateways: BTreeMap<String, GatewayDir>,
 }
 
 /// How to run the axis.
-pub struct AxisDir {
+pub struct DemoAxis {
     pub command: Vec<String>,
     pub config: PathBuf,
     pub url: String,
@@ -59,7 +59,7 @@ impl Exchange {
             .trim_start_matches("https://")
             .parse()
             .expect("axis address");
-        let axis = AxisDir {
+        let axis = DemoAxis {
             command: strings(&axis["command"]),
             config: PathBuf::from(axis["config"].as_str().expect("axis config")),
             url,
@@ -124,9 +124,9 @@ impl Exchange {
     }
 }
 
-impl AxisDir {
+impl DemoAxis {
     /// Starts the axis and waits until it accepts connections.
-    pub fn start(&self) -> AxisProcess {
+    pub fn start(&self) -> DemoAxisProcess {
         let child = Command::new(&self.command[0])
             .args(&self.command[1..])
             .env("RUST_LOG", "warn")
@@ -134,7 +134,7 @@ impl AxisDir {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn docgate axis");
-        let mut process = AxisProcess { child: Some(child) };
+        let mut process = DemoAxisProcess { child: Some(child) };
         let started = Instant::now();
         while TcpStream::connect_timeout(&self.address, Duration::from_millis(200)).is_err() {
             if let Some(child) = process.child.as_mut() {
@@ -153,11 +153,11 @@ impl AxisDir {
 }
 
 /// A running axis; SIGKILLed on drop.
-pub struct AxisProcess {
+pub struct DemoAxisProcess {
     child: Option<Child>,
 }
 
-impl AxisProcess {
+impl DemoAxisProcess {
     /// SIGKILL.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -167,7 +167,7 @@ impl AxisProcess {
     }
 }
 
-impl Drop for AxisProcess {
+impl Drop for DemoAxisProcess {
     fn drop(&mut self) {
         self.kill();
     }
