@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::edxml::{Limits, Organization};
 use crate::store::{Store, StoreError};
+use crate::sync::{self, LinkState, SyncSettings, VdxpClient};
 use crate::system::clock::{SharedClock, SystemClock};
 use crate::system::config::{ConfigError, GatewayConfig};
 use crate::system::shutdown::Shutdown;
@@ -30,6 +32,8 @@ pub enum GatewayError {
     Serve(std::io::Error),
     #[error("the system random source failed; cannot protect the API token")]
     Random,
+    #[error("cannot set up the link to the axis: {0}")]
+    Axis(#[from] crate::sync::VdxpClientError),
 }
 
 /// Opens what the configuration names and serves on `listener` until `shutdown`.
@@ -49,7 +53,8 @@ pub async fn run(
         organ_id: config.gateway.organ_id.clone(),
         extra_agency_codes: config.gateway.extra_agency_codes.clone(),
         max_files: config.limits.max_files,
-        clock,
+        clock: clock.clone(),
+        disk_quota_bytes: config.limits.disk_quota_bytes,
     };
     let state = AppState::new(
         store.clone(),
@@ -59,9 +64,47 @@ pub async fn run(
         config.limits.max_request_bytes,
     )
     .map_err(|_| GatewayError::Random)?;
+    let (link, sync) = match &config.axis {
+        Some(axis) => {
+            let client = VdxpClient::new(axis, axis.secret()?, clock.clone())?;
+            let link = LinkState::configured(&axis.url);
+            let settings = SyncSettings {
+                organ: Organization {
+                    organ_id: config.gateway.organ_id.clone(),
+                    organ_name: Some(config.gateway.organ_name.clone()),
+                    ..Organization::default()
+                },
+                long_poll_secs: axis.long_poll_secs,
+                retry_min_ms: axis.retry_min_ms,
+                retry_max_ms: axis.retry_max_ms,
+                disk_quota_bytes: config.limits.disk_quota_bytes,
+                limits: Limits::default(),
+            };
+            let handle = sync::start(
+                store.clone(),
+                client,
+                link.clone(),
+                settings,
+                clock,
+                shutdown.clone(),
+            );
+            tracing::info!(url = %axis.url, system_id = %axis.system_id, "axis link started");
+            (link, Some(handle))
+        }
+        None => (LinkState::unconfigured(), None),
+    };
+    let state = state.with_link(link);
     on_ready(&store);
     let drain = Duration::from_secs(config.limits.shutdown_timeout_secs);
-    let served = web::serve(listener, state, shutdown, drain).await;
+    let served = web::serve(listener, state, shutdown.clone(), drain).await;
+    if let Some(sync) = sync {
+        // The tasks watch the same signal; a send or fetch in flight is simply abandoned
+        // (its row is still waiting and is taken up again on the next start).
+        shutdown.trigger();
+        if tokio::time::timeout(drain, sync.join()).await.is_err() {
+            tracing::warn!("the axis link tasks did not stop in time; closing anyway");
+        }
+    }
     // The writer thread commits what it holds before this returns.
     let closing = store.clone();
     let _ = tokio::task::spawn_blocking(move || closing.close()).await;

@@ -9,6 +9,8 @@ use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use ring::digest::{Context, SHA256};
 
@@ -19,6 +21,9 @@ use super::StoreError;
 pub struct BlobStore {
     root: PathBuf,
     staging: PathBuf,
+    /// Bytes of published blobs: counted by the sweep on open, grown by each publish that
+    /// adds a file (blobs are only removed by the sweep), so the quota check costs nothing.
+    published_bytes: Arc<AtomicU64>,
 }
 
 /// A file being streamed into the staging area.
@@ -54,6 +59,7 @@ impl BlobStore {
         Ok(BlobStore {
             root: root.to_path_buf(),
             staging,
+            published_bytes: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -99,6 +105,8 @@ impl BlobStore {
             fs::rename(&staged.path, &final_path)
                 .map_err(StoreError::io("publish a blob", &final_path))?;
             sync_directory(&shard)?;
+            self.published_bytes
+                .fetch_add(staged.size, Ordering::Relaxed);
         }
         staged.published = true;
         Ok(PublishedBlob {
@@ -111,6 +119,58 @@ impl BlobStore {
     pub fn open_blob(&self, sha256: &str) -> Result<File, StoreError> {
         let path = self.path_of(sha256)?;
         File::open(&path).map_err(StoreError::io("open a blob", &path))
+    }
+
+    /// Where a published blob lives (for readers that want a path, such as the packet
+    /// writer opening attachments). Refuses names that are not SHA-256 hex.
+    pub fn blob_path(&self, sha256: &str) -> Result<PathBuf, StoreError> {
+        self.path_of(sha256)
+    }
+
+    /// The staging directory (inside the state directory, on the blobs' filesystem), for
+    /// readers that stage their own files there so that keeping one is a rename.
+    pub fn staging_dir(&self) -> &Path {
+        &self.staging
+    }
+
+    /// A fresh, unused path in the staging directory for a file written by someone else
+    /// (e.g. a packet streamed from the axis). Leftovers are swept on the next open.
+    pub fn staging_file_path(&self) -> PathBuf {
+        self.staging.join(format!("{}.part", ulid::Ulid::new()))
+    }
+
+    /// Takes a complete file in the staging directory, written and hashed by the caller
+    /// (whose `sha256` and `size` are trusted: they come from our own code that computed
+    /// them while writing), fsyncs it, and makes it a [`StagedBlob`] ready to publish.
+    pub fn adopt_staged(
+        &self,
+        path: &Path,
+        sha256: &str,
+        size: u64,
+    ) -> Result<StagedBlob, StoreError> {
+        if path.parent() != Some(self.staging.as_path()) {
+            return Err(StoreError::Io {
+                action: "adopt a staged file",
+                path: path.to_path_buf(),
+                source: io::Error::other("the file is not in the blob staging directory"),
+            });
+        }
+        self.path_of(sha256)?;
+        let staged = StagedBlob {
+            path: path.to_path_buf(),
+            sha256: sha256.to_string(),
+            size,
+            published: false,
+        };
+        File::open(path)
+            .and_then(|file| file.sync_all())
+            .map_err(StoreError::io("fsync a staged file", path))?;
+        Ok(staged)
+    }
+
+    /// Bytes held by published blobs (see `published_bytes`).
+    pub fn published_bytes(&self) -> u64 {
+        self.published_bytes.load(Ordering::Relaxed)
     }
 
     /// Whether a published blob exists.
@@ -127,6 +187,7 @@ impl BlobStore {
         referenced: &HashSet<String>,
     ) -> Result<SweepReport, StoreError> {
         let mut report = SweepReport::default();
+        let mut kept_bytes = 0u64;
         for entry in read_dir(&self.staging)? {
             fs::remove_file(&entry).map_err(StoreError::io("remove a staging leftover", &entry))?;
             report.staging_files_removed += 1;
@@ -149,6 +210,8 @@ impl BlobStore {
                         .map_err(StoreError::io("remove an unreferenced blob", &blob))?;
                     report.unreferenced_blobs_removed += 1;
                     removed_here = true;
+                } else {
+                    kept_bytes += fs::metadata(&blob).map(|meta| meta.len()).unwrap_or(0);
                 }
             }
             // Only a directory that changed needs an fsync; a start with a thousand shards
@@ -157,6 +220,7 @@ impl BlobStore {
                 sync_directory(&shard)?;
             }
         }
+        self.published_bytes.store(kept_bytes, Ordering::Relaxed);
         if report != SweepReport::default() {
             tracing::info!(
                 staging_files_removed = report.staging_files_removed,

@@ -15,6 +15,11 @@ pub mod axis;
 mod blobs;
 mod database;
 mod error;
+mod exchange;
+mod exchange_queries;
+#[cfg(test)]
+mod exchange_tests;
+mod incoming;
 mod outgoing;
 mod queries;
 mod records;
@@ -28,10 +33,13 @@ use database::Database;
 
 pub use blobs::{BlobStore, BlobWriter, PublishedBlob, StagedBlob};
 pub use error::StoreError;
+pub use exchange::IncomingCommit;
 pub use records::{
-    AcceptOutcome, Direction, DocumentEvent, DocumentFile, DocumentIdentity, DocumentPage,
-    DocumentRecord, DocumentState, DocumentSummary, IdempotencyClaim, ListFilter, NewFile,
-    NewOutgoingDocument, NumberingRequest,
+    AcceptOutcome, DeliveryOutcome, Direction, DocumentEvent, DocumentFile, DocumentIdentity,
+    DocumentPage, DocumentRecord, DocumentState, DocumentStatusRecord, DocumentSummary,
+    ExchangeInfo, IdempotencyClaim, ListFilter, NewFile, NewIncomingDocument, NewIncomingStatus,
+    NewOutgoingDocument, NewQuarantine, NewStatusPacket, NumberingRequest, OutboxItem,
+    PackableDocument, PacketBlob, PacketKind, StorageUsage,
 };
 
 /// Name of the SQLite file inside the state directory.

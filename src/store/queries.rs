@@ -23,8 +23,13 @@ pub(super) fn referenced_blobs(connection: &Connection) -> Result<HashSet<String
     let rows = statement
         .query_map([], |row| row.get::<_, String>(0))
         .map_err(StoreError::sqlite("list referenced blobs"))?;
-    rows.collect::<Result<_, _>>()
-        .map_err(StoreError::sqlite("list referenced blobs"))
+    let mut referenced: HashSet<String> = rows
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::sqlite("list referenced blobs"))?;
+    referenced.extend(super::exchange_queries::referenced_packet_blobs(
+        connection,
+    )?);
+    Ok(referenced)
 }
 
 pub(super) fn find_idempotency_key(
@@ -88,12 +93,14 @@ pub(super) fn document(
     Ok(Some(DocumentRecord {
         files: files(connection, id)?,
         events: events(connection, id)?,
+        exchange: super::exchange_queries::exchange_info(connection, id)?,
+        statuses: super::exchange_queries::statuses(connection, id)?,
         summary,
         meta,
     }))
 }
 
-fn files(connection: &Connection, id: &str) -> Result<Vec<DocumentFile>, StoreError> {
+pub(super) fn files(connection: &Connection, id: &str) -> Result<Vec<DocumentFile>, StoreError> {
     let mut statement = connection
         .prepare(
             "SELECT n, name, content_type, sha256, size FROM document_files

@@ -204,6 +204,207 @@ pub struct DocumentRecord {
     pub meta: serde_json::Value,
     pub files: Vec<DocumentFile>,
     pub events: Vec<DocumentEvent>,
+    /// What the exchange with the axis recorded about it.
+    pub exchange: ExchangeInfo,
+    /// Business statuses (01…16) received about it (outgoing) or sent about it (incoming).
+    pub statuses: Vec<DocumentStatusRecord>,
+}
+
+/// The exchange fields of a document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExchangeInfo {
+    /// 0 normal … 3 express (hỏa tốc), 4 express at a set time.
+    pub priority: u8,
+    /// SHA-256 of the edXML packet blob, once packed (outgoing) or received (incoming).
+    pub packet_sha256: Option<String>,
+    pub packet_size: Option<u64>,
+    /// Outgoing: the DocId the axis answered; incoming: the delivery docId fetched.
+    pub axis_doc_id: Option<String>,
+    /// Incoming: the sender's agency code.
+    pub peer_organ: Option<String>,
+    /// Why the document is quarantined (refused by the axis, or unreadable on arrival).
+    pub quarantine_reason: Option<String>,
+}
+
+/// One business status about a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocumentStatusRecord {
+    /// `received` (from a recipient, about our outgoing document) or `sent` (by us, about
+    /// an incoming document).
+    pub direction: String,
+    /// The agency that set the status.
+    pub organ_id: String,
+    /// 01…16.
+    pub code: String,
+    pub description: String,
+    /// The packet's own timestamp (`yyyy/MM/dd HH:mm:ss`, Vietnam local), when it has one.
+    pub packet_timestamp: Option<String>,
+    /// When this gateway recorded it, RFC 3339 UTC.
+    pub recorded_at: String,
+}
+
+/// A published packet blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketBlob {
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// An outgoing document ready to be packed, with what the packet needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackableDocument {
+    pub id: String,
+    pub document_id: Option<String>,
+    pub subject: String,
+    pub code_number: Option<u32>,
+    pub code_notation: Option<String>,
+    pub meta_json: String,
+    pub created_at: String,
+    pub files: Vec<DocumentFile>,
+}
+
+/// What kind of packet an outbox row carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PacketKind {
+    Edoc,
+    Status,
+}
+
+impl PacketKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PacketKind::Edoc => "edoc",
+            PacketKind::Status => "status",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<PacketKind> {
+        match value {
+            "edoc" => Some(PacketKind::Edoc),
+            "status" => Some(PacketKind::Status),
+            _ => None,
+        }
+    }
+}
+
+/// One packet waiting in the outbox (state `pending`, or `sent` without an answer yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub kind: PacketKind,
+    pub document: String,
+    pub priority: u8,
+    pub packet: PacketBlob,
+    pub attempts: u32,
+}
+
+/// A status packet to queue, already published as a blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStatusPacket {
+    pub packet: PacketBlob,
+    /// Our agency code (who sets the status).
+    pub organ_id: String,
+    pub code: String,
+    pub description: String,
+    pub packet_timestamp: String,
+}
+
+/// An incoming edoc packet, parsed, with its blobs published, to commit in one transaction
+/// with its automatic status 01.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewIncomingDocument {
+    /// Our own id (a ULID).
+    pub id: String,
+    /// The delivery docId it was fetched under.
+    pub axis_doc_id: String,
+    pub document_id: Option<String>,
+    pub subject: String,
+    pub code_number: Option<u32>,
+    pub code_notation: Option<String>,
+    pub priority: u8,
+    pub peer_organ: String,
+    /// The parsed header, as JSON (`meta` in the API).
+    pub meta_json: String,
+    pub packet: PacketBlob,
+    pub files: Vec<NewFile>,
+    /// Event detail (e.g. attachments that could not be decoded).
+    pub note: String,
+    pub status: NewStatusPacket,
+    pub at: String,
+}
+
+/// A status packet received about one of our outgoing documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIncomingStatus {
+    pub axis_doc_id: String,
+    /// Our document (ULID) the status is about.
+    pub document: String,
+    pub organ_id: String,
+    pub code: String,
+    pub description: String,
+    pub packet_timestamp: Option<String>,
+    pub packet: PacketBlob,
+    pub at: String,
+}
+
+/// A delivery that could not be used: kept with the reason, never dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewQuarantine {
+    pub axis_doc_id: String,
+    pub kind: PacketKind,
+    pub reason: String,
+    /// The packet, when it could be fetched at all.
+    pub packet: Option<PacketBlob>,
+    pub peer_organ: Option<String>,
+    /// For an edoc: the id (a fresh ULID) of the quarantined incoming document row the
+    /// clerk will see in the list; `None` for a status packet (kept in the ledger only).
+    pub document_row: Option<String>,
+    pub at: String,
+}
+
+/// What became of an incoming delivery already committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryOutcome {
+    /// Committed as an incoming document.
+    Document,
+    /// Recorded as a status of one of our documents.
+    Status,
+    /// Kept in quarantine; acknowledged `fail`.
+    Quarantined,
+}
+
+impl DeliveryOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Document => "document",
+            DeliveryOutcome::Status => "status",
+            DeliveryOutcome::Quarantined => "quarantined",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<DeliveryOutcome> {
+        match value {
+            "document" => Some(DeliveryOutcome::Document),
+            "status" => Some(DeliveryOutcome::Status),
+            "quarantined" => Some(DeliveryOutcome::Quarantined),
+            _ => None,
+        }
+    }
+}
+
+/// How much of the state directory is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StorageUsage {
+    pub blob_bytes: u64,
+    pub database_bytes: u64,
+}
+
+impl StorageUsage {
+    pub fn total(&self) -> u64 {
+        self.blob_bytes.saturating_add(self.database_bytes)
+    }
 }
 
 /// Which documents a list asks for.

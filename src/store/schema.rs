@@ -73,6 +73,71 @@ pub(super) const GATEWAY_MIGRATIONS: &[&str] = &[
         PRIMARY KEY (register, year)
     ) STRICT;
     "#,
+    // 2: the exchange with the axis. Per-document exchange fields; business statuses
+    // received and sent; the outbox of packets to send; the ledger of incoming deliveries
+    // (one row per axis docId ever committed, so a re-fetch after a lost acknowledgement
+    // records nothing twice).
+    r#"
+    ALTER TABLE documents ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE documents ADD COLUMN packet_sha256 TEXT;        -- the edXML packet blob
+    ALTER TABLE documents ADD COLUMN packet_size INTEGER;
+    ALTER TABLE documents ADD COLUMN axis_doc_id TEXT;           -- out: the axis's DocId; in: the delivery docId
+    ALTER TABLE documents ADD COLUMN peer_organ TEXT;            -- in: the sender's OrganId
+    ALTER TABLE documents ADD COLUMN quarantine_reason TEXT;
+    CREATE UNIQUE INDEX documents_incoming_axis_doc_id
+        ON documents (axis_doc_id) WHERE direction = 'in' AND axis_doc_id IS NOT NULL;
+    CREATE INDEX documents_packet_sha256 ON documents (packet_sha256)
+        WHERE packet_sha256 IS NOT NULL;
+
+    CREATE TABLE outbox (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind          TEXT NOT NULL CHECK (kind IN ('edoc', 'status')),
+        document      TEXT NOT NULL REFERENCES documents (id),
+        priority      INTEGER NOT NULL DEFAULT 0,
+        packet_sha256 TEXT NOT NULL CHECK (length(packet_sha256) = 64),
+        packet_size   INTEGER NOT NULL CHECK (packet_size >= 0),
+        state         TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'queued', 'refused')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        axis_doc_id   TEXT,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX outbox_waiting ON outbox (priority DESC, id) WHERE state IN ('pending', 'sent');
+    CREATE INDEX outbox_packet_sha256 ON outbox (packet_sha256);
+    -- One edoc packet per document.
+    CREATE UNIQUE INDEX outbox_one_edoc ON outbox (document) WHERE kind = 'edoc';
+
+    CREATE TABLE document_statuses (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        document         TEXT NOT NULL REFERENCES documents (id),
+        direction        TEXT NOT NULL CHECK (direction IN ('received', 'sent')),
+        organ_id         TEXT NOT NULL,                -- who set the status
+        code             TEXT NOT NULL,                -- 01…16
+        description      TEXT NOT NULL DEFAULT '',
+        packet_timestamp TEXT,                         -- as the packet says (Vietnam local)
+        axis_doc_id      TEXT,                         -- received: the delivery docId
+        outbox           INTEGER REFERENCES outbox (id), -- sent: the packet carrying it
+        recorded_at      TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX document_statuses_document ON document_statuses (document, seq);
+    CREATE UNIQUE INDEX document_statuses_axis_doc_id
+        ON document_statuses (axis_doc_id) WHERE axis_doc_id IS NOT NULL;
+
+    CREATE TABLE incoming_deliveries (
+        axis_doc_id   TEXT PRIMARY KEY,
+        message_type  TEXT NOT NULL CHECK (message_type IN ('edoc', 'status')),
+        outcome       TEXT NOT NULL CHECK (outcome IN ('document', 'status', 'quarantined')),
+        document      TEXT REFERENCES documents (id),
+        packet_sha256 TEXT,
+        packet_size   INTEGER,
+        peer_organ    TEXT,
+        reason        TEXT,
+        received_at   TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX incoming_deliveries_packet_sha256 ON incoming_deliveries (packet_sha256)
+        WHERE packet_sha256 IS NOT NULL;
+    "#,
 ];
 
 /// Brings the database up to the last of `migrations`; refuses a newer one.
@@ -135,7 +200,8 @@ mod tests {
         migrate(&mut connection, GATEWAY_MIGRATIONS).expect("migration");
         connection
             .execute_batch(
-                "INSERT INTO documents VALUES ('d', 'out', NULL, 'accepted', 's', NULL, NULL, NULL, '{}', 't', 't');
+                "INSERT INTO documents (id, direction, document_id, state, subject, code_number, code_notation, register_year, meta_json, created_at, updated_at)
+                     VALUES ('d', 'out', NULL, 'accepted', 's', NULL, NULL, NULL, '{}', 't', 't');
                  INSERT INTO document_events (document, at, kind) VALUES ('d', 't', 'accepted');",
             )
             .expect("insert");

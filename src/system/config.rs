@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use super::axis_config::AxisSection;
+
 /// A validated configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +21,9 @@ pub struct GatewayConfig {
     pub api: ApiSection,
     #[serde(default)]
     pub limits: LimitsSection,
+    /// `[axis]`: the provincial axis. Absent: the gateway runs stand-alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub axis: Option<AxisSection>,
 }
 
 /// `[gateway]`: who this box is and where it keeps its state.
@@ -63,6 +68,9 @@ pub struct LimitsSection {
     pub max_files: u32,
     /// How long shutdown waits for requests in flight, in seconds.
     pub shutdown_timeout_secs: u64,
+    /// The state directory (database + blobs) may not grow past this: new documents are
+    /// answered 507 and incoming packets stay on the axis until space is back.
+    pub disk_quota_bytes: u64,
 }
 
 impl Default for LimitsSection {
@@ -72,6 +80,7 @@ impl Default for LimitsSection {
             max_file_bytes: 256 * 1024 * 1024,
             max_files: 20,
             shutdown_timeout_secs: 20,
+            disk_quota_bytes: 10 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -126,6 +135,14 @@ impl GatewayConfig {
         config.gateway.state_dir = base.join(&config.gateway.state_dir);
         if let Some(token_file) = &config.api.token_file {
             config.api.token_file = Some(base.join(token_file));
+        }
+        if let Some(axis) = &mut config.axis {
+            axis.ca = base.join(&axis.ca);
+            axis.certificate = base.join(&axis.certificate);
+            axis.key = base.join(&axis.key);
+            if let Some(secret_file) = &axis.secret_file {
+                axis.secret_file = Some(base.join(secret_file));
+            }
         }
         config.validate(path)?;
         Ok(config)
@@ -193,6 +210,16 @@ impl GatewayConfig {
                 format!("is {}, outside 1..=1000", limits.max_files),
                 "use a value such as 20",
             ));
+        }
+        if limits.disk_quota_bytes == 0 {
+            return Err(invalid(
+                "limits.disk_quota_bytes",
+                "is 0".into(),
+                "set the bytes the state directory may use, e.g. 10737418240 (10 GiB)",
+            ));
+        }
+        if let Some(axis) = &self.axis {
+            axis.validate(path)?;
         }
         Ok(())
     }
@@ -287,6 +314,7 @@ pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
             token_file: None,
         },
         limits: LimitsSection::default(),
+        axis: None,
     };
     let body = toml::to_string_pretty(&config).map_err(|error| ConfigError::Syntax {
         path: config_path.clone(),
@@ -415,6 +443,59 @@ token = "0123456789abcdef0123456789abcdef"
             let error = check(&text).expect_err(expected);
             assert!(error.contains(expected), "{expected:?} not in {error:?}");
         }
+    }
+
+    #[test]
+    fn axis_section_is_validated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["ca.pem", "gw.pem", "gw.key"] {
+            fs::write(dir.path().join(name), "pem").expect("write");
+        }
+        fs::write(dir.path().join("secret"), "s".repeat(32)).expect("write");
+        let axis = r#"
+[axis]
+url = "https://127.0.0.1:8443"
+system_id = "001.01.10.H41"
+secret_file = "secret"
+ca = "ca.pem"
+certificate = "gw.pem"
+key = "gw.key"
+"#;
+        let load = |text: String| {
+            let path = dir.path().join("docgate.toml");
+            fs::write(&path, text).expect("write");
+            GatewayConfig::load(&path).map_err(|error| error.to_string())
+        };
+        let config = load(format!("{GOOD}{axis}")).expect("valid");
+        let section = config.axis.expect("axis");
+        assert_eq!(section.ca, dir.path().join("ca.pem"));
+        assert_eq!(section.retry_max_ms, 30_000);
+        assert_eq!(section.secret().expect("secret").len(), 32);
+        assert_eq!(config.limits.disk_quota_bytes, 10 * 1024 * 1024 * 1024);
+        let cases = [
+            (
+                axis.replace("https://127.0.0.1:8443", "http://x"),
+                "axis.url",
+            ),
+            (
+                axis.replace("secret_file = \"secret\"", ""),
+                "axis.secret_file",
+            ),
+            (
+                axis.replace("secret_file = \"secret\"", "secret = \"short\""),
+                "axis.secret",
+            ),
+            (axis.replace("gw.key", "missing.key"), "axis.key"),
+            (format!("{axis}retry_min_ms = 0\n"), "axis.retry_min_ms"),
+            (format!("{axis}long_poll_secs = 0\n"), "axis.long_poll_secs"),
+            (format!("{axis}colour = 1\n"), "colour"),
+        ];
+        for (section, expected) in cases {
+            let error = load(format!("{GOOD}{section}")).expect_err(expected);
+            assert!(error.contains(expected), "{expected:?} not in {error:?}");
+        }
+        let error = load(format!("{GOOD}\n[limits]\ndisk_quota_bytes = 0\n")).expect_err("quota");
+        assert!(error.contains("limits.disk_quota_bytes"), "{error}");
     }
 
     #[test]

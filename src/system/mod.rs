@@ -2,6 +2,7 @@
 //! and `run`), the clock, logging, and the shutdown signal. Owns no document logic and
 //! never touches the store.
 
+mod axis_config;
 pub mod clock;
 pub mod config;
 pub mod logging;

@@ -12,7 +12,7 @@ use tokio_util::io::ReaderStream;
 use super::upload::{drain, read_upload};
 use super::{ApiError, AppState};
 use crate::store::{Direction, DocumentRecord, DocumentState, ListFilter, Store, StoreError};
-use crate::workflow::{accept_outgoing, IntakeError, IntakeRequest};
+use crate::workflow::{accept_outgoing, check_storage, IntakeError, IntakeRequest};
 
 /// `POST /api/v1/documents` → 202 once the document is committed.
 pub async fn create(
@@ -20,6 +20,19 @@ pub async fn create(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
+    // A request that cannot fit is refused before its body is read (it is drained below
+    // so the client sees the 507 rather than a reset connection).
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .unwrap_or(0);
+    if let Err(full) = check_storage(&state.store, &state.intake, declared) {
+        if let Ok(mut multipart) = multipart {
+            drain(&mut multipart).await;
+        }
+        return Err(full.into());
+    }
     let mut multipart = multipart.map_err(|rejection| {
         ApiError::bad_request(format!(
             "{}; send multipart/form-data with a `meta` part and file parts",

@@ -7,7 +7,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::store::StoreError;
-use crate::workflow::IntakeError;
+use crate::workflow::{IntakeError, StorageFull};
 
 /// An error answer.
 #[derive(Debug)]
@@ -49,7 +49,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        // 507 is the quota working as designed, not a fault: the message says it all.
+        if self.status.is_server_error() && self.status != StatusCode::INSUFFICIENT_STORAGE {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
         let body = json!({"error": {"code": self.code, "message": self.message}});
@@ -84,6 +85,16 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<StorageFull> for ApiError {
+    fn from(error: StorageFull) -> ApiError {
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage_full",
+            error.to_string(),
+        )
+    }
+}
+
 impl From<IntakeError> for ApiError {
     fn from(error: IntakeError) -> ApiError {
         let message = error.to_string();
@@ -99,6 +110,7 @@ impl From<IntakeError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_meta", message)
             }
             IntakeError::BadIdempotencyKey(_) => ApiError::bad_request(message),
+            IntakeError::StorageFull(full) => full.into(),
         }
     }
 }

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 
 use super::{documents, ApiError};
 use crate::store::Store;
+use crate::sync::LinkState;
 use crate::system::shutdown::Shutdown;
 use crate::workflow::IntakeContext;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub intake: IntakeContext,
     pub max_file_bytes: u64,
     pub max_request_bytes: u64,
+    /// The axis link, as the scheduler last saw it (unconfigured when stand-alone).
+    pub link: LinkState,
     token: Arc<TokenCheck>,
 }
 
@@ -57,8 +60,15 @@ impl AppState {
             intake,
             max_file_bytes,
             max_request_bytes,
+            link: LinkState::unconfigured(),
             token: Arc::new(TokenCheck { key, expected }),
         })
+    }
+
+    /// The same state, reporting `link`.
+    pub fn with_link(mut self, link: LinkState) -> AppState {
+        self.link = link;
+        self
     }
 
     fn token_matches(&self, presented: &str) -> bool {
@@ -81,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/documents/{id}", get(documents::show))
         .route("/api/v1/documents/{id}/files/{n}", get(documents::file))
+        .route("/api/v1/link", get(link))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(api)
@@ -107,22 +118,36 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
     }
 }
 
-/// 200 when the store answers and passes its checks, 503 with the reasons otherwise.
+/// `GET /api/v1/link`: the axis link's state.
+async fn link(State(state): State<AppState>) -> Response {
+    Json(state.link.snapshot()).into_response()
+}
+
+/// 200 when the store answers and the axis link (if configured) works; 503 otherwise, with
+/// `reasons`, each `{"component": "store"|"link", "message"}`, so a caller can tell "link
+/// down" (the gateway still accepts documents) from "store broken".
 async fn healthz(State(state): State<AppState>) -> Response {
     let store = state.store.clone();
     let check = tokio::task::spawn_blocking(move || store.count_documents()).await;
     let mut reasons = Vec::new();
+    let mut reason = |component: &str, message: String| {
+        reasons.push(json!({"component": component, "message": message}));
+    };
     match check {
         Ok(Ok(_)) => {}
-        Ok(Err(error)) => reasons.push(format!("store: {error}")),
-        Err(_) => reasons.push("store: the check did not finish".to_string()),
+        Ok(Err(error)) => reason("store", format!("store: {error}")),
+        Err(_) => reason("store", "store: the check did not finish".to_string()),
     }
+    if let Some(problem) = state.link.problem() {
+        reason("link", problem);
+    }
+    let link = state.link.snapshot();
     if reasons.is_empty() {
-        (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+        (StatusCode::OK, Json(json!({"status": "ok", "link": link}))).into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "reasons": reasons})),
+            Json(json!({"status": "unavailable", "reasons": reasons, "link": link})),
         )
             .into_response()
     }

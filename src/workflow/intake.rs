@@ -5,6 +5,7 @@
 
 use ring::digest::{Context, SHA256};
 
+use super::exchange::{check_quota, StorageFull};
 use super::meta::{MetaError, OutgoingMeta};
 use crate::edxml::check_file_name;
 use crate::store::{
@@ -45,6 +46,8 @@ pub struct IntakeContext {
     pub extra_agency_codes: Vec<String>,
     pub max_files: u32,
     pub clock: SharedClock,
+    /// `limits.disk_quota_bytes`: the state directory may not grow past this.
+    pub disk_quota_bytes: u64,
 }
 
 /// Why a document was refused, or could not be stored.
@@ -68,6 +71,8 @@ pub enum IntakeError {
     TooManyFiles { count: usize, limit: u32 },
     #[error("Idempotency-Key {0}")]
     BadIdempotencyKey(&'static str),
+    #[error(transparent)]
+    StorageFull(#[from] StorageFull),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -97,6 +102,8 @@ pub async fn accept_outgoing(
             });
         }
     }
+    let incoming: u64 = request.files.iter().map(|file| file.staged.size()).sum();
+    check_storage(store, context, incoming)?;
     let now = context.clock.now();
     if let Some(number) = meta.code_number {
         // Checked before publishing so a refused request leaves no file behind. (Two requests
@@ -131,6 +138,20 @@ pub async fn accept_outgoing(
         at: rfc3339_utc(now),
     };
     Ok(store.accept_outgoing(document).await?)
+}
+
+/// Refuses a request that would take the state directory past its quota (checked before
+/// the body is read, with its declared length, and again with the staged files' sizes).
+pub fn check_storage(
+    store: &Store,
+    context: &IntakeContext,
+    incoming: u64,
+) -> Result<(), StorageFull> {
+    check_quota(
+        store.storage_usage().total(),
+        incoming,
+        context.disk_quota_bytes,
+    )
 }
 
 /// The first file is the document itself and must be a PDF; every name must be a plain

@@ -2,8 +2,12 @@
 //! numbered, and which state follows which. Decides; never touches SQLite or files
 //! directly (that is `store`) and never speaks HTTP (that is `web`).
 
+pub mod exchange;
 pub mod intake;
 pub mod meta;
 
-pub use intake::{accept_outgoing, IncomingFile, IntakeContext, IntakeError, IntakeRequest};
+pub use exchange::StorageFull;
+pub use intake::{
+    accept_outgoing, check_storage, IncomingFile, IntakeContext, IntakeError, IntakeRequest,
+};
 pub use meta::{MetaError, OutgoingMeta};

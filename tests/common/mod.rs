@@ -239,7 +239,7 @@ pub fn wait_until_healthy(child: &mut Child, client: &Client, url: &str, limit: 
         let healthy = client
             .get(format!("{url}/healthz"))
             .send()
-            .map(|response| response.status().is_success())
+            .map(is_up)
             .unwrap_or(false);
         if healthy {
             return;
@@ -250,6 +250,42 @@ pub fn wait_until_healthy(child: &mut Child, client: &Client, url: &str, limit: 
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether a `/healthz` answer means "the gateway is up": 200, or 503 whose only reasons
+/// are the axis link (a gateway with its link down still serves and accepts documents).
+pub fn is_up(response: reqwest::blocking::Response) -> bool {
+    if response.status().is_success() {
+        return true;
+    }
+    if response.status().as_u16() != 503 {
+        return false;
+    }
+    let body: Value = response.json().unwrap_or(Value::Null);
+    body["reasons"].as_array().is_some_and(|reasons| {
+        !reasons.is_empty()
+            && reasons
+                .iter()
+                .all(|reason| reason["component"].as_str() == Some("link"))
+    })
+}
+
+/// Appends an `[axis]` section to a gateway's config pointing at `url`, with a fresh test
+/// PKI and secret under the gateway's directory (nothing needs to listen at `url`).
+pub fn add_axis_section(gateway: &GatewayDir, url: &str, extra: &str) {
+    let tls = gateway.dir.join("tls");
+    std::fs::create_dir_all(&tls).expect("tls dir");
+    let ca = docgate::demo::pki::TestCa::create("docgate test CA", &tls, "ca").expect("CA");
+    ca.issue_client("001.01.10.H41", &tls, "gateway", None)
+        .expect("client certificate");
+    let secret = gateway.dir.join("axis-secret");
+    std::fs::write(&secret, "test-secret-of-at-least-24-characters").expect("secret");
+    let mut text = std::fs::read_to_string(&gateway.config).expect("read config");
+    text.push_str(&format!(
+        "\n[axis]\nurl = \"{url}\"\nsystem_id = \"001.01.10.H41\"\nsecret_file = \"axis-secret\"\n\
+         ca = \"tls/ca.pem\"\ncertificate = \"tls/gateway.pem\"\nkey = \"tls/gateway.key\"\n{extra}"
+    ));
+    std::fs::write(&gateway.config, text).expect("write config");
 }
 
 pub fn client() -> Client {

@@ -1,0 +1,306 @@
+//! Writes for what arrives from the axis: incoming documents (with their status 01 queued
+//! in the same transaction), statuses about our documents, and quarantined deliveries, each
+//! with its row in the `incoming_deliveries` ledger so a delivery fetched twice is
+//! committed once. Runs on the writer thread; knows rows, not rules.
+
+use rusqlite::Connection;
+
+use super::exchange::{append_event, insert_outbox, IncomingCommit};
+use super::exchange_queries;
+use super::records::{
+    DeliveryOutcome, DocumentState, NewIncomingDocument, NewIncomingStatus, NewQuarantine,
+    NewStatusPacket, PacketBlob, PacketKind,
+};
+use super::writer::is_unique_violation;
+use super::StoreError;
+
+/// One row of the incoming-delivery ledger.
+struct LedgerEntry<'a> {
+    axis_doc_id: &'a str,
+    kind: PacketKind,
+    outcome: DeliveryOutcome,
+    document: Option<&'a str>,
+    packet: Option<&'a PacketBlob>,
+    peer_organ: Option<&'a str>,
+    reason: Option<&'a str>,
+    at: &'a str,
+}
+
+fn insert_ledger(connection: &Connection, entry: LedgerEntry<'_>) -> Result<(), StoreError> {
+    connection
+        .execute(
+            "INSERT INTO incoming_deliveries (axis_doc_id, message_type, outcome, document,
+                 packet_sha256, packet_size, peer_organ, reason, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            rusqlite::params![
+                entry.axis_doc_id,
+                entry.kind.as_str(),
+                entry.outcome.as_str(),
+                entry.document,
+                entry.packet.map(|packet| packet.sha256.as_str()),
+                entry.packet.map(|packet| packet.size as i64),
+                entry.peer_organ,
+                entry.reason,
+                entry.at
+            ],
+        )
+        .map_err(StoreError::sqlite("record an incoming delivery"))?;
+    Ok(())
+}
+
+/// `Some(outcome)` when this delivery is already in the ledger.
+fn already(
+    connection: &Connection,
+    axis_doc_id: &str,
+) -> Result<Option<IncomingCommit>, StoreError> {
+    Ok(
+        exchange_queries::incoming_delivery(connection, axis_doc_id)?
+            .map(IncomingCommit::AlreadyCommitted),
+    )
+}
+
+pub(super) fn commit_incoming(
+    connection: &Connection,
+    document: &NewIncomingDocument,
+) -> Result<IncomingCommit, StoreError> {
+    if let Some(done) = already(connection, &document.axis_doc_id)? {
+        return Ok(done);
+    }
+    let received = DocumentState::Received.as_str();
+    let inserted = connection.execute(
+        "INSERT INTO documents (id, direction, document_id, state, subject, code_number,
+             code_notation, register_year, meta_json, created_at, updated_at, priority,
+             packet_sha256, packet_size, axis_doc_id, peer_organ)
+         VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13)",
+        rusqlite::params![
+            document.id,
+            document.document_id,
+            received,
+            document.subject,
+            document.code_number,
+            document.code_notation,
+            document.meta_json,
+            document.at,
+            document.priority,
+            document.packet.sha256,
+            document.packet.size as i64,
+            document.axis_doc_id,
+            document.peer_organ,
+        ],
+    );
+    if let Err(error) = inserted {
+        return Err(if is_unique_violation(&error) {
+            StoreError::DuplicateDocumentId {
+                document_id: document.document_id.clone().unwrap_or_default(),
+            }
+        } else {
+            StoreError::Sqlite {
+                action: "insert an incoming document",
+                source: error,
+            }
+        });
+    }
+    for (index, file) in document.files.iter().enumerate() {
+        connection
+            .execute(
+                "INSERT INTO document_files (document, n, name, content_type, sha256, size)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![
+                    document.id,
+                    index as i64 + 1,
+                    file.name,
+                    file.content_type,
+                    file.sha256,
+                    file.size as i64,
+                ],
+            )
+            .map_err(StoreError::sqlite("insert a document file"))?;
+    }
+    let detail = if document.note.is_empty() {
+        format!("fetched from the axis as docId {}", document.axis_doc_id)
+    } else {
+        format!(
+            "fetched from the axis as docId {}; {}",
+            document.axis_doc_id, document.note
+        )
+    };
+    append_event(
+        connection,
+        &document.id,
+        &document.at,
+        "received",
+        Some(received),
+        &detail,
+    )?;
+    insert_ledger(
+        connection,
+        LedgerEntry {
+            axis_doc_id: &document.axis_doc_id,
+            kind: PacketKind::Edoc,
+            outcome: DeliveryOutcome::Document,
+            document: Some(&document.id),
+            packet: Some(&document.packet),
+            peer_organ: Some(&document.peer_organ),
+            reason: None,
+            at: &document.at,
+        },
+    )?;
+    queue_status(
+        connection,
+        &document.id,
+        document.priority,
+        &document.status,
+        &document.at,
+    )?;
+    Ok(IncomingCommit::Committed)
+}
+
+/// Queues a status packet we send about an incoming document, and records the status.
+fn queue_status(
+    connection: &Connection,
+    document: &str,
+    priority: u8,
+    status: &NewStatusPacket,
+    at: &str,
+) -> Result<(), StoreError> {
+    let outbox = insert_outbox(
+        connection,
+        PacketKind::Status,
+        document,
+        priority,
+        &status.packet,
+        at,
+    )?;
+    connection
+        .execute(
+            "INSERT INTO document_statuses (document, direction, organ_id, code, description,
+                 packet_timestamp, outbox, recorded_at)
+             VALUES (?1, 'sent', ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![
+                document,
+                status.organ_id,
+                status.code,
+                status.description,
+                status.packet_timestamp,
+                outbox,
+                at
+            ],
+        )
+        .map_err(StoreError::sqlite("record a status sent"))?;
+    append_event(
+        connection,
+        document,
+        at,
+        "status_sent",
+        None,
+        &format!("status {} queued for the sender", status.code),
+    )
+}
+
+pub(super) fn record_incoming_status(
+    connection: &Connection,
+    status: &NewIncomingStatus,
+) -> Result<IncomingCommit, StoreError> {
+    if let Some(done) = already(connection, &status.axis_doc_id)? {
+        return Ok(done);
+    }
+    connection
+        .execute(
+            "INSERT INTO document_statuses (document, direction, organ_id, code, description,
+                 packet_timestamp, axis_doc_id, recorded_at)
+             VALUES (?1, 'received', ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![
+                status.document,
+                status.organ_id,
+                status.code,
+                status.description,
+                status.packet_timestamp,
+                status.axis_doc_id,
+                status.at
+            ],
+        )
+        .map_err(StoreError::sqlite("record a status received"))?;
+    append_event(
+        connection,
+        &status.document,
+        &status.at,
+        "status_received",
+        None,
+        &format!(
+            "status {} from {}: {}",
+            status.code, status.organ_id, status.description
+        ),
+    )?;
+    insert_ledger(
+        connection,
+        LedgerEntry {
+            axis_doc_id: &status.axis_doc_id,
+            kind: PacketKind::Status,
+            outcome: DeliveryOutcome::Status,
+            document: Some(&status.document),
+            packet: Some(&status.packet),
+            peer_organ: Some(&status.organ_id),
+            reason: None,
+            at: &status.at,
+        },
+    )?;
+    Ok(IncomingCommit::Committed)
+}
+
+pub(super) fn commit_quarantined(
+    connection: &Connection,
+    quarantine: &NewQuarantine,
+) -> Result<IncomingCommit, StoreError> {
+    if let Some(done) = already(connection, &quarantine.axis_doc_id)? {
+        return Ok(done);
+    }
+    let document =
+        match &quarantine.document_row {
+            Some(id) => {
+                let quarantined = DocumentState::Quarantined.as_str();
+                connection
+                .execute(
+                    "INSERT INTO documents (id, direction, document_id, state, subject, meta_json,
+                         created_at, updated_at, packet_sha256, packet_size, axis_doc_id,
+                         peer_organ, quarantine_reason)
+                     VALUES (?1, 'in', NULL, ?2, '(unusable packet from the axis)', '{}', ?3, ?3,
+                         ?4, ?5, ?6, ?7, ?8)",
+                    rusqlite::params![
+                        id,
+                        quarantined,
+                        quarantine.at,
+                        quarantine.packet.as_ref().map(|packet| packet.sha256.as_str()),
+                        quarantine.packet.as_ref().map(|packet| packet.size as i64),
+                        quarantine.axis_doc_id,
+                        quarantine.peer_organ,
+                        quarantine.reason
+                    ],
+                )
+                .map_err(StoreError::sqlite("insert a quarantined document"))?;
+                append_event(
+                    connection,
+                    id,
+                    &quarantine.at,
+                    "quarantined",
+                    Some(quarantined),
+                    &quarantine.reason,
+                )?;
+                Some(id.as_str())
+            }
+            None => None,
+        };
+    insert_ledger(
+        connection,
+        LedgerEntry {
+            axis_doc_id: &quarantine.axis_doc_id,
+            kind: quarantine.kind,
+            outcome: DeliveryOutcome::Quarantined,
+            document,
+            packet: quarantine.packet.as_ref(),
+            peer_organ: quarantine.peer_organ.as_deref(),
+            reason: Some(&quarantine.reason),
+            at: &quarantine.at,
+        },
+    )?;
+    Ok(IncomingCommit::Committed)
+}

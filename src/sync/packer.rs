@@ -1,0 +1,111 @@
+//! The packer: outgoing documents in the packable state become edXML packets written into
+//! the blob store, then `packed` with one `edoc` row in the outbox. The packet's bytes are
+//! fixed from here on: every retry sends exactly these bytes.
+//!
+//! Seam for issue 4: agency signing goes between `accepted` and packing
+//! (`workflow::exchange::PACKABLE_STATE` becomes `signed`). Never talks to the axis.
+
+use std::sync::Arc;
+
+use super::backoff::Backoff;
+use super::client::AxisClient;
+use super::scheduler::{Context, SyncError, IDLE_POLL};
+use crate::edxml::{write_packet, AttachmentSource, OutgoingAttachment};
+use crate::store::{PackableDocument, PacketBlob, StoreError};
+use crate::workflow::exchange::{outgoing_header, PACKABLE_STATE};
+
+/// Documents packed per look at the database.
+const BATCH: u32 = 16;
+
+pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
+    let mut backoff = Backoff::new(context.settings.retry_min_ms, context.settings.retry_max_ms);
+    while !context.shutdown.is_triggered() {
+        let batch = context
+            .blocking(|store| Ok(store.packable_documents(PACKABLE_STATE, BATCH)?))
+            .await;
+        let documents = match batch {
+            Ok(documents) => documents,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the documents to pack");
+                if !context.pause(backoff.next_delay()).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        if documents.is_empty() {
+            if !context.pause(IDLE_POLL).await {
+                break;
+            }
+            continue;
+        }
+        let mut failed = false;
+        for document in documents {
+            let id = document.id.clone();
+            match pack(&context, document).await {
+                Ok(()) => context.outbox_wake.notify_one(),
+                Err(error) => {
+                    failed = true;
+                    tracing::warn!(id = %id, %error, "cannot pack an outgoing document; will retry");
+                }
+            }
+        }
+        if failed {
+            if !context.pause(backoff.next_delay()).await {
+                break;
+            }
+        } else {
+            backoff.reset();
+        }
+    }
+}
+
+/// Writes one document's packet into the blob store and records it.
+async fn pack<C: AxisClient>(
+    context: &Context<C>,
+    document: PackableDocument,
+) -> Result<(), SyncError> {
+    let now = context.clock.now();
+    let (header, priority) = outgoing_header(&document, &context.settings.organ, now)?;
+    let id = document.id.clone();
+    let packet = context
+        .blocking(move |store| {
+            let blobs = store.blobs();
+            let attachments = document
+                .files
+                .iter()
+                .map(|file| {
+                    Ok(OutgoingAttachment {
+                        content_id: None,
+                        name: file.name.clone(),
+                        description: None,
+                        content_type: Some(file.content_type.clone()),
+                        source: AttachmentSource::File(blobs.blob_path(&file.sha256)?),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut writer = blobs.writer(u64::MAX)?;
+            write_packet(&header, &attachments, &mut writer)?;
+            let staged = writer.finish()?;
+            let published = blobs.publish(staged)?;
+            Ok(PacketBlob {
+                sha256: published.sha256,
+                size: published.size,
+            })
+        })
+        .await?;
+    let packed = context
+        .store
+        .mark_packed(
+            id.clone(),
+            PACKABLE_STATE,
+            packet.clone(),
+            priority,
+            context.now_text(),
+        )
+        .await?;
+    if packed {
+        tracing::info!(id = %id, packet = %packet.sha256, size = packet.size, "document packed");
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! The scheduler: three tokio tasks started by `gateway::run` when `[axis]` is configured —
+//! the packer (`packer.rs`), the sender (`sender.rs`, edoc and status packets alike) and the
+//! receiver (`receiver.rs`). They share a context, keep [`LinkState`] current, and stop on
+//! the shutdown signal. All their work is driven by rows in the store, so everything
+//! resumes from the database after any restart; nothing lives only in memory.
+//!
+//! Never acknowledges a delivery before its commit returned; never changes a packet's bytes
+//! once packed; never runs SQLite, parsing, packing or hashing on the async runtime.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::client::{AxisClient, AxisError};
+use super::link::LinkState;
+use super::{packer, receiver, sender};
+use crate::edxml::{EdxmlError, Limits, Organization};
+use crate::store::{Store, StoreError};
+use crate::system::clock::{rfc3339_utc, SharedClock};
+use crate::system::shutdown::Shutdown;
+use crate::workflow::exchange::PackError;
+
+/// How often idle loops look at the database for new work.
+pub(super) const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// What the scheduler needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// Us, as packets name us in `From`.
+    pub organ: Organization,
+    pub long_poll_secs: u64,
+    pub retry_min_ms: u64,
+    pub retry_max_ms: u64,
+    pub disk_quota_bytes: u64,
+    /// Limits for reading incoming packets (and the largest packet fetched).
+    pub limits: Limits,
+}
+
+/// Why one step of the scheduler failed (the loop logs it, backs off, and tries again).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Axis(#[from] AxisError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    #[error("cannot write a packet: {0}")]
+    Edxml(#[from] EdxmlError),
+    #[error("a background task stopped unexpectedly")]
+    Task,
+}
+
+/// Everything the tasks share.
+pub(super) struct Context<C> {
+    pub store: Store,
+    pub client: C,
+    pub link: LinkState,
+    pub settings: SyncSettings,
+    pub clock: SharedClock,
+    pub shutdown: Shutdown,
+    /// Wakes the sender when the packer or the receiver queued a packet.
+    pub outbox_wake: Notify,
+}
+
+impl<C> Context<C> {
+    pub fn now_text(&self) -> String {
+        rfc3339_utc(self.clock.now())
+    }
+
+    /// Sleeps for `duration`, or less if shutdown comes first; `false` once shutting down.
+    pub async fn pause(&self, duration: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(duration) => !self.shutdown.is_triggered(),
+            _ = self.shutdown.wait() => false,
+        }
+    }
+
+    /// When a retry after `delay` is due, as text for the link state.
+    pub fn due_after(&self, delay: Duration) -> Option<String> {
+        let delay = time::Duration::try_from(delay).ok()?;
+        Some(rfc3339_utc(self.clock.now() + delay))
+    }
+
+    /// Runs blocking work (SQLite, files, parsing, hashing) off the runtime.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, SyncError> + Send + 'static,
+    ) -> Result<T, SyncError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .map_err(|_| SyncError::Task)?
+    }
+}
+
+/// The running scheduler.
+pub struct SyncHandle {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl SyncHandle {
+    /// Waits for the tasks to finish (after shutdown was triggered).
+    pub async fn join(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts the packer, the sender and the receiver.
+pub fn start<C: AxisClient>(
+    store: Store,
+    client: C,
+    link: LinkState,
+    settings: SyncSettings,
+    clock: SharedClock,
+    shutdown: Shutdown,
+) -> SyncHandle {
+    let context = Arc::new(Context {
+        store,
+        client,
+        link,
+        settings,
+        clock,
+        shutdown,
+        outbox_wake: Notify::new(),
+    });
+    let tasks = vec![
+        tokio::spawn(packer::run(context.clone())),
+        tokio::spawn(sender::run(context.clone())),
+        tokio::spawn(receiver::run(context)),
+    ];
+    SyncHandle { tasks }
+}

@@ -1,0 +1,125 @@
+//! The sender: the outbox in priority order (express first, then oldest) → the axis. Before
+//! each request the row is committed `sent`; on OK it becomes `queued` with the axis's
+//! DocId; a permanent refusal is recorded and never retried; a passing failure backs off
+//! and retries the same bytes (the axis answers a repeated packet with its first DocId, so
+//! a retry after a crash cannot make a second copy). Edoc and status packets alike.
+
+use std::sync::Arc;
+
+use super::backoff::Backoff;
+use super::client::{AxisClient, AxisError, OutgoingPacket};
+use super::scheduler::{Context, SyncError, IDLE_POLL};
+use crate::store::{OutboxItem, PacketKind};
+use crate::vdxp::MessageType;
+
+/// Packets taken per look at the outbox (the order is re-read after each batch, so an
+/// express document queued meanwhile goes next).
+const BATCH: u32 = 16;
+
+pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
+    let mut backoff = Backoff::new(context.settings.retry_min_ms, context.settings.retry_max_ms);
+    while !context.shutdown.is_triggered() {
+        let batch = context
+            .blocking(|store| {
+                let depth = store.outbox_depth()?;
+                Ok((store.next_outbox_batch(BATCH)?, depth))
+            })
+            .await;
+        let items = match batch {
+            Ok((items, depth)) => {
+                context.link.update(|link| link.outbox_depth = depth);
+                items
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot read the outbox");
+                if !context.pause(backoff.next_delay()).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        if items.is_empty() {
+            tokio::select! {
+                _ = context.outbox_wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = context.shutdown.wait() => break,
+            }
+            continue;
+        }
+        for item in items {
+            match send(&context, &item).await {
+                Ok(()) => backoff.reset(),
+                Err(error) => {
+                    let delay = backoff.next_delay();
+                    context.link.failed(
+                        &context.now_text(),
+                        &error.to_string(),
+                        context.due_after(delay),
+                    );
+                    if backoff.failures() <= 1 {
+                        tracing::warn!(outbox = item.id, %error, retry_in_ms = delay.as_millis() as u64, "sending failed; will retry");
+                    } else {
+                        tracing::debug!(outbox = item.id, %error, retry_in_ms = delay.as_millis() as u64, "sending failed again; will retry");
+                    }
+                    if !context.pause(delay).await {
+                        return;
+                    }
+                    // Start again from the top: the order may have changed meanwhile.
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Sends one packet. `Err` only for a passing failure (the row stays waiting).
+async fn send<C: AxisClient>(context: &Context<C>, item: &OutboxItem) -> Result<(), SyncError> {
+    // Committed before the request: after a crash the row is still waiting and is sent
+    // again with the same bytes.
+    context
+        .store
+        .mark_sending(item.id, context.now_text())
+        .await?;
+    let packet = OutgoingPacket {
+        path: context.store.blobs().blob_path(&item.packet.sha256)?,
+        size: item.packet.size,
+        sha256: item.packet.sha256.clone(),
+        kind: match item.kind {
+            PacketKind::Edoc => MessageType::Edoc,
+            PacketKind::Status => MessageType::Status,
+        },
+    };
+    match context.client.send_packet(&packet).await {
+        Ok(doc_id) => {
+            context
+                .store
+                .mark_queued(item.id, doc_id.clone(), context.now_text())
+                .await?;
+            context.link.succeeded(&context.now_text());
+            tracing::info!(outbox = item.id, document = %item.document, doc_id = %doc_id, "packet queued at the axis");
+            Ok(())
+        }
+        Err(AxisError::Permanent {
+            operation,
+            code,
+            reason,
+        }) => {
+            let reason = format!("{operation}: code {code}: {reason}");
+            context
+                .store
+                .record_refusal(item.id, reason.clone(), context.now_text())
+                .await?;
+            // The axis answered, so the link itself works.
+            context.link.succeeded(&context.now_text());
+            tracing::warn!(outbox = item.id, document = %item.document, %reason, "the axis refused a packet; it will not be retried");
+            Ok(())
+        }
+        Err(error) => {
+            let _ = context
+                .store
+                .record_send_error(item.id, error.to_string(), context.now_text())
+                .await;
+            Err(error.into())
+        }
+    }
+}
