@@ -148,7 +148,7 @@ fn latency_run(
             &district.token,
             &meta(to, &subject),
             ("a.pdf", &pdf),
-            &subject,
+            &subject.replace([' ', '#', ':'], "-"),
         );
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -243,7 +243,7 @@ fn post_many(
                         &token,
                         &meta(&to, &subject),
                         ("a.pdf", &pdf),
-                        &subject,
+                        &subject.replace([' ', '#', ':'], "-"),
                     );
                 }
             })
