@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::system::config::is_agency_code;
+use crate::system::config::{describe_toml_error, is_agency_code};
 use crate::system::tls::{self, TlsError};
 
 /// Shortest shared secret accepted (characters).
@@ -332,27 +332,6 @@ impl AxisConfig {
             );
         }
         Directory { systems, agencies }
-    }
-}
-
-/// "line N, `key`: what is wrong", on one line (toml's own rendering spans several lines).
-fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim().replace('\n', " ");
-    let Some(span) = error.span() else {
-        return message;
-    };
-    let before = text.get(..span.start).unwrap_or("");
-    let line_number = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
-    let line = text
-        .get(line_start..)
-        .and_then(|rest| rest.lines().next())
-        .unwrap_or("");
-    match line.split_once('=') {
-        Some((key, _)) if !key.trim().is_empty() => {
-            format!("line {line_number}, `{}`: {message}", key.trim())
-        }
-        _ => format!("line {line_number}: {message}"),
     }
 }
 

@@ -54,6 +54,9 @@ pub struct Store {
 struct StoreInner {
     database: Database,
     blobs: BlobStore,
+    /// Signalled after a new outgoing document commits, so the packer starts at once
+    /// instead of at its next poll (one stored permit: a signal is never lost).
+    outgoing_accepted: tokio::sync::Notify,
 }
 
 impl Store {
@@ -76,7 +79,11 @@ impl Store {
             },
         )?;
         Ok(Store {
-            inner: Arc::new(StoreInner { database, blobs }),
+            inner: Arc::new(StoreInner {
+                database,
+                blobs,
+                outgoing_accepted: tokio::sync::Notify::new(),
+            }),
         })
     }
 
@@ -98,10 +105,21 @@ impl Store {
         &self,
         document: NewOutgoingDocument,
     ) -> Result<AcceptOutcome, StoreError> {
-        self.inner
+        let outcome = self
+            .inner
             .database
             .write(move |connection| outgoing::accept_outgoing(connection, &document))
-            .await
+            .await?;
+        if !outcome.replayed {
+            self.inner.outgoing_accepted.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    /// Resolves once a new outgoing document has committed since the last call returned
+    /// (or now, if one did meanwhile). For the one task that packs outgoing documents.
+    pub async fn outgoing_accepted(&self) {
+        self.inner.outgoing_accepted.notified().await;
     }
 
     /// Looks up an idempotency key before any work is done for a request.

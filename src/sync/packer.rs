@@ -34,8 +34,12 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
             }
         };
         if documents.is_empty() {
-            if !context.pause(IDLE_POLL).await {
-                break;
+            // Woken by the store the moment the office hands in a document; the poll is
+            // only a safety net.
+            tokio::select! {
+                _ = context.store.outgoing_accepted() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = context.shutdown.wait() => break,
             }
             continue;
         }

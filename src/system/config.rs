@@ -241,15 +241,18 @@ impl GatewayConfig {
 }
 
 /// "line N, `key`: what is wrong", on one line (toml's own rendering spans several lines).
-fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+pub(crate) fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().trim().replace('\n', " ");
     let Some(span) = error.span() else {
         return message;
     };
     let before = text.get(..span.start).unwrap_or("");
     let line_number = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|index| index + 1).unwrap_or(0);
-    let line = text[line_start..].lines().next().unwrap_or("");
+    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+    let line = text
+        .get(line_start..)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or("");
     match line.split_once('=') {
         Some((key, _)) if !key.trim().is_empty() => {
             format!("line {line_number}, `{}`: {message}", key.trim())
