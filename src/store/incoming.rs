@@ -100,22 +100,7 @@ pub(super) fn commit_incoming(
             }
         });
     }
-    for (index, file) in document.files.iter().enumerate() {
-        connection
-            .execute(
-                "INSERT INTO document_files (document, n, name, content_type, sha256, size)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![
-                    document.id,
-                    index as i64 + 1,
-                    file.name,
-                    file.content_type,
-                    file.sha256,
-                    file.size as i64,
-                ],
-            )
-            .map_err(StoreError::sqlite("insert a document file"))?;
-    }
+    super::outgoing::insert_files(connection, &document.id, &document.files)?;
     let detail = if document.note.is_empty() {
         format!("fetched from the axis as docId {}", document.axis_doc_id)
     } else {

@@ -4,7 +4,9 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::records::{AcceptOutcome, DocumentIdentity, DocumentState, NewOutgoingDocument};
+use super::records::{
+    AcceptOutcome, DocumentIdentity, DocumentState, NewFile, NewOutgoingDocument,
+};
 use super::writer::is_unique_violation;
 use super::StoreError;
 
@@ -45,22 +47,7 @@ pub(super) fn accept_outgoing(
             }
         });
     }
-    for (index, file) in document.files.iter().enumerate() {
-        connection
-            .execute(
-                "INSERT INTO document_files (document, n, name, content_type, sha256, size)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![
-                    document.id,
-                    index as i64 + 1,
-                    file.name,
-                    file.content_type,
-                    file.sha256,
-                    file.size as i64,
-                ],
-            )
-            .map_err(StoreError::sqlite("insert a document file"))?;
-    }
+    insert_files(connection, &document.id, &document.files)?;
     connection
         .execute(
             "INSERT INTO document_events (document, at, kind, state, detail)
@@ -151,4 +138,29 @@ fn assign_number(
         )
         .map_err(StoreError::sqlite("advance a register counter"))?;
     Ok((number, numbering.document_id(number)))
+}
+
+/// The rows of a document's files, numbered from 1 in the order given.
+pub(super) fn insert_files(
+    connection: &Connection,
+    document_id: &str,
+    files: &[NewFile],
+) -> Result<(), StoreError> {
+    for (index, file) in files.iter().enumerate() {
+        connection
+            .execute(
+                "INSERT INTO document_files (document, n, name, content_type, sha256, size)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![
+                    document_id,
+                    index as i64 + 1,
+                    file.name,
+                    file.content_type,
+                    file.sha256,
+                    file.size as i64,
+                ],
+            )
+            .map_err(StoreError::sqlite("insert a document file"))?;
+    }
+    Ok(())
 }
