@@ -57,14 +57,10 @@ fn main() {
     exchange.point_gateways_at(&proxy.url());
     let mut axis = exchange.axis.start();
     let district = exchange.gateway("district").start();
-    let commune = exchange.gateway("commune").start();
-    for name in ["district", "commune"] {
-        let gateway = exchange.gateway(name);
-        GATEWAY_DATABASES.with(|map| {
-            map.borrow_mut()
-                .insert(gateway.url.clone(), gateway.database())
-        });
-    }
+    let commune = Receiver {
+        process: exchange.gateway("commune").start(),
+        database: exchange.gateway("commune").database(),
+    };
     let to = exchange.organ_id("commune");
     println!("docgate exchange benchmark (axis and two gateways as processes, loopback, through a counting proxy)");
 
@@ -104,7 +100,7 @@ fn main() {
 
     // Backlog: the axis is down while the district accepts.
     axis.kill();
-    let already = count_incoming(&exchange.gateway("commune").database());
+    let already = count_incoming(&commune.database);
     let accepted_at = Instant::now();
     post_many(&district, &to, "backlog", backlog, 10 * KIB, 16);
     println!(
@@ -131,14 +127,9 @@ fn meta(to: &str, subject: &str) -> Value {
 }
 
 /// Sends one document at a time; returns sorted latencies in milliseconds.
-fn latency_run(
-    district: &GatewayProcess,
-    commune: &GatewayProcess,
-    to: &str,
-    count: usize,
-) -> Vec<i64> {
+fn latency_run(district: &GatewayProcess, commune: &Receiver, to: &str, count: usize) -> Vec<i64> {
     let client = common::client();
-    let already = count_incoming(&gateway_database(commune));
+    let already = count_incoming(&commune.database);
     for index in 0..count {
         let subject = format!("latency #{index}");
         let pdf = common::exchange::large_pdf(10 * KIB, index as u64 + 1);
@@ -167,7 +158,7 @@ fn latency_run(
             )
         })
         .collect();
-    let mut latencies: Vec<i64> = documents(commune, "in")
+    let mut latencies: Vec<i64> = documents(&commune.process, "in")
         .into_iter()
         .filter_map(|d| {
             let sent_at = sent.get(d["document_id"].as_str()?)?;
@@ -196,14 +187,14 @@ fn percentile(sorted: &[i64], percent: usize) -> i64 {
 /// bytes per second from the first POST to the last arrival.
 fn send_batch(
     district: &GatewayProcess,
-    commune: &GatewayProcess,
+    commune: &Receiver,
     to: &str,
     label: &str,
     count: usize,
     size: usize,
     threads: usize,
 ) -> f64 {
-    let already = count_incoming(&gateway_database(commune));
+    let already = count_incoming(&commune.database);
     let started = Instant::now();
     post_many(district, to, label, count, size, threads);
     wait_count(commune, already + count, Duration::from_secs(600));
@@ -256,11 +247,11 @@ fn post_many(
 
 /// Waits until the gateway's database holds `count` incoming documents (read-only
 /// connection to its SQLite file: cheap, and the API is left to the exchange).
-fn wait_count(gateway: &GatewayProcess, count: usize, limit: Duration) {
-    let database = gateway_database(gateway);
+fn wait_count(receiver: &Receiver, count: usize, limit: Duration) {
+    let database = &receiver.database;
     let started = Instant::now();
     loop {
-        let arrived = count_incoming(&database);
+        let arrived = count_incoming(database);
         if arrived >= count {
             return;
         }
@@ -270,12 +261,6 @@ fn wait_count(gateway: &GatewayProcess, count: usize, limit: Duration) {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn gateway_database(gateway: &GatewayProcess) -> std::path::PathBuf {
-    GATEWAY_DATABASES
-        .with(|map| map.borrow().get(&gateway.url).cloned())
-        .expect("database of the gateway")
 }
 
 #[allow(clippy::disallowed_methods)] // A read-only look at the gateway's database.
@@ -295,8 +280,10 @@ fn count_incoming(database: &std::path::Path) -> usize {
         .unwrap_or(0)
 }
 
-thread_local! {
-    static GATEWAY_DATABASES: std::cell::RefCell<std::collections::HashMap<String, std::path::PathBuf>> = Default::default();
+/// The receiving gateway, and its database for counting arrivals.
+struct Receiver {
+    process: GatewayProcess,
+    database: std::path::PathBuf,
 }
 
 /// The baseline: the same bytes uploaded over HTTPS (same certificates, mutual TLS) to a

@@ -15,13 +15,6 @@ cd "$repo"
 bench_dir=${DOCGATE_BENCH_DIR:-${CARGO_TARGET_DIR:-$repo/target}/tmp}
 mkdir -p "$bench_dir"
 
-echo "machine"
-echo "  cpus:    $(nproc) ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sort | uniq -c | sed 's/^ *//' | tr '\n' ' '))"
-echo "  memory:  $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
-echo "  kernel:  $(uname -sr)"
-echo "  disk:    $(df -T "$bench_dir" | awk 'NR == 2 { print $1 ", " $2 ", mounted on " $7 }') (bench directory $bench_dir)"
-echo "  rustc:   $(rustc --version)"
-echo "  load:    $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
+tools/machine.sh "$bench_dir"
 
 exec cargo bench --bench intake

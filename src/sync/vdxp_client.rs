@@ -238,12 +238,7 @@ impl AxisClient for VdxpClient {
             .request(operation, &[(header::MESSAGE_TYPE, kind.as_str())])
             .timeout(SMALL_REQUEST_TIMEOUT);
         let answer = self.call(operation, request).await?;
-        let items: Vec<ReceivedItem> = match answer.data {
-            Some(data) => serde_json::from_value(data).map_err(|error| {
-                AxisError::transient(operation.path(), format!("unreadable list: {error}"))
-            })?,
-            None => Vec::new(),
-        };
+        let items: Vec<ReceivedItem> = list_items(operation, answer.data)?;
         Ok(items
             .into_iter()
             .map(|item| Delivery {
@@ -373,12 +368,7 @@ impl AxisClient for VdxpClient {
             .request(operation, &logical)
             .timeout(SMALL_REQUEST_TIMEOUT);
         let answer = self.call(operation, request).await?;
-        let items: Vec<SentItem> = match answer.data {
-            Some(data) => serde_json::from_value(data).map_err(|error| {
-                AxisError::transient(operation.path(), format!("unreadable list: {error}"))
-            })?,
-            None => Vec::new(),
-        };
+        let items: Vec<SentItem> = list_items(operation, answer.data)?;
         Ok(items
             .into_iter()
             .map(|item| SentDelivery {
@@ -388,6 +378,19 @@ impl AxisClient for VdxpClient {
                 receive_status: item.receive_status,
             })
             .collect())
+    }
+}
+
+/// The `data` list of a list operation (absent means empty).
+fn list_items<T: serde::de::DeserializeOwned>(
+    operation: Operation,
+    data: Option<serde_json::Value>,
+) -> Result<Vec<T>, AxisError> {
+    match data {
+        Some(data) => serde_json::from_value(data).map_err(|error| {
+            AxisError::transient(operation.path(), format!("unreadable list: {error}"))
+        }),
+        None => Ok(Vec::new()),
     }
 }
 
