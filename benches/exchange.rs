@@ -13,6 +13,9 @@
 //!    arrival at the commune. **Baseline, same run, same loopback, same certificates:** raw
 //!    HTTPS uploads of the same bytes (same counts and threads) to a minimal TLS server that
 //!    reads and discards each body. Target: ≥ 0.5× the raw rate.
+//!    Two ceilings measured in the same run beside it: the same bytes written once to the
+//!    bench disk (a new file per document, `fsync`ed, same threads), and building the edXML
+//!    packet of such documents on one core (deflate at the SDK's default level + base64).
 //! 3. **Bytes on the wire per payload byte** for both sizes: everything that crossed the proxy
 //!    in both directions during the throughput run (both gateways' TLS traffic with the
 //!    axis: upload, long-poll, listing, download, acknowledgements, statuses) divided by the
@@ -83,12 +86,20 @@ fn main() {
         let wire = (up_after - up_before) + (down_after - down_before);
         let payload = (count * size) as f64;
         let raw_rate = raw_https_upload(&exchange, count, size, threads);
+        let durable_rate = durable_write(run_dir.path(), count, size, threads);
+        let packing_rate = packing(count.min(8), size);
         println!(
             "throughput {label} × {count} ({threads} threads): exchange {:.1} MiB/s ({:.0} docs/s), raw HTTPS upload {:.1} MiB/s → {:.2}× (target ≥ 0.5×)",
             exchange_rate / MIB as f64,
             exchange_rate / size as f64,
             raw_rate / MIB as f64,
             exchange_rate / raw_rate
+        );
+        println!(
+            "  ceilings, {label}: one durable write of the same bytes (file + fsync each) {:.1} MiB/s ({:.0} docs/s); edXML packing on one core {:.1} MiB/s",
+            durable_rate / MIB as f64,
+            durable_rate / size as f64,
+            packing_rate / MIB as f64,
         );
         println!(
             "bytes on the wire per payload byte, {label}: {:.2} ({} bytes through the proxy for {} payload bytes)",
@@ -344,6 +355,67 @@ fn raw_https_upload(exchange: &Exchange, count: usize, size: usize, threads: usi
     let rate = (count * size) as f64 / started.elapsed().as_secs_f64();
     runtime.shutdown_background();
     rate
+}
+
+/// A second baseline: the same bytes written once to the bench disk, one new file per
+/// document, each `fsync`ed (same counts and threads). The exchange writes every payload
+/// durably several times (intake, packet, the axis, the receiver's packet and attachment), so
+/// this bounds what any durable store-and-forward can reach on this disk.
+fn durable_write(dir: &std::path::Path, count: usize, size: usize, threads: usize) -> f64 {
+    use std::io::Write;
+    let target = dir.join("durable-baseline");
+    std::fs::create_dir_all(&target).expect("baseline directory");
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (next, target) = (next.clone(), target.clone());
+            std::thread::spawn(move || loop {
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                if index >= count {
+                    return;
+                }
+                let body = common::exchange::large_pdf(size, index as u64 * 7919 + 1);
+                let mut file =
+                    std::fs::File::create(target.join(index.to_string())).expect("baseline file");
+                file.write_all(&body).expect("baseline write");
+                file.sync_all().expect("baseline fsync");
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("writer");
+    }
+    let rate = (count * size) as f64 / started.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(&target).expect("baseline cleanup");
+    rate
+}
+
+/// A ceiling from the format: building the edXML packet (ZIP deflate at the SDK's default
+/// level, base64) of documents of this size on one core, into a sink. Bytes per second.
+fn packing(count: usize, size: usize) -> f64 {
+    use docgate::edxml::{write_packet, Header, OutgoingAttachment};
+    let header: Header = serde_json::from_value(json!({
+        "kind": "edoc",
+        "from": {"organ_id": "001.00.10.H41", "organ_name": "UBND huyện"},
+        "to": [{"organ_id": "001.01.10.H41", "organ_name": "UBND xã"}],
+        "document_id": "001.00.10.H41,2026/11/22,1/UBND-VP",
+        "code": {"code_number": "1", "code_notation": "UBND-VP"},
+        "subject": "packing ceiling"
+    }))
+    .expect("header");
+    let documents: Vec<Vec<u8>> = (0..count)
+        .map(|index| common::exchange::large_pdf(size, index as u64 * 7919 + 1))
+        .collect();
+    let started = Instant::now();
+    for document in documents {
+        let attachment = OutgoingAttachment::from_reader(
+            "document.pdf",
+            Box::new(std::io::Cursor::new(document)),
+        );
+        write_packet(&header, &[attachment], std::io::sink()).expect("packing");
+    }
+    (count * size) as f64 / started.elapsed().as_secs_f64()
 }
 
 async fn raw_server(listener: tokio::net::TcpListener, config: Arc<rustls::ServerConfig>) {

@@ -5,17 +5,22 @@
 //! Seam for issue 4: agency signing goes between `accepted` and packing
 //! (`workflow::exchange::PACKABLE_STATE` becomes `signed`). Never talks to the axis.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::backoff::Backoff;
 use super::client::AxisClient;
-use super::scheduler::{Context, SyncError, IDLE_POLL};
+use super::scheduler::{in_flight, Context, SyncError, IDLE_POLL};
 use crate::edxml::{write_packet, AttachmentSource, OutgoingAttachment};
 use crate::store::{PackableDocument, PacketBlob, StoreError};
 use crate::workflow::exchange::{outgoing_header, PACKABLE_STATE};
 
 /// Documents packed per look at the database.
 const BATCH: u32 = 16;
+
+/// Documents packed at once: packing is CPU work (deflate, base64, SHA-256) on the blocking
+/// pool, so about one per core.
+const IN_FLIGHT: usize = 2;
 
 pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
     let mut backoff = Backoff::new(context.settings.retry_min_ms, context.settings.retry_max_ms);
@@ -43,18 +48,22 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
             }
             continue;
         }
-        let mut failed = false;
-        for document in documents {
+        // A document that cannot be packed does not hold up the others.
+        let failed = AtomicBool::new(false);
+        let (context, failed_ref) = (&context, &failed);
+        let _ = in_flight(documents, IN_FLIGHT, |document| async move {
             let id = document.id.clone();
-            match pack(&context, document).await {
+            match pack(context, document).await {
                 Ok(()) => context.outbox_wake.notify_one(),
                 Err(error) => {
-                    failed = true;
+                    failed_ref.store(true, Ordering::Relaxed);
                     tracing::warn!(id = %id, %error, "cannot pack an outgoing document; will retry");
                 }
             }
-        }
-        if failed {
+            Ok::<(), ()>(())
+        })
+        .await;
+        if failed.load(Ordering::Relaxed) {
             if !context.pause(backoff.next_delay()).await {
                 break;
             }

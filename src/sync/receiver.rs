@@ -1,5 +1,5 @@
 //! The receiver: long-polls the axis (`wait_for`, which answers at once when something
-//! waits), lists waiting edoc and status deliveries, and for each one: already committed →
+//! waits), lists waiting edoc and status deliveries, and for each one (a few at once): already committed →
 //! acknowledge again; else fetch to a staging file → publish the packet blob → parse →
 //! commit (document + attachments + its status 01 in the outbox; or the status against our
 //! document; or quarantine with the reason) → only then acknowledge `done` (or `fail` for
@@ -7,11 +7,12 @@
 //!
 //! Never acknowledges before the commit returned; never drops a packet it fetched.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::backoff::Backoff;
 use super::client::{AxisClient, AxisError, Delivery};
-use super::scheduler::{Context, SyncError};
+use super::scheduler::{in_flight, Context, SyncError};
 use crate::edxml::{
     read_packet_file, write_packet, AttachmentContent, EdocHeader, Header, Packet, StatusHeader,
 };
@@ -21,6 +22,10 @@ use crate::store::{
 };
 use crate::vdxp::{MessageType, TransportStatus};
 use crate::workflow::exchange::{arrival_status, check_quota, priority_of};
+
+/// Deliveries taken at once. Each is independent (its own staging file, its own commit
+/// keyed by its delivery id), so they may finish in any order.
+const IN_FLIGHT: usize = 4;
 
 pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
     let mut backoff = Backoff::new(context.settings.retry_min_ms, context.settings.retry_max_ms);
@@ -78,28 +83,35 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
     }
 }
 
-/// One pass over the waiting deliveries. `Ok(false)` when some were left for later.
+/// One pass over the waiting deliveries, a few at once. `Ok(false)` when some were left for
+/// later.
 async fn receive_round<C: AxisClient>(context: &Context<C>) -> Result<bool, SyncError> {
-    let mut complete = true;
+    let complete = AtomicBool::new(true);
     for kind in [MessageType::Edoc, MessageType::Status] {
         let deliveries = context.client.list_received(kind).await?;
         context.link.succeeded(&context.now_text());
-        for delivery in deliveries {
+        let complete = &complete;
+        in_flight(deliveries, IN_FLIGHT, |delivery| async move {
             if context.shutdown.is_triggered() {
-                return Ok(true);
+                return Ok(());
             }
             match take(context, &delivery).await {
-                Ok(true) => {}
-                Ok(false) => complete = false,
-                Err(SyncError::Axis(error)) if error.is_transient() => return Err(error.into()),
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    complete.store(false, Ordering::Relaxed);
+                    Ok(())
+                }
+                Err(SyncError::Axis(error)) if error.is_transient() => Err(SyncError::Axis(error)),
                 Err(error) => {
-                    complete = false;
+                    complete.store(false, Ordering::Relaxed);
                     tracing::error!(delivery = %delivery.id, %error, "cannot take a delivery; will retry");
+                    Ok(())
                 }
             }
-        }
+        })
+        .await?;
     }
-    Ok(complete)
+    Ok(complete.load(Ordering::Relaxed))
 }
 
 /// Takes one delivery. `Ok(false)`: left on the axis for now (quota).

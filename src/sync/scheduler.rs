@@ -7,8 +7,11 @@
 //! Never acknowledges a delivery before its commit returned; never changes a packet's bytes
 //! once packed; never runs SQLite, parsing, packing or hashing on the async runtime.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -94,6 +97,36 @@ impl<C> Context<C> {
             .await
             .map_err(|_| SyncError::Task)?
     }
+}
+
+/// Runs `work` over `items` with at most `limit` in flight, starting them in order. After
+/// the first `Err` no new item is started; those already in flight finish (each is safe to
+/// stop at any point, but finishing them keeps their progress). Returns the first error.
+pub(super) async fn in_flight<T, E, F>(
+    items: impl IntoIterator<Item = T>,
+    limit: usize,
+    work: impl Fn(T) -> F,
+) -> Result<(), E>
+where
+    F: Future<Output = Result<(), E>>,
+{
+    let mut items = items.into_iter();
+    let mut running = FuturesUnordered::new();
+    let mut first_error = None;
+    loop {
+        while first_error.is_none() && running.len() < limit.max(1) {
+            match items.next() {
+                Some(item) => running.push(work(item)),
+                None => break,
+            }
+        }
+        match running.next().await {
+            Some(Err(error)) if first_error.is_none() => first_error = Some(error),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// The running scheduler.

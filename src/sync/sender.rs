@@ -1,4 +1,5 @@
-//! The sender: the outbox in priority order (express first, then oldest) → the axis. Before
+//! The sender: the outbox in priority order (express first, then oldest) → the axis, a few
+//! requests in flight at once (started in that order). Before
 //! each request the row is committed `sent`; on OK it becomes `queued` with the axis's
 //! DocId; a permanent refusal is recorded and never retried; a passing failure backs off
 //! and retries the same bytes (the axis answers a repeated packet with its first DocId, so
@@ -8,13 +9,19 @@ use std::sync::Arc;
 
 use super::backoff::Backoff;
 use super::client::{AxisClient, AxisError, OutgoingPacket};
-use super::scheduler::{Context, SyncError, IDLE_POLL};
+use super::scheduler::{in_flight, Context, SyncError, IDLE_POLL};
 use crate::store::{OutboxItem, PacketKind};
 use crate::vdxp::MessageType;
 
 /// Packets taken per look at the outbox (the order is re-read after each batch, so an
 /// express document queued meanwhile goes next).
 const BATCH: u32 = 16;
+
+/// Requests to the axis at once. Rows are independent and a resend is answered with the
+/// first answer, so their order of completion does not matter; they are started in
+/// priority order. Four hides the round trips and the axis's commit without flooding a
+/// slow link.
+const IN_FLIGHT: usize = 4;
 
 pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
     let mut backoff = Backoff::new(context.settings.retry_min_ms, context.settings.retry_max_ms);
@@ -46,28 +53,28 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
             }
             continue;
         }
-        for item in items {
-            match send(&context, &item).await {
-                Ok(()) => backoff.reset(),
-                Err(error) => {
-                    let delay = backoff.next_delay();
-                    context.link.failed(
-                        &context.now_text(),
-                        &error.to_string(),
-                        context.due_after(delay),
-                    );
-                    if backoff.failures() <= 1 {
-                        tracing::warn!(outbox = item.id, %error, retry_in_ms = delay.as_millis() as u64, "sending failed; will retry");
-                    } else {
-                        tracing::debug!(outbox = item.id, %error, retry_in_ms = delay.as_millis() as u64, "sending failed again; will retry");
-                    }
-                    if !context.pause(delay).await {
-                        return;
-                    }
-                    // Start again from the top: the order may have changed meanwhile.
-                    break;
-                }
+        let context = &context;
+        let sent = in_flight(items, IN_FLIGHT, |item| async move {
+            send(context, &item).await.map_err(|error| (item.id, error))
+        })
+        .await;
+        if let Err((outbox, error)) = sent {
+            let delay = backoff.next_delay();
+            context.link.failed(
+                &context.now_text(),
+                &error.to_string(),
+                context.due_after(delay),
+            );
+            if backoff.failures() <= 1 {
+                tracing::warn!(outbox, %error, retry_in_ms = delay.as_millis() as u64, "sending failed; will retry");
+            } else {
+                tracing::debug!(outbox, %error, retry_in_ms = delay.as_millis() as u64, "sending failed again; will retry");
             }
+            if !context.pause(delay).await {
+                return;
+            }
+        } else {
+            backoff.reset();
         }
     }
 }
