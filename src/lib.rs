@@ -7,9 +7,11 @@
 
 pub mod axis;
 pub mod edxml;
+pub mod signature;
 pub mod store;
 pub mod sync;
 pub mod system;
+pub mod token;
 pub mod web;
 pub mod workflow;
 

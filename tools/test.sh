@@ -9,8 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests need:
-#   procps  — `kill`, used by the tests to SIGKILL and SIGTERM the daemon.
-packages=(procps)
+#   procps        — `kill`, used by the tests to SIGKILL and SIGTERM the daemon.
+#   softhsm2      — the PKCS#11 token of the signature tests (a leader's and the agency's).
+#   opensc        — `pkcs11-tool`, to put certificates on the SoftHSM tokens.
+#   poppler-utils — `pdfsig`, the independent verifier of the PDFs the gateway signs.
+#   qpdf          — rewrites test PDFs with object and cross-reference streams.
+#   openssl       — independent CMS verifier and the tests' timestamp authority (`openssl ts`).
+packages=(procps softhsm2 opensc poppler-utils qpdf openssl)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -131,15 +131,27 @@ pub fn client_config(
 /// The subject common name of a DER certificate: the system id a gateway's certificate
 /// is issued for.
 pub fn certificate_common_name(der: &[u8]) -> Option<String> {
-    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
-    let name = certificate
-        .subject()
-        .iter_common_name()
-        .next()?
-        .as_str()
-        .ok()?
-        .to_owned();
-    Some(name)
+    use x509_cert::der::Decode;
+    let certificate = x509_cert::Certificate::from_der(der).ok()?;
+    certificate
+        .tbs_certificate
+        .subject
+        .0
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .find(|attribute| attribute.oid == const_oid::db::rfc4519::CN)
+        .and_then(|attribute| attribute_text(&attribute.value))
+}
+
+/// A directory string as text (UTF8String, PrintableString or IA5String).
+fn attribute_text(value: &x509_cert::der::Any) -> Option<String> {
+    use x509_cert::der::asn1::{Ia5StringRef, PrintableStringRef, Utf8StringRef};
+    value
+        .decode_as::<Utf8StringRef<'_>>()
+        .map(|text| text.as_str().to_owned())
+        .or_else(|_| value.decode_as::<PrintableStringRef<'_>>().map(|text| text.as_str().to_owned()))
+        .or_else(|_| value.decode_as::<Ia5StringRef<'_>>().map(|text| text.as_str().to_owned()))
+        .ok()
 }
 
 fn read_error(what: &'static str, path: &Path, error: impl std::fmt::Display) -> TlsError {
