@@ -18,6 +18,8 @@ use time::{Duration, OffsetDateTime};
 pub enum PkiError {
     #[error("cannot generate a test certificate: {0}")]
     Generate(#[from] rcgen::Error),
+    #[error("cannot encode a certificate extension: {0}")]
+    Encode(String),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -30,6 +32,15 @@ pub enum PkiError {
 pub struct IssuedFiles {
     pub certificate: PathBuf,
     pub key: PathBuf,
+}
+
+/// A document signer's files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignerFiles {
+    pub issued: IssuedFiles,
+    /// Key, certificate and CA in one PEM file (`docgate sign --key-file`).
+    pub key_file: PathBuf,
+    pub serial: u64,
 }
 
 /// A test certificate authority.
@@ -89,6 +100,91 @@ impl TestCa {
         params.distinguished_name = distinguished_name(system_id);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         self.issue(params, dir, stem, validity)
+    }
+
+    /// A document-signing certificate (a leader's personal one, or the agency's seal) with
+    /// the given serial, so a CRL can name it. Writes `{stem}.pem`, `{stem}.key`, and the
+    /// key file `docgate sign --key-file` reads: `{stem}.signer.pem` (key, certificate, CA).
+    pub fn issue_document_signer(
+        &self,
+        common_name: &str,
+        organization: &str,
+        serial: u64,
+        dir: &Path,
+        stem: &str,
+    ) -> Result<SignerFiles, PkiError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        let mut name = DistinguishedName::new();
+        name.push(DnType::CommonName, common_name);
+        name.push(DnType::OrganizationName, organization);
+        params.distinguished_name = name;
+        params.serial_number = Some(rcgen::SerialNumber::from(serial));
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::EmailProtection];
+        let issued = self.issue(params, dir, stem, None)?;
+        let key_file = dir.join(format!("{stem}.signer.pem"));
+        let bundle = [&issued.key, &issued.certificate, &self.certificate]
+            .iter()
+            .map(|path| {
+                std::fs::read_to_string(path).map_err(|source| PkiError::Write {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            })
+            .collect::<Result<String, PkiError>>()?;
+        write_file(&key_file, bundle.as_bytes(), 0o600)?;
+        Ok(SignerFiles {
+            issued,
+            key_file,
+            serial,
+        })
+    }
+
+    /// A timestamp authority's certificate (extended key usage timeStamping, critical, as
+    /// RFC 3161 and `openssl ts` require).
+    pub fn issue_timestamping(&self, dir: &Path, stem: &str) -> Result<IssuedFiles, PkiError> {
+        use der::Encode;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = distinguished_name("docgate test timestamp authority");
+        let usage = x509_cert::ext::pkix::ExtendedKeyUsage(vec![
+            const_oid::db::rfc5912::ID_KP_TIME_STAMPING,
+        ])
+        .to_der()
+        .map_err(|error| PkiError::Encode(error.to_string()))?;
+        let mut extension = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 37], usage);
+        extension.set_criticality(true);
+        params.custom_extensions = vec![extension];
+        self.issue(params, dir, stem, None)
+    }
+
+    /// A CRL naming `revoked` serials (revoked an hour ago), valid for a week, written to
+    /// `dir/{stem}.pem`.
+    pub fn revocation_list(
+        &self,
+        revoked: &[u64],
+        dir: &Path,
+        stem: &str,
+    ) -> Result<PathBuf, PkiError> {
+        let now = OffsetDateTime::now_utc();
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: now - Duration::hours(2),
+            next_update: now + Duration::days(7),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|serial| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from(*serial),
+                    revocation_time: now - Duration::hours(1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let crl = params.signed_by(&self.issuer)?;
+        let path = dir.join(format!("{stem}.pem"));
+        write_file(&path, crl.pem()?.as_bytes(), 0o644)?;
+        Ok(path)
     }
 
     fn issue(

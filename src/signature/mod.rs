@@ -5,4 +5,12 @@
 //! Owns: the PDF structure reader and incremental writer (`pdf/`). Does not own the token
 //! (`token`, which it uses through a signer) and never talks to the axis.
 
+pub mod cms;
+mod error;
 pub mod pdf;
+pub mod signer;
+pub mod timestamp;
+pub mod trust;
+
+pub use error::SignatureError;
+pub use signer::{DocumentSigner, KeyFileSigner, SignatureAlgorithm};

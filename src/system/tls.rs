@@ -149,8 +149,16 @@ fn attribute_text(value: &x509_cert::der::Any) -> Option<String> {
     value
         .decode_as::<Utf8StringRef<'_>>()
         .map(|text| text.as_str().to_owned())
-        .or_else(|_| value.decode_as::<PrintableStringRef<'_>>().map(|text| text.as_str().to_owned()))
-        .or_else(|_| value.decode_as::<Ia5StringRef<'_>>().map(|text| text.as_str().to_owned()))
+        .or_else(|_| {
+            value
+                .decode_as::<PrintableStringRef<'_>>()
+                .map(|text| text.as_str().to_owned())
+        })
+        .or_else(|_| {
+            value
+                .decode_as::<Ia5StringRef<'_>>()
+                .map(|text| text.as_str().to_owned())
+        })
         .ok()
 }
 
