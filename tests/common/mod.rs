@@ -7,6 +7,7 @@
 pub mod axis;
 pub mod exchange;
 pub mod proxy;
+pub mod softhsm;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
