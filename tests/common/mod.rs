@@ -8,6 +8,7 @@ pub mod axis;
 pub mod exchange;
 pub mod proxy;
 pub mod tsa;
+pub mod softhsm;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,180 @@
+//! The bytes around a signature, so the token's output is what X.509 and CMS expect: the
+//! SHA-256 of a message (with `ring`), the DER `DigestInfo` that CKM_RSA_PKCS signs when a
+//! token cannot hash by itself, and the DER `Ecdsa-Sig-Value` made from the raw `r || s`
+//! that CKM_ECDSA returns. Pure functions over bytes, built with the `der` crate; no
+//! PKCS#11 here.
+
+use der::asn1::{AnyRef, OctetStringRef, UintRef};
+use der::{Encode, Sequence};
+use spki::AlgorithmIdentifierRef;
+
+/// Length of `r || s` for P-256: two 32-byte integers.
+pub(super) const P256_RAW_SIGNATURE_LEN: usize = 64;
+
+/// `DigestInfo ::= SEQUENCE { digestAlgorithm AlgorithmIdentifier, digest OCTET STRING }`
+/// (RFC 8017 §9.2).
+#[derive(Sequence)]
+struct DigestInfo<'a> {
+    digest_algorithm: AlgorithmIdentifierRef<'a>,
+    digest: OctetStringRef<'a>,
+}
+
+/// `Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 §2.2.3).
+#[derive(Sequence)]
+struct EcdsaSigValue<'a> {
+    r: UintRef<'a>,
+    s: UintRef<'a>,
+}
+
+/// The SHA-256 digest of `message`.
+pub(super) fn sha256(message: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, message)
+        .as_ref()
+        .to_vec()
+}
+
+/// The DER `DigestInfo` of a SHA-256 digest, with the NULL parameters PKCS#1 v1.5 uses:
+/// what CKM_RSA_PKCS must sign to give the same signature as CKM_SHA256_RSA_PKCS.
+pub(super) fn sha256_digest_info(digest: &[u8]) -> Result<Vec<u8>, der::Error> {
+    DigestInfo {
+        digest_algorithm: AlgorithmIdentifierRef {
+            oid: const_oid::db::rfc5912::ID_SHA_256,
+            parameters: Some(AnyRef::NULL),
+        },
+        digest: OctetStringRef::new(digest)?,
+    }
+    .to_der()
+}
+
+/// Why a raw ECDSA signature could not be converted.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum EcdsaEncodingError {
+    /// Not `2 × 32` bytes.
+    Length(usize),
+    /// `r` or `s` is zero, which no valid signature has.
+    Zero,
+    Der(der::Error),
+}
+
+impl std::fmt::Display for EcdsaEncodingError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EcdsaEncodingError::Length(length) => write!(
+                formatter,
+                "an ECDSA P-256 signature is {P256_RAW_SIGNATURE_LEN} bytes (r || s), the \
+                 token returned {length}"
+            ),
+            EcdsaEncodingError::Zero => formatter.write_str("r or s is zero"),
+            EcdsaEncodingError::Der(error) => write!(formatter, "DER encoding failed: {error}"),
+        }
+    }
+}
+
+/// PKCS#11's raw P-256 signature `r || s` (32 bytes each, big-endian) as the DER
+/// `Ecdsa-Sig-Value` X.509 and CMS carry. `UintRef` drops leading zeros and adds the
+/// 0x00 a set top bit needs.
+pub(super) fn ecdsa_p256_raw_to_der(raw: &[u8]) -> Result<Vec<u8>, EcdsaEncodingError> {
+    if raw.len() != P256_RAW_SIGNATURE_LEN {
+        return Err(EcdsaEncodingError::Length(raw.len()));
+    }
+    let (r, s) = raw.split_at(P256_RAW_SIGNATURE_LEN / 2);
+    if r.iter().all(|byte| *byte == 0) || s.iter().all(|byte| *byte == 0) {
+        return Err(EcdsaEncodingError::Zero);
+    }
+    EcdsaSigValue {
+        r: UintRef::new(r).map_err(EcdsaEncodingError::Der)?,
+        s: UintRef::new(s).map_err(EcdsaEncodingError::Der)?,
+    }
+    .to_der()
+    .map_err(EcdsaEncodingError::Der)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::rand::SystemRandom;
+    use ring::signature::{self, EcdsaKeyPair, KeyPair};
+
+    #[test]
+    fn digest_info_is_the_pkcs1_sha256_prefix_and_the_digest() {
+        // RFC 8017 §9.2, note 1: the DER prefix of a SHA-256 DigestInfo.
+        let prefix = hex::decode("3031300d060960864801650304020105000420").expect("hex");
+        let digest = sha256(b"abc");
+        assert_eq!(
+            hex::encode(&digest),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let info = sha256_digest_info(&digest).expect("encode");
+        assert_eq!(info.len(), 51);
+        assert_eq!(&info[..19], &prefix[..]);
+        assert_eq!(&info[19..], &digest[..]);
+    }
+
+    fn raw(r: &[u8; 32], s: &[u8; 32]) -> Vec<u8> {
+        let mut bytes = r.to_vec();
+        bytes.extend_from_slice(s);
+        bytes
+    }
+
+    #[test]
+    fn raw_ecdsa_integers_get_their_minimal_der_form() {
+        let mut r = [0x11u8; 32];
+        let mut s = [0x22u8; 32];
+        // Plain: 32 bytes each.
+        let der = ecdsa_p256_raw_to_der(&raw(&r, &s)).expect("encode");
+        assert_eq!(&der[..4], &[0x30, 68, 0x02, 32]);
+        // A set top bit needs a 0x00 so the INTEGER stays positive.
+        r[0] = 0x80;
+        let der = ecdsa_p256_raw_to_der(&raw(&r, &s)).expect("encode");
+        assert_eq!(&der[..5], &[0x30, 69, 0x02, 33, 0x00]);
+        assert_eq!(der[5], 0x80);
+        // Leading zero bytes are dropped.
+        s[0] = 0x00;
+        s[1] = 0x00;
+        s[2] = 0x7f;
+        let der = ecdsa_p256_raw_to_der(&raw(&r, &s)).expect("encode");
+        assert_eq!(der[1] as usize, der.len() - 2);
+        let s_at = 2 + 2 + 33;
+        assert_eq!(&der[s_at..s_at + 3], &[0x02, 30, 0x7f]);
+    }
+
+    #[test]
+    fn malformed_raw_signatures_are_refused() {
+        assert_eq!(
+            ecdsa_p256_raw_to_der(&[1u8; 63]),
+            Err(EcdsaEncodingError::Length(63))
+        );
+        assert_eq!(
+            ecdsa_p256_raw_to_der(&[1u8; 96]),
+            Err(EcdsaEncodingError::Length(96))
+        );
+        assert_eq!(
+            ecdsa_p256_raw_to_der(&raw(&[0u8; 32], &[1u8; 32])),
+            Err(EcdsaEncodingError::Zero)
+        );
+    }
+
+    #[test]
+    fn converted_signatures_verify_as_asn1_ecdsa() {
+        // ring signs in the fixed r || s form (what PKCS#11 returns); the converted bytes
+        // must verify as the ASN.1 form X.509 uses.
+        let random = SystemRandom::new();
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &random)
+                .expect("generate");
+        let key = EcdsaKeyPair::from_pkcs8(
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            pkcs8.as_ref(),
+            &random,
+        )
+        .expect("load");
+        let public_key =
+            signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, key.public_key());
+        for index in 0..32u8 {
+            let message = [index; 100];
+            let fixed = key.sign(&random, &message).expect("sign");
+            let der = ecdsa_p256_raw_to_der(fixed.as_ref()).expect("convert");
+            public_key.verify(&message, &der).expect("verifies");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `Token`: the cheap handle the rest of docgate holds. Clones share one worker thread
+//! (started by `Token::start`) through a channel, and one status board. Signing blocks
+//! (`sign`) or awaits a tokio oneshot (`sign_async`, which never blocks the runtime); the
+//! status, key kind and certificate are read from the board without asking the worker.
+//! Owns no PKCS#11 state.
+
+use std::fmt;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::status::StatusBoard;
+use super::worker::{Reply, Request, Worker};
+use super::{KeyKind, TokenConfig, TokenError, TokenStatus};
+
+/// A handle to the token worker. `Clone + Send + Sync`; the worker stops when the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct Token {
+    token_label: Arc<str>,
+    /// Unbounded: every queued request has a caller waiting for its answer, so the queue
+    /// never holds more than the callers in flight.
+    requests: mpsc::Sender<Request>,
+    board: Arc<StatusBoard>,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Token")
+            .field("token_label", &self.token_label)
+            .field("status", &self.board.status())
+            .finish()
+    }
+}
+
+impl Token {
+    /// Starts the worker. Never fails because the token is absent or misconfigured: the
+    /// worker keeps trying every `rescan_interval` and `status` says what is wrong.
+    pub fn start(config: TokenConfig) -> Token {
+        let token_label: Arc<str> = Arc::from(config.token_label.as_str());
+        let board = Arc::new(StatusBoard::new(&config.token_label));
+        let (requests, receiver) = mpsc::channel();
+        let worker = Worker::new(config, board.clone());
+        let worker_board = board.clone();
+        let started = std::thread::Builder::new()
+            .name("token-worker".into())
+            .spawn(move || {
+                // Release builds abort on panic; elsewhere, say so instead of a stale status.
+                let run = std::panic::AssertUnwindSafe(|| worker.run(receiver));
+                if std::panic::catch_unwind(run).is_err() {
+                    worker_board.set_failed(TokenError::Stopped {
+                        label: worker_board.token_label().to_owned(),
+                        reason: "the worker thread panicked".to_owned(),
+                    });
+                }
+            });
+        if let Err(error) = started {
+            // The receiver went down with the closure, so requests fail with `Stopped`.
+            board.set_failed(TokenError::Stopped {
+                label: token_label.to_string(),
+                reason: format!("the worker thread could not start: {error}"),
+            });
+        }
+        Token {
+            token_label,
+            requests,
+            board,
+        }
+    }
+
+    /// A snapshot of the token's state, for the status page and health checks.
+    pub fn status(&self) -> TokenStatus {
+        self.board.status()
+    }
+
+    /// Signs `message`: SHA-256, then PKCS#1 v1.5 (RSA) or DER ECDSA (P-256), the
+    /// encodings X.509 and CMS use. Blocks until the token answers; fails at once with the
+    /// reason when the token is not ready (`TokenError::Absent` while it is unplugged).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, TokenError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.submit(message, Reply::Blocking(reply))?;
+        answer.recv().map_err(|_| self.stopped())?
+    }
+
+    /// `sign` for async code: the worker does the blocking; this only awaits its answer.
+    pub async fn sign_async(&self, message: &[u8]) -> Result<Vec<u8>, TokenError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(message, Reply::Async(reply))?;
+        answer.await.map_err(|_| self.stopped())?
+    }
+
+    /// The DER certificate on the token with the signing key's CKA_ID.
+    pub fn certificate(&self) -> Result<Vec<u8>, TokenError> {
+        self.board
+            .ready()
+            .map(|ready| ready.certificate.as_ref().to_vec())
+    }
+
+    /// The kind of the signing key, which fixes the signature algorithm.
+    pub fn key_kind(&self) -> Result<KeyKind, TokenError> {
+        self.board.ready().map(|ready| ready.key)
+    }
+
+    /// Waits up to `timeout` for the token to be ready; then its key kind, or the error
+    /// that explains why it is not.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<KeyKind, TokenError> {
+        self.board.wait_ready(timeout).map(|ready| ready.key)
+    }
+
+    fn submit(&self, message: &[u8], reply: Reply) -> Result<(), TokenError> {
+        self.requests
+            .send(Request::Sign {
+                message: message.to_vec(),
+                reply,
+            })
+            .map_err(|_| self.stopped())
+    }
+
+    fn stopped(&self) -> TokenError {
+        match self.board.current_error() {
+            stopped @ TokenError::Stopped { .. } => stopped,
+            _ => TokenError::Stopped {
+                label: self.token_label.to_string(),
+                reason: "the worker thread ended".to_owned(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+
+    #[test]
+    fn token_is_a_cheap_shareable_handle() {
+        assert_shareable::<Token>();
+    }
+}
