@@ -63,11 +63,21 @@ enum Command {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("key").required(true).args(["token_label", "key_file"])))]
 struct SignArgs {
+    /// The label of the PKCS#11 token holding the key (never a slot number).
+    #[arg(long)]
+    token_label: Option<String>,
+    /// The PKCS#11 module of the token.
+    #[arg(long, default_value = "/usr/lib/softhsm/libsofthsm2.so")]
+    module: PathBuf,
+    /// A file holding the token's user PIN.
+    #[arg(long)]
+    pin_file: Option<PathBuf>,
     /// A PEM file holding the PKCS#8 private key, then the signing certificate and any
     /// intermediates (no hardware needed: leaders' stations without a token, the demo).
     #[arg(long)]
-    key_file: PathBuf,
+    key_file: Option<PathBuf>,
     /// Whose signature: `leader`, or `agency` (only over a valid leader's signature).
     #[arg(long, value_parser = ["leader", "agency"])]
     role: String,
@@ -230,7 +240,26 @@ fn dispatch(command: Command) -> Result<(), Failure> {
 
 fn run_sign(args: SignArgs) -> Result<(), Failure> {
     use docgate::signature::command::{self, SignOptions, SigningRole};
-    let signer = docgate::signature::KeyFileSigner::load(&args.key_file)?;
+    let signer: Box<dyn docgate::signature::DocumentSigner> =
+        match (&args.key_file, &args.token_label) {
+            (Some(key_file), _) => Box::new(docgate::signature::KeyFileSigner::load(key_file)?),
+            (None, Some(label)) => {
+                let pin_file = args
+                    .pin_file
+                    .clone()
+                    .context("--token-label needs --pin-file (the file holding the token's PIN)")?;
+                let token = docgate::token::Token::start(docgate::token::TokenConfig::new(
+                    &args.module,
+                    label,
+                    pin_file,
+                ));
+                token
+                    .wait_ready(Duration::from_secs(10))
+                    .with_context(|| format!("token '{label}': {}", token.status()))?;
+                Box::new(docgate::signature::TokenSigner::new(token, Vec::new())?)
+            }
+            (None, None) => return Err(anyhow::anyhow!("give --token-label or --key-file").into()),
+        };
     let options = SignOptions {
         role: if args.role == "agency" {
             SigningRole::Agency
@@ -241,7 +270,7 @@ fn run_sign(args: SignArgs) -> Result<(), Failure> {
         crls: args.crls,
         tsa_url: args.tsa,
     };
-    let signed = command::sign(&args.input, &args.output, &signer, &options)?;
+    let signed = command::sign(&args.input, &args.output, signer.as_ref(), &options)?;
     println!(
         "signed {} as {} (field {}, PAdES {})",
         args.output.display(),

@@ -20,4 +20,4 @@ pub mod trust;
 pub mod verify;
 
 pub use error::SignatureError;
-pub use signer::{DocumentSigner, KeyFileSigner, SignatureAlgorithm};
+pub use signer::{DocumentSigner, KeyFileSigner, SignatureAlgorithm, TokenSigner};

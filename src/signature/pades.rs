@@ -130,9 +130,7 @@ pub fn add_timestamp(path: &Path, field: &str, stamp: Stamper<'_>) -> Result<(),
         byte_range: coverage.byte_range,
         contents_capacity: capacity,
         field_name: field.to_owned(),
-        signature_dictionary: signature
-            .signature_dictionary
-            .ok_or_else(missing)?,
+        signature_dictionary: signature.signature_dictionary.ok_or_else(missing)?,
         page_number: 0,
     };
     drop(file);

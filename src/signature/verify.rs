@@ -117,8 +117,10 @@ pub fn verify_pdf(
     for signature in &embedded {
         signatures.push(verify_one(&mut file, signature, trust, now)?);
     }
-    let valid =
-        !signatures.is_empty() && signatures.iter().all(|report| report.verdict == Verdict::Valid);
+    let valid = !signatures.is_empty()
+        && signatures
+            .iter()
+            .all(|report| report.verdict == Verdict::Valid);
     Ok(DocumentReport { signatures, valid })
 }
 
@@ -162,7 +164,9 @@ fn verify_one(
             .push("the unsigned gap is not exactly the signature's /Contents".into());
     }
     let Some(contents) = embedded.contents.as_deref() else {
-        report.problems.push("the signature has no /Contents".into());
+        report
+            .problems
+            .push("the signature has no /Contents".into());
         return Ok(report);
     };
     let parsed = match cms::parse(contents) {
@@ -192,7 +196,11 @@ fn verify_one(
         .as_ref()
         .filter(|stamp| stamp.intact)
         .and_then(|stamp| stamp.time);
-    let chain = trust.judge(certificate, &parsed.certificates, proven_time.unwrap_or(now));
+    let chain = trust.judge(
+        certificate,
+        &parsed.certificates,
+        proven_time.unwrap_or(now),
+    );
     match &chain.status {
         ChainStatus::Trusted => {}
         ChainStatus::Untrusted { reason } => report.problems.push(reason.clone()),
@@ -203,13 +211,17 @@ fn verify_one(
             subject,
             revoked_at,
         } => {
-            report
-                .problems
-                .push(format!("the certificate of {subject} was revoked on {revoked_at}"));
+            report.problems.push(format!(
+                "the certificate of {subject} was revoked on {revoked_at}"
+            ));
             false
         }
         RevocationStatus::Unknown { reason } => matches!(chain.status, ChainStatus::Trusted)
-            .then(|| report.problems.push(format!("revocation unknown: {reason}")))
+            .then(|| {
+                report
+                    .problems
+                    .push(format!("revocation unknown: {reason}"))
+            })
             .is_some(),
     };
     report.chain = Some(chain);

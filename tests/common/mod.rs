@@ -7,8 +7,8 @@
 pub mod axis;
 pub mod exchange;
 pub mod proxy;
-pub mod tsa;
 pub mod softhsm;
+pub mod tsa;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
