@@ -253,9 +253,7 @@ fn run_sign(args: SignArgs) -> Result<(), Failure> {
                     label,
                     pin_file,
                 ));
-                token
-                    .wait_ready(Duration::from_secs(10))
-                    .with_context(|| format!("token '{label}': {}", token.status()))?;
+                wait_for_token(&token, label)?;
                 Box::new(docgate::signature::TokenSigner::new(token, Vec::new())?)
             }
             (None, None) => return Err(anyhow::anyhow!("give --token-label or --key-file").into()),
@@ -285,6 +283,26 @@ fn run_sign(args: SignArgs) -> Result<(), Failure> {
         eprintln!("docgate: no timestamp ({error}); the signature is B-B");
     }
     Ok(())
+}
+
+/// Waits up to 10 s for the token; a rejected PIN or a missing module ends it at once
+/// (a wrong PIN is tried once: a real token locks after a few).
+fn wait_for_token(token: &docgate::token::Token, label: &str) -> Result<(), Failure> {
+    use docgate::token::TokenStatus;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = token.status();
+        match status {
+            TokenStatus::Ready { .. } => return Ok(()),
+            TokenStatus::PinRejected { .. } | TokenStatus::ModuleUnavailable { .. } => {
+                return Err(anyhow::anyhow!("token '{label}': {status}").into())
+            }
+            _ if std::time::Instant::now() >= deadline => {
+                return Err(anyhow::anyhow!("token '{label}': {status}").into())
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
 }
 
 fn run_verify(args: VerifyArgs) -> Result<(), Failure> {

@@ -117,6 +117,21 @@ pub fn verify_pdf(
     for signature in &embedded {
         signatures.push(verify_one(&mut file, signature, trust, now)?);
     }
+    // Later signatures may cover what was added after an earlier one; bytes after the
+    // last signature are covered by none: the document was changed after signing.
+    let unsigned_tail = embedded
+        .iter()
+        .filter_map(|signature| signature.coverage.as_ref().ok())
+        .map(|coverage| coverage.bytes_after)
+        .min();
+    if let Some(tail) = unsigned_tail.filter(|tail| *tail > 0) {
+        for report in &mut signatures {
+            report.problems.push(format!(
+                "{tail} bytes were added after the last signature (the document was changed after signing)"
+            ));
+            report.verdict = Verdict::Invalid;
+        }
+    }
     let valid = !signatures.is_empty()
         && signatures
             .iter()
