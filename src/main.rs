@@ -56,6 +56,56 @@ enum Command {
     /// Read or write edXML packets (QCVN 102:2016).
     #[command(subcommand)]
     Edxml(EdxmlCommand),
+    /// Sign a PDF as a leader or as the agency (PAdES; B-T when --tsa answers).
+    Sign(SignArgs),
+    /// Print the signatures report of a PDF; exit 0 only when every signature is valid.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("key").required(true).args(["token_label", "key_file"])))]
+struct SignArgs {
+    /// The label of the PKCS#11 token holding the key (never a slot number).
+    #[arg(long)]
+    token_label: Option<String>,
+    /// The PKCS#11 module of the token.
+    #[arg(long, default_value = "/usr/lib/softhsm/libsofthsm2.so")]
+    module: PathBuf,
+    /// A file holding the token's user PIN.
+    #[arg(long)]
+    pin_file: Option<PathBuf>,
+    /// A PEM file holding the PKCS#8 private key, then the signing certificate and any
+    /// intermediates (no hardware needed: leaders' stations without a token, the demo).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Whose signature: `leader`, or `agency` (only over a valid leader's signature).
+    #[arg(long, value_parser = ["leader", "agency"])]
+    role: String,
+    /// Trust roots (PEM) the leader's signature is checked against before `--role agency`.
+    #[arg(long = "trust")]
+    trust_roots: Vec<PathBuf>,
+    /// CRLs (PEM or DER) for that check.
+    #[arg(long = "crl")]
+    crls: Vec<PathBuf>,
+    /// RFC 3161 timestamp authority URL; without it the signature is PAdES B-B.
+    #[arg(long)]
+    tsa: Option<String>,
+    input: PathBuf,
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    file: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Trust roots (PEM); repeat for several files.
+    #[arg(long = "trust")]
+    trust_roots: Vec<PathBuf>,
+    /// CRLs (PEM or DER); without one for an issuer, revocation is reported "unknown".
+    #[arg(long = "crl")]
+    crls: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -183,6 +233,96 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         }
         Command::Demo(args) => run_demo(args),
         Command::Edxml(command) => run_edxml(command),
+        Command::Sign(args) => run_sign(args),
+        Command::Verify(args) => run_verify(args),
+    }
+}
+
+fn run_sign(args: SignArgs) -> Result<(), Failure> {
+    use docgate::signature::command::{self, SignOptions, SigningRole};
+    let signer: Box<dyn docgate::signature::DocumentSigner> =
+        match (&args.key_file, &args.token_label) {
+            (Some(key_file), _) => Box::new(docgate::signature::KeyFileSigner::load(key_file)?),
+            (None, Some(label)) => {
+                let pin_file = args
+                    .pin_file
+                    .clone()
+                    .context("--token-label needs --pin-file (the file holding the token's PIN)")?;
+                let token = docgate::token::Token::start(docgate::token::TokenConfig::new(
+                    &args.module,
+                    label,
+                    pin_file,
+                ));
+                wait_for_token(&token, label)?;
+                Box::new(docgate::signature::TokenSigner::new(token, Vec::new())?)
+            }
+            (None, None) => return Err(anyhow::anyhow!("give --token-label or --key-file").into()),
+        };
+    let options = SignOptions {
+        role: if args.role == "agency" {
+            SigningRole::Agency
+        } else {
+            SigningRole::Leader
+        },
+        trust_roots: args.trust_roots,
+        crls: args.crls,
+        tsa_url: args.tsa,
+    };
+    let signed = command::sign(&args.input, &args.output, signer.as_ref(), &options)?;
+    println!(
+        "signed {} as {} (field {}, PAdES {})",
+        args.output.display(),
+        args.role,
+        signed.field_name,
+        match signed.level {
+            docgate::signature::pades::PadesLevel::BB => "B-B",
+            docgate::signature::pades::PadesLevel::BT => "B-T",
+        }
+    );
+    if let Some(error) = signed.timestamp_error {
+        eprintln!("docgate: no timestamp ({error}); the signature is B-B");
+    }
+    Ok(())
+}
+
+/// Waits up to 10 s for the token; a rejected PIN or a missing module ends it at once
+/// (a wrong PIN is tried once: a real token locks after a few).
+fn wait_for_token(token: &docgate::token::Token, label: &str) -> Result<(), Failure> {
+    use docgate::token::TokenStatus;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = token.status();
+        match status {
+            TokenStatus::Ready { .. } => return Ok(()),
+            TokenStatus::PinRejected { .. } | TokenStatus::ModuleUnavailable { .. } => {
+                return Err(anyhow::anyhow!("token '{label}': {status}").into())
+            }
+            _ if std::time::Instant::now() >= deadline => {
+                return Err(anyhow::anyhow!("token '{label}': {status}").into())
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn run_verify(args: VerifyArgs) -> Result<(), Failure> {
+    use docgate::signature::command;
+    let report = command::verify(&args.file, &args.trust_roots, &args.crls)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("cannot render the report")?
+        );
+    } else {
+        print!("{}", command::report_text(&report));
+    }
+    if report.valid {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: EXIT_FAILURE,
+            error: anyhow::anyhow!("{}: not every signature is valid", args.file.display()),
+        })
     }
 }
 

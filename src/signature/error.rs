@@ -16,6 +16,8 @@ pub enum SignatureError {
     UnsupportedKey { what: String },
     #[error("signing failed: {reason}")]
     Signing { reason: String },
+    #[error("the token cannot sign: {0}")]
+    Token(String),
     #[error("the signature is not a readable CMS SignedData: {reason}")]
     Cms { reason: String },
     #[error("cannot build the CMS signature: {reason}")]

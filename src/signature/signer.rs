@@ -233,3 +233,63 @@ pub(crate) mod oid {
     pub const ID_CT_TST_INFO: ObjectIdentifier =
         ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 }
+
+/// A signer whose key lives on the PKCS#11 token (the agency's seal in production). The
+/// certificate is read from the token; intermediates may be added from a file.
+pub struct TokenSigner {
+    token: crate::token::Token,
+    chain: Vec<CertificateDer<'static>>,
+    algorithm: SignatureAlgorithm,
+}
+
+impl std::fmt::Debug for TokenSigner {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TokenSigner")
+            .field("token", &self.token)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSigner {
+    /// Reads the certificate from a ready token and appends `intermediates`.
+    pub fn new(
+        token: crate::token::Token,
+        intermediates: Vec<CertificateDer<'static>>,
+    ) -> Result<TokenSigner, SignatureError> {
+        let certificate = token
+            .certificate()
+            .map_err(|error| SignatureError::Signing {
+                reason: error.to_string(),
+            })?;
+        let algorithm = SignatureAlgorithm::of_certificate(&certificate)?;
+        let mut chain = vec![CertificateDer::from(certificate)];
+        chain.extend(intermediates);
+        Ok(TokenSigner {
+            token,
+            chain,
+            algorithm,
+        })
+    }
+
+    pub fn token(&self) -> &crate::token::Token {
+        &self.token
+    }
+}
+
+impl DocumentSigner for TokenSigner {
+    fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        self.algorithm
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignatureError> {
+        self.token
+            .sign(message)
+            .map_err(|error| SignatureError::Token(error.to_string()))
+    }
+}

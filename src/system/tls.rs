@@ -140,11 +140,11 @@ pub fn certificate_common_name(der: &[u8]) -> Option<String> {
         .iter()
         .flat_map(|set| set.0.iter())
         .find(|attribute| attribute.oid == const_oid::db::rfc4519::CN)
-        .and_then(|attribute| attribute_text(&attribute.value))
+        .and_then(|attribute| directory_string(&attribute.value))
 }
 
 /// A directory string as text (UTF8String, PrintableString or IA5String).
-fn attribute_text(value: &x509_cert::der::Any) -> Option<String> {
+pub fn directory_string(value: &x509_cert::der::Any) -> Option<String> {
     use x509_cert::der::asn1::{Ia5StringRef, PrintableStringRef, Utf8StringRef};
     value
         .decode_as::<Utf8StringRef<'_>>()
