@@ -14,7 +14,7 @@ use crate::system::clock::{SharedClock, SystemClock};
 use crate::system::config::{ConfigError, GatewayConfig};
 use crate::system::shutdown::Shutdown;
 use crate::web::{self, AppState};
-use crate::workflow::IntakeContext;
+use crate::workflow::{IntakeContext, SignaturePolicy};
 
 /// Why the gateway stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,8 @@ pub enum GatewayError {
     Serve(std::io::Error),
     #[error("the system random source failed; cannot protect the API token")]
     Random,
+    #[error("cannot load the signature trust configuration: {0}")]
+    Trust(#[from] crate::signature::trust::TrustError),
     #[error("cannot set up the link to the axis: {0}")]
     Axis(#[from] crate::sync::VdxpClientError),
 }
@@ -55,6 +57,10 @@ pub async fn run(
         max_files: config.limits.max_files,
         clock: clock.clone(),
         disk_quota_bytes: config.limits.disk_quota_bytes,
+        signatures: match &config.signing {
+            Some(section) => Some(Arc::new(SignaturePolicy::from_config(section)?)),
+            None => None,
+        },
     };
     let state = AppState::new(
         store.clone(),

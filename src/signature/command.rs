@@ -13,7 +13,7 @@ use super::pades::{self, PadesError, SignatureDetails, SignedPdf};
 use super::signer::DocumentSigner;
 use super::timestamp::{TimestampError, TsaClient};
 use super::trust::{ChainStatus, RevocationStatus, TrustError, TrustStore};
-use super::verify::{verify_pdf, DocumentReport, SignatureRole, Verdict, VerifyError};
+use super::verify::{verify_pdf, DocumentReport, LeaderRule, SignatureRole, Verdict, VerifyError};
 
 /// Whose signature `docgate sign` applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,12 +62,17 @@ pub fn sign(
     if options.role == SigningRole::Agency {
         let trust = TrustStore::load(&options.trust_roots, &options.crls)?;
         let report = verify_pdf(input, &trust, OffsetDateTime::now_utc())?;
-        check_leader_signature(&report, trust.has_roots()).map_err(|reason| {
-            CommandError::Refused {
+        let rule = if trust.has_roots() {
+            LeaderRule::Valid
+        } else {
+            LeaderRule::Intact
+        };
+        report
+            .check_leader_signature(rule)
+            .map_err(|reason| CommandError::Refused {
                 path: input.to_path_buf(),
                 reason,
-            }
-        })?;
+            })?;
     }
     let details = SignatureDetails {
         signer_name: None,
@@ -106,37 +111,6 @@ pub fn sign(
         &details,
         stamper,
     )?)
-}
-
-/// The rule for an agency signature: a person's signature must be there, intact, and —
-/// when trust roots are configured — valid (trusted, not revoked). Returns why not.
-pub fn check_leader_signature(report: &DocumentReport, judge_trust: bool) -> Result<(), String> {
-    let personal: Vec<_> = report.personal().collect();
-    if personal.is_empty() {
-        return Err(if report.signatures.is_empty() {
-            "the document is not signed; the competent person must sign it before the agency seal is applied".into()
-        } else {
-            "the document carries no personal (leader's) signature; the competent person must sign it before the agency seal is applied".into()
-        });
-    }
-    let acceptable = |signature: &&&super::verify::SignatureReport| {
-        if judge_trust {
-            signature.verdict == Verdict::Valid
-        } else {
-            signature.intact
-        }
-    };
-    if personal.iter().any(|signature| acceptable(&signature)) {
-        return Ok(());
-    }
-    let problems: Vec<String> = personal
-        .iter()
-        .flat_map(|signature| signature.problems.iter().cloned())
-        .collect();
-    Err(format!(
-        "the leader's signature is not valid: {}",
-        problems.join("; ")
-    ))
 }
 
 /// Verifies `path` against the given roots and CRLs.

@@ -87,6 +87,8 @@ pub struct DocumentReport {
     pub signatures: Vec<SignatureReport>,
     /// Every signature valid, and at least one.
     pub valid: bool,
+    /// Bytes after the end of the last signature's range: an update no one signed.
+    pub unsigned_tail_bytes: u64,
 }
 
 impl DocumentReport {
@@ -95,6 +97,49 @@ impl DocumentReport {
         self.signatures
             .iter()
             .filter(|signature| signature.role == Some(SignatureRole::Personal))
+    }
+}
+
+/// How strictly a leader's (personal) signature is judged before the agency seals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaderRule {
+    /// Present and intact (no trust roots to judge it by).
+    Intact,
+    /// Valid: intact, trusted, not revoked, nothing added after the last signature.
+    Valid,
+    /// Valid, or valid but for revocation that cannot be known (an offline box whose
+    /// configuration allows it).
+    ValidOrUnknownRevocation,
+}
+
+impl DocumentReport {
+    /// The rule for an agency signature (NĐ 30/2020): a person's signature must be there
+    /// and acceptable under `rule`. `Err` says why not, in words for the office.
+    pub fn check_leader_signature(&self, rule: LeaderRule) -> Result<(), String> {
+        let personal: Vec<&SignatureReport> = self.personal().collect();
+        if personal.is_empty() {
+            return Err(if self.signatures.is_empty() {
+                "the document is not signed; the competent person must sign it before the agency seal is applied".into()
+            } else {
+                "the document carries no personal (leader's) signature; the competent person must sign it before the agency seal is applied".into()
+            });
+        }
+        let acceptable = |signature: &&SignatureReport| match rule {
+            LeaderRule::Intact => signature.intact && self.unsigned_tail_bytes == 0,
+            LeaderRule::Valid => signature.verdict == Verdict::Valid,
+            LeaderRule::ValidOrUnknownRevocation => signature.verdict != Verdict::Invalid,
+        };
+        if personal.iter().any(acceptable) {
+            return Ok(());
+        }
+        let problems: Vec<String> = personal
+            .iter()
+            .flat_map(|signature| signature.problems.iter().cloned())
+            .collect();
+        Err(format!(
+            "the leader's signature is not valid: {}",
+            problems.join("; ")
+        ))
     }
 }
 
@@ -124,6 +169,7 @@ pub fn verify_pdf(
         .filter_map(|signature| signature.coverage.as_ref().ok())
         .map(|coverage| coverage.bytes_after)
         .min();
+    let unsigned_tail_bytes = unsigned_tail.unwrap_or(0);
     if let Some(tail) = unsigned_tail.filter(|tail| *tail > 0) {
         for report in &mut signatures {
             report.problems.push(format!(
@@ -136,7 +182,11 @@ pub fn verify_pdf(
         && signatures
             .iter()
             .all(|report| report.verdict == Verdict::Valid);
-    Ok(DocumentReport { signatures, valid })
+    Ok(DocumentReport {
+        signatures,
+        valid,
+        unsigned_tail_bytes,
+    })
 }
 
 fn verify_one(

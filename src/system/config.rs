@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use super::axis_config::AxisSection;
+pub use super::signing_config::SigningSection;
 
 /// A validated configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -24,6 +25,9 @@ pub struct GatewayConfig {
     /// `[axis]`: the provincial axis. Absent: the gateway runs stand-alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub axis: Option<AxisSection>,
+    /// `[signing]`: the agency seal and signature checks. Absent: none (stand-alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<SigningSection>,
 }
 
 /// `[gateway]`: who this box is and where it keeps its state.
@@ -144,6 +148,9 @@ impl GatewayConfig {
                 axis.secret_file = Some(base.join(secret_file));
             }
         }
+        if let Some(signing) = &mut config.signing {
+            signing.anchor(base);
+        }
         config.validate(path)?;
         Ok(config)
     }
@@ -217,6 +224,9 @@ impl GatewayConfig {
                 "is 0".into(),
                 "set the bytes the state directory may use, e.g. 10737418240 (10 GiB)",
             ));
+        }
+        if let Some(signing) = &self.signing {
+            signing.validate(path)?;
         }
         if let Some(axis) = &self.axis {
             axis.validate(path)?;
@@ -318,6 +328,7 @@ pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
         },
         limits: LimitsSection::default(),
         axis: None,
+        signing: None,
     };
     let body = toml::to_string_pretty(&config).map_err(|error| ConfigError::Syntax {
         path: config_path.clone(),

@@ -7,4 +7,5 @@ pub mod clock;
 pub mod config;
 pub mod logging;
 pub mod shutdown;
+mod signing_config;
 pub mod tls;

@@ -106,6 +106,11 @@ impl From<IntakeError> for ApiError {
             IntakeError::File { .. } | IntakeError::NoFile | IntakeError::TooManyFiles { .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_file", message)
             }
+            IntakeError::LeaderSignature { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "leader_signature_invalid",
+                message,
+            ),
             IntakeError::MissingMeta => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_meta", message)
             }

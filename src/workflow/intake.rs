@@ -48,6 +48,8 @@ pub struct IntakeContext {
     pub clock: SharedClock,
     /// `limits.disk_quota_bytes`: the state directory may not grow past this.
     pub disk_quota_bytes: u64,
+    /// `[signing]`: when set, the PDF must carry a valid leader's signature.
+    pub signatures: Option<std::sync::Arc<super::signing::SignaturePolicy>>,
 }
 
 /// Why a document was refused, or could not be stored.
@@ -71,6 +73,8 @@ pub enum IntakeError {
     TooManyFiles { count: usize, limit: u32 },
     #[error("Idempotency-Key {0}")]
     BadIdempotencyKey(&'static str),
+    #[error("file 1 ({name:?}): {reason}")]
+    LeaderSignature { name: String, reason: String },
     #[error(transparent)]
     StorageFull(#[from] StorageFull),
     #[error(transparent)]
@@ -105,6 +109,9 @@ pub async fn accept_outgoing(
     let incoming: u64 = request.files.iter().map(|file| file.staged.size()).sum();
     check_storage(store, context, incoming)?;
     let now = context.clock.now();
+    if let (Some(policy), Some(document)) = (&context.signatures, request.files.first()) {
+        check_leader_signature(policy, document, now).await?;
+    }
     if let Some(number) = meta.code_number {
         // Checked before publishing so a refused request leaves no file behind. (Two requests
         // racing for one number both pass here; the loser's files are swept on next start.)
@@ -138,6 +145,24 @@ pub async fn accept_outgoing(
         at: rfc3339_utc(now),
     };
     Ok(store.accept_outgoing(document).await?)
+}
+
+/// The leader's signature on the document's PDF, checked off the runtime.
+async fn check_leader_signature(
+    policy: &std::sync::Arc<super::signing::SignaturePolicy>,
+    document: &IncomingFile,
+    now: time::OffsetDateTime,
+) -> Result<(), IntakeError> {
+    let (policy, path) = (policy.clone(), document.staged.path().to_path_buf());
+    let checked = tokio::task::spawn_blocking(move || policy.check_leader_signature(&path, now))
+        .await
+        .map_err(|_| StoreError::Closed)?;
+    checked
+        .map(|_| ())
+        .map_err(|reason| IntakeError::LeaderSignature {
+            name: document.name.clone(),
+            reason,
+        })
 }
 
 /// Refuses a request that would take the state directory past its quota (checked before

@@ -5,9 +5,11 @@
 pub mod exchange;
 pub mod intake;
 pub mod meta;
+pub mod signing;
 
 pub use exchange::StorageFull;
 pub use intake::{
     accept_outgoing, check_storage, IncomingFile, IntakeContext, IntakeError, IntakeRequest,
 };
 pub use meta::{MetaError, OutgoingMeta};
+pub use signing::SignaturePolicy;

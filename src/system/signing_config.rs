@@ -1,0 +1,189 @@
+//! The optional `[signing]` section of the gateway's configuration: the agency's key (a
+//! PKCS#11 token in production, a key file for the demo and tests), the trust roots and
+//! CRLs signatures are judged against, the timestamp authority, and how strict to be.
+//! Validated with the rest of the file by `GatewayConfig::load` (errors name the key and
+//! the fix). Never reads the PIN.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::config::ConfigError;
+
+/// `[signing]`: signatures on outgoing documents and checks on incoming ones. Absent: the
+/// gateway neither checks nor applies signatures (a stand-alone or test set-up).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SigningSection {
+    /// The PKCS#11 module of the agency's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_module: Option<PathBuf>,
+    /// The token's label (never a slot number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_label: Option<String>,
+    /// A file holding the token's user PIN (a systemd credential on the appliance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_pin_file: Option<PathBuf>,
+    /// Which key on the token, when it holds several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_key_label: Option<String>,
+    /// Instead of a token: a PEM file with the PKCS#8 key, the seal certificate and any
+    /// intermediates (demo and tests; no hardware).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// PEM files of the roots signatures must chain to (the Government Cipher Committee's
+    /// CA in production).
+    pub trust_roots: Vec<PathBuf>,
+    /// CRL files (PEM or DER). Without a current CRL for an issuer, revocation is unknown.
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
+    /// Accept a leader's signature whose revocation cannot be known (no current CRL), so an
+    /// office keeps working offline. Off by default: unknown is not valid.
+    #[serde(default)]
+    pub accept_unknown_revocation: bool,
+    /// RFC 3161 timestamp authority (`http(s)://…`). Without it, seals are PAdES B-B.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsa_url: Option<String>,
+    /// How long one timestamp request may take, in seconds.
+    #[serde(default = "default_tsa_timeout_secs")]
+    pub tsa_timeout_secs: u64,
+    /// With a TSA configured: how long a sealed document waits for its timestamp before it
+    /// is sent as B-B anyway. Absent: it waits for B-T however long it takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_without_timestamp_after_secs: Option<u64>,
+}
+
+fn default_tsa_timeout_secs() -> u64 {
+    15
+}
+
+impl SigningSection {
+    /// Makes relative paths relative to the configuration file's directory.
+    pub(crate) fn anchor(&mut self, base: &Path) {
+        for path in [
+            &mut self.token_module,
+            &mut self.token_pin_file,
+            &mut self.key_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *path = base.join(&*path);
+        }
+        for path in self.trust_roots.iter_mut().chain(self.crls.iter_mut()) {
+            *path = base.join(&*path);
+        }
+    }
+
+    pub(crate) fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key, problem: String, fix| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            problem,
+            fix,
+        };
+        let token = self.token_label.is_some();
+        match (token, self.key_file.is_some()) {
+            (true, true) => {
+                return Err(invalid(
+                    "signing.key_file",
+                    "and signing.token_label are both set".into(),
+                    "keep the token (production) or the key file (demo), not both",
+                ))
+            }
+            (false, false) => {
+                return Err(invalid(
+                    "signing.token_label",
+                    "is missing".into(),
+                    "name the agency's token by its label (with token_module and token_pin_file), or give key_file",
+                ))
+            }
+            _ => {}
+        }
+        if token && (self.token_module.is_none() || self.token_pin_file.is_none()) {
+            return Err(invalid(
+                "signing.token_pin_file",
+                "or signing.token_module is missing".into(),
+                "set token_module to the token's PKCS#11 library and token_pin_file to the file holding its PIN",
+            ));
+        }
+        if self.trust_roots.is_empty() {
+            return Err(invalid(
+                "signing.trust_roots",
+                "is empty".into(),
+                "list the PEM file(s) of the CA that issues leaders' and agencies' certificates",
+            ));
+        }
+        if let Some(url) = &self.tsa_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(
+                    "signing.tsa_url",
+                    format!("is {url:?}, not an http(s) URL"),
+                    "write the timestamp authority's address, e.g. http://tsa.example.gov.vn/",
+                ));
+            }
+        }
+        if self.tsa_timeout_secs == 0 || self.tsa_timeout_secs > 300 {
+            return Err(invalid(
+                "signing.tsa_timeout_secs",
+                format!("is {}", self.tsa_timeout_secs),
+                "use 1 to 300 seconds",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(text: &str) -> Result<SigningSection, String> {
+        let mut section: SigningSection =
+            toml::from_str(text).map_err(|error| error.to_string())?;
+        section.anchor(Path::new("/etc/docgate"));
+        section
+            .validate(Path::new("/etc/docgate/docgate.toml"))
+            .map_err(|error| error.to_string())?;
+        Ok(section)
+    }
+
+    #[test]
+    fn a_key_file_or_a_token_with_its_module_and_pin() {
+        let key_file =
+            section("key_file = \"seal.pem\"\ntrust_roots = [\"trust/ca.pem\"]").expect("ok");
+        assert_eq!(
+            key_file.key_file,
+            Some(PathBuf::from("/etc/docgate/seal.pem"))
+        );
+        assert_eq!(
+            key_file.trust_roots,
+            [PathBuf::from("/etc/docgate/trust/ca.pem")]
+        );
+        section(
+            "token_label = \"agency-seal\"\ntoken_module = \"/usr/lib/softhsm/libsofthsm2.so\"\n\
+             token_pin_file = \"credentials/pin\"\ntrust_roots = [\"ca.pem\"]",
+        )
+        .expect("ok");
+
+        for (text, key) in [
+            ("trust_roots = [\"ca.pem\"]", "signing.token_label"),
+            (
+                "key_file = \"k\"\ntoken_label = \"t\"\ntrust_roots = [\"ca.pem\"]",
+                "signing.key_file",
+            ),
+            (
+                "token_label = \"t\"\ntrust_roots = [\"ca.pem\"]",
+                "signing.token_pin_file",
+            ),
+            ("key_file = \"k\"\ntrust_roots = []", "signing.trust_roots"),
+            (
+                "key_file = \"k\"\ntrust_roots = [\"c\"]\ntsa_url = \"ftp://x\"",
+                "signing.tsa_url",
+            ),
+        ] {
+            let error = section(text).expect_err(text);
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+}

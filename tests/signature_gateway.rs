@@ -1,0 +1,111 @@
+//! The gateway's signature rule at intake: with `[signing]` configured, an outgoing PDF is
+//! accepted only with a valid leader's signature; anything else is answered 422
+//! `leader_signature_invalid` with the reason, and the store is left as it was.
+
+mod common;
+
+use std::path::Path;
+
+use common::{docgate, sample_meta, sample_pdf, GatewayDir};
+use docgate::demo::pki::{SignerFiles, TestCa};
+
+fn sign(signer: &SignerFiles, input: &[u8], dir: &Path, name: &str) -> Vec<u8> {
+    let (source, target) = (
+        dir.join(format!("{name}.in.pdf")),
+        dir.join(format!("{name}.pdf")),
+    );
+    std::fs::write(&source, input).expect("write");
+    let output = docgate()
+        .arg("sign")
+        .arg("--key-file")
+        .arg(&signer.key_file)
+        .args(["--role", "leader"])
+        .arg(&source)
+        .arg(&target)
+        .output()
+        .expect("sign");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read(&target).expect("signed")
+}
+
+#[test]
+fn outgoing_pdfs_need_a_valid_leader_signature() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pki = dir.path().join("pki");
+    std::fs::create_dir_all(&pki).expect("pki");
+    let ca = TestCa::create("Ban Cơ yếu Chính phủ (test)", &pki, "ca").expect("ca");
+    let leader = ca
+        .issue_document_signer("Nguyễn Văn An", "UBND xã", 21, &pki, "leader")
+        .expect("leader");
+    let agency = ca
+        .issue_document_signer("UBND xã", "UBND xã", 22, &pki, "agency")
+        .expect("agency");
+    let revoked = ca
+        .issue_document_signer("Trần Văn Bảy", "UBND xã", 23, &pki, "revoked")
+        .expect("revoked");
+    let other = TestCa::create("Another CA", &pki, "other").expect("other");
+    let foreign = other
+        .issue_document_signer("Lê Thị Cúc", "Elsewhere", 24, &pki, "foreign")
+        .expect("foreign");
+    let crl = ca.revocation_list(&[23], &pki, "crl").expect("crl");
+
+    let gateway = GatewayDir::init(&dir.path().join("gateway"), &[]);
+    let mut text = std::fs::read_to_string(&gateway.config).expect("config");
+    text.push_str(&format!(
+        "\n[signing]\nkey_file = {:?}\ntrust_roots = [{:?}]\ncrls = [{:?}]\n",
+        agency.key_file, ca.certificate, crl
+    ));
+    std::fs::write(&gateway.config, text).expect("config");
+    let process = gateway.start();
+    let meta = sample_meta();
+
+    let refused = [
+        ("unsigned", sample_pdf("unsigned"), "not signed"),
+        (
+            "foreign",
+            sign(&foreign, &sample_pdf("foreign"), dir.path(), "foreign"),
+            "no trusted issuer",
+        ),
+        (
+            "revoked",
+            sign(&revoked, &sample_pdf("revoked"), dir.path(), "revoked"),
+            "revoked",
+        ),
+        (
+            "sealed only",
+            sign(&agency, &sample_pdf("agency"), dir.path(), "agency-only"),
+            "no personal",
+        ),
+    ];
+    for (what, pdf, reason) in refused {
+        let (status, body) =
+            process.post_document(&meta, &[("van-ban.pdf", "application/pdf", pdf)], None);
+        assert_eq!(status, 422, "{what}: {body}");
+        assert_eq!(
+            body["error"]["code"], "leader_signature_invalid",
+            "{what}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(reason), "{what}: {message}");
+    }
+    assert!(
+        process.all_document_ids().is_empty(),
+        "a refused request stores nothing"
+    );
+
+    let signed = sign(&leader, &sample_pdf("good"), dir.path(), "good");
+    let (status, body) = process.post_document(
+        &meta,
+        &[("van-ban.pdf", "application/pdf", signed.clone())],
+        None,
+    );
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("id");
+    let (status, stored) = process.get_bytes(&format!("/api/v1/documents/{id}/files/1"));
+    assert_eq!(status, 200);
+    assert_eq!(stored, signed, "the leader-signed PDF is kept as submitted");
+}
