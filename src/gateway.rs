@@ -51,16 +51,17 @@ pub async fn run(
         .await
         .map_err(|_| StoreError::Closed)??;
     let clock: SharedClock = Arc::new(SystemClock);
+    let signatures = match &config.signing {
+        Some(section) => Some(Arc::new(SignaturePolicy::from_config(section)?)),
+        None => None,
+    };
     let intake = IntakeContext {
         organ_id: config.gateway.organ_id.clone(),
         extra_agency_codes: config.gateway.extra_agency_codes.clone(),
         max_files: config.limits.max_files,
         clock: clock.clone(),
         disk_quota_bytes: config.limits.disk_quota_bytes,
-        signatures: match &config.signing {
-            Some(section) => Some(Arc::new(SignaturePolicy::from_config(section)?)),
-            None => None,
-        },
+        signatures: signatures.clone(),
     };
     let state = AppState::new(
         store.clone(),
@@ -85,6 +86,7 @@ pub async fn run(
                 retry_max_ms: axis.retry_max_ms,
                 disk_quota_bytes: config.limits.disk_quota_bytes,
                 limits: Limits::default(),
+                signatures,
             };
             let handle = sync::start(
                 store.clone(),

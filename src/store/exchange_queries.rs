@@ -157,6 +157,24 @@ pub(super) fn exchange_info(connection: &Connection, id: &str) -> Result<Exchang
         .map_err(StoreError::sqlite("read a document's exchange fields"))
 }
 
+/// The stored signature verification report, if any.
+pub(super) fn signatures(
+    connection: &Connection,
+    id: &str,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    let text: Option<String> = connection
+        .query_row(
+            "SELECT signatures_json FROM documents WHERE id = ?1",
+            [id],
+            |row| row.get(0),
+        )
+        .map_err(StoreError::sqlite("read a document's signature report"))?;
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|error| StoreError::Decode(error.to_string()))
+    })
+    .transpose()
+}
+
 pub(super) fn statuses(
     connection: &Connection,
     id: &str,

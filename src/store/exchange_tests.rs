@@ -57,6 +57,7 @@ fn incoming(store: &Store, axis_doc_id: &str, document_id: &str) -> NewIncomingD
             size: file.size,
         }],
         note: String::new(),
+        signatures_json: Some(r#"{"valid":true,"signatures":[]}"#.into()),
         status: NewStatusPacket {
             packet: blob(store, format!("status 01 for {axis_doc_id}").as_bytes()),
             organ_id: "000.00.01.H41".into(),
@@ -96,6 +97,11 @@ async fn an_incoming_commit_is_idempotent_per_delivery_and_all_or_nothing() {
     assert_eq!(record.statuses.len(), 1);
     assert_eq!(record.statuses[0].code, "01");
     assert_eq!(record.statuses[0].direction, "sent");
+    assert_eq!(
+        record.signatures,
+        Some(serde_json::json!({"valid": true, "signatures": []})),
+        "the signature report is stored with the document"
+    );
     // Its status 01 waits in the outbox.
     let outbox = store.next_outbox_batch(10).expect("outbox");
     assert_eq!(outbox.len(), 1);

@@ -70,8 +70,8 @@ pub(super) fn commit_incoming(
     let inserted = connection.execute(
         "INSERT INTO documents (id, direction, document_id, state, subject, code_number,
              code_notation, register_year, meta_json, created_at, updated_at, priority,
-             packet_sha256, packet_size, axis_doc_id, peer_organ)
-         VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13)",
+             packet_sha256, packet_size, axis_doc_id, peer_organ, signatures_json)
+         VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         rusqlite::params![
             document.id,
             document.document_id,
@@ -86,6 +86,7 @@ pub(super) fn commit_incoming(
             document.packet.size as i64,
             document.axis_doc_id,
             document.peer_organ,
+            document.signatures_json,
         ],
     );
     if let Err(error) = inserted {

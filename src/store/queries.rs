@@ -95,6 +95,7 @@ pub(super) fn document(
         events: events(connection, id)?,
         exchange: super::exchange_queries::exchange_info(connection, id)?,
         statuses: super::exchange_queries::statuses(connection, id)?,
+        signatures: super::exchange_queries::signatures(connection, id)?,
         summary,
         meta,
     }))

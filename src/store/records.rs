@@ -208,6 +208,9 @@ pub struct DocumentRecord {
     pub exchange: ExchangeInfo,
     /// Business statuses (01…16) received about it (outgoing) or sent about it (incoming).
     pub statuses: Vec<DocumentStatusRecord>,
+    /// The verification report of its signatures (`docgate verify --json`'s shape), when
+    /// one was made: every incoming document when `[signing]` is configured.
+    pub signatures: Option<serde_json::Value>,
 }
 
 /// The exchange fields of a document.
@@ -330,6 +333,8 @@ pub struct NewIncomingDocument {
     pub files: Vec<NewFile>,
     /// Event detail (e.g. attachments that could not be decoded).
     pub note: String,
+    /// The verification report of its signatures, as JSON.
+    pub signatures_json: Option<String>,
     pub status: NewStatusPacket,
     pub at: String,
 }

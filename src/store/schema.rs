@@ -138,6 +138,12 @@ pub(super) const GATEWAY_MIGRATIONS: &[&str] = &[
     CREATE INDEX incoming_deliveries_packet_sha256 ON incoming_deliveries (packet_sha256)
         WHERE packet_sha256 IS NOT NULL;
     "#,
+    // 3: signatures. The verification report of a document's signatures, as JSON: stored
+    // with every incoming document (and, for outgoing ones, the leader's signature as
+    // checked at intake).
+    r#"
+    ALTER TABLE documents ADD COLUMN signatures_json TEXT;
+    "#,
 ];
 
 /// Brings the database up to the last of `migrations`; refuses a newer one.

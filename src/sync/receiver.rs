@@ -269,6 +269,21 @@ async fn commit_document<C: AxisClient>(
             Ok((files, notes, published))
         })
         .await?;
+    let signatures_json = match context.settings.signatures.clone() {
+        Some(policy) => {
+            let (document, at) = (files.first().cloned(), now);
+            context
+                .blocking(move |store| {
+                    let Some(document) = document else {
+                        return Ok(None);
+                    };
+                    let path = store.blobs().blob_path(&document.sha256)?;
+                    Ok(Some(signature_report(&policy, &path, at)))
+                })
+                .await?
+        }
+        None => None,
+    };
     let id = ulid::Ulid::new().to_string();
     let document = NewIncomingDocument {
         id: id.clone(),
@@ -287,6 +302,7 @@ async fn commit_document<C: AxisClient>(
         packet: packet.clone(),
         files,
         note: notes.join("; "),
+        signatures_json,
         status: NewStatusPacket {
             packet: PacketBlob {
                 sha256: status_packet.sha256,
@@ -390,6 +406,29 @@ async fn acknowledge<C: AxisClient>(
         DeliveryOutcome::Document | DeliveryOutcome::Status => TransportStatus::Done,
     };
     context.client.acknowledge(delivery_id, status).await
+}
+
+/// The verification report of the document's main file, as stored JSON; a file that is
+/// not a readable PDF gets a report saying so (the document is still received: the clerk
+/// decides).
+fn signature_report(
+    policy: &crate::workflow::SignaturePolicy,
+    path: &std::path::Path,
+    now: time::OffsetDateTime,
+) -> String {
+    let report = match crate::signature::verify::verify_pdf(path, policy.trust(), now) {
+        Ok(report) => serde_json::to_value(&report),
+        Err(error) => Ok(serde_json::json!({
+            "valid": false,
+            "signatures": [],
+            "error": error.to_string(),
+        })),
+    };
+    report
+        .map(|report| report.to_string())
+        .unwrap_or_else(|error| {
+            serde_json::json!({"valid": false, "error": error.to_string()}).to_string()
+        })
 }
 
 fn header_json(header: &EdocHeader) -> Result<String, SyncError> {

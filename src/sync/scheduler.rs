@@ -39,6 +39,8 @@ pub struct SyncSettings {
     pub disk_quota_bytes: u64,
     /// Limits for reading incoming packets (and the largest packet fetched).
     pub limits: Limits,
+    /// `[signing]`: incoming documents get a signature verification report.
+    pub signatures: Option<Arc<crate::workflow::SignaturePolicy>>,
 }
 
 /// Why one step of the scheduler failed (the loop logs it, backs off, and tries again).

@@ -167,6 +167,7 @@ async fn deliveries_are_committed_before_they_are_acknowledged() {
             retry_max_ms: 50,
             disk_quota_bytes: u64::MAX,
             limits: Limits::default(),
+            signatures: None,
         },
         Arc::new(SystemClock),
         shutdown.clone(),
