@@ -7,6 +7,7 @@ mod common;
 
 use std::process::Command;
 
+use common::signing::openssl_cms_verify;
 use common::tsa::OpensslTsa;
 use docgate::demo::pki::TestCa;
 use docgate::signature::cms;
@@ -48,18 +49,7 @@ fn openssl_verifies_a_detached_signature_the_library_built() {
     );
     std::fs::write(&data, &content).expect("data");
     std::fs::write(&signature, &der).expect("signature");
-    let output = Command::new("openssl")
-        .args([
-            "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any", "-in",
-        ])
-        .arg(&signature)
-        .arg("-content")
-        .arg(&data)
-        .arg("-CAfile")
-        .arg(&pki.ca.certificate)
-        .args(["-out", "/dev/null"])
-        .output()
-        .expect("openssl");
+    let output = openssl_cms_verify(&signature, &data, &pki.ca.certificate);
     assert!(
         output.status.success(),
         "openssl cms -verify: {}",
@@ -68,18 +58,7 @@ fn openssl_verifies_a_detached_signature_the_library_built() {
 
     // The same signature over other content is refused by openssl too (the check can fail).
     std::fs::write(&data, b"other content").expect("data");
-    let output = Command::new("openssl")
-        .args([
-            "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any", "-in",
-        ])
-        .arg(&signature)
-        .arg("-content")
-        .arg(&data)
-        .arg("-CAfile")
-        .arg(&pki.ca.certificate)
-        .args(["-out", "/dev/null"])
-        .output()
-        .expect("openssl");
+    let output = openssl_cms_verify(&signature, &data, &pki.ca.certificate);
     assert!(!output.status.success());
 }
 

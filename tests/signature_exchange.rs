@@ -7,7 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::exchange::{documents, set_option, wait_for, Exchange};
-use common::{docgate, sample_meta, sample_pdf};
+use common::signing::leader_signed;
+use common::{sample_meta, sample_pdf};
 use docgate::demo::pki::TestCa;
 
 #[test]
@@ -50,34 +51,16 @@ fn the_receiver_stores_a_verification_report_with_each_document() {
     let district = exchange.gateway("district").start();
     let commune = exchange.gateway("commune").start();
 
-    let source = dir.path().join("in.pdf");
-    let signed = dir.path().join("signed.pdf");
-    std::fs::write(&source, sample_pdf("signed across the exchange")).expect("pdf");
-    let output = docgate()
-        .arg("sign")
-        .arg("--key-file")
-        .arg(&leader.key_file)
-        .args(["--role", "leader"])
-        .arg(&source)
-        .arg(&signed)
-        .output()
-        .expect("sign");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let signed = leader_signed(
+        &leader.key_file,
+        &sample_pdf("signed across the exchange"),
+        dir.path(),
+        "signed",
     );
     let mut meta = sample_meta();
     meta["to"] = serde_json::json!([exchange.organ_id("commune")]);
-    let (status, body) = district.post_document(
-        &meta,
-        &[(
-            "van-ban.pdf",
-            "application/pdf",
-            std::fs::read(&signed).expect("signed"),
-        )],
-        None,
-    );
+    let (status, body) =
+        district.post_document(&meta, &[("van-ban.pdf", "application/pdf", signed)], None);
     assert_eq!(status, 202, "{body}");
 
     let received = wait_for(Duration::from_secs(30), || {

@@ -4,33 +4,9 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{docgate, sample_meta, sample_pdf, GatewayDir};
-use docgate::demo::pki::{SignerFiles, TestCa};
-
-fn sign(signer: &SignerFiles, input: &[u8], dir: &Path, name: &str) -> Vec<u8> {
-    let (source, target) = (
-        dir.join(format!("{name}.in.pdf")),
-        dir.join(format!("{name}.pdf")),
-    );
-    std::fs::write(&source, input).expect("write");
-    let output = docgate()
-        .arg("sign")
-        .arg("--key-file")
-        .arg(&signer.key_file)
-        .args(["--role", "leader"])
-        .arg(&source)
-        .arg(&target)
-        .output()
-        .expect("sign");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    std::fs::read(&target).expect("signed")
-}
+use common::signing::leader_signed;
+use common::{sample_meta, sample_pdf, GatewayDir};
+use docgate::demo::pki::TestCa;
 
 #[test]
 fn outgoing_pdfs_need_a_valid_leader_signature() {
@@ -67,17 +43,32 @@ fn outgoing_pdfs_need_a_valid_leader_signature() {
         ("unsigned", sample_pdf("unsigned"), "not signed"),
         (
             "foreign",
-            sign(&foreign, &sample_pdf("foreign"), dir.path(), "foreign"),
+            leader_signed(
+                &foreign.key_file,
+                &sample_pdf("foreign"),
+                dir.path(),
+                "foreign",
+            ),
             "no trusted issuer",
         ),
         (
             "revoked",
-            sign(&revoked, &sample_pdf("revoked"), dir.path(), "revoked"),
+            leader_signed(
+                &revoked.key_file,
+                &sample_pdf("revoked"),
+                dir.path(),
+                "revoked",
+            ),
             "revoked",
         ),
         (
             "sealed only",
-            sign(&agency, &sample_pdf("agency"), dir.path(), "agency-only"),
+            leader_signed(
+                &agency.key_file,
+                &sample_pdf("agency"),
+                dir.path(),
+                "agency-only",
+            ),
             "no personal",
         ),
     ];
@@ -97,7 +88,7 @@ fn outgoing_pdfs_need_a_valid_leader_signature() {
         "a refused request stores nothing"
     );
 
-    let signed = sign(&leader, &sample_pdf("good"), dir.path(), "good");
+    let signed = leader_signed(&leader.key_file, &sample_pdf("good"), dir.path(), "good");
     let (status, body) = process.post_document(
         &meta,
         &[("van-ban.pdf", "application/pdf", signed.clone())],

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::docgate;
+use common::signing::{openssl_cms_verify, pdfsig};
 use common::softhsm::{self, SoftHsm};
 use common::tsa::OpensslTsa;
 use docgate::demo::pki::{SignerFiles, TestCa};
@@ -221,18 +222,7 @@ fn a_leader_and_an_agency_signature_pass_pdfsig_openssl_cms_and_openssl_ts() {
         );
         std::fs::write(&data, &content).expect("data");
         std::fs::write(&cms, der).expect("cms");
-        let output = Command::new("openssl")
-            .args([
-                "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any", "-in",
-            ])
-            .arg(&cms)
-            .arg("-content")
-            .arg(&data)
-            .arg("-CAfile")
-            .arg(&setup.ca.certificate)
-            .args(["-out", "/dev/null"])
-            .output()
-            .expect("openssl cms");
+        let output = openssl_cms_verify(&cms, &data, &setup.ca.certificate);
         assert!(
             output.status.success(),
             "signature {index}: {}",
@@ -374,51 +364,26 @@ fn signing_on_a_softhsm_token_and_a_wrong_pin_fails_once_with_a_clear_error() {
     let input = dir.path().join("in.pdf");
     std::fs::write(&input, docgate::demo::sample_pdf("token").expect("pdf")).expect("pdf");
     let output_pdf = dir.path().join("out.pdf");
-    let output = softhsm
-        .command(env!("CARGO_BIN_EXE_docgate"))
-        .args([
-            "sign",
-            "--token-label",
-            &label,
-            "--module",
-            softhsm::MODULE,
-            "--pin-file",
-        ])
-        .arg(&pin)
-        .args(["--role", "leader"])
-        .arg(&input)
-        .arg(&output_pdf)
-        .output()
-        .expect("sign");
-    assert!(output.status.success(), "{}", stderr(&output));
-    let text = String::from_utf8_lossy(
-        &Command::new("pdfsig")
-            .arg(&output_pdf)
+    let sign_on_token = |output: &Path| {
+        softhsm
+            .command(env!("CARGO_BIN_EXE_docgate"))
+            .args(["sign", "--token-label", &label, "--module", softhsm::MODULE])
+            .arg("--pin-file")
+            .arg(&pin)
+            .args(["--role", "leader"])
+            .arg(&input)
+            .arg(output)
             .output()
-            .expect("pdfsig")
-            .stdout,
-    )
-    .into_owned();
+            .expect("sign")
+    };
+    let output = sign_on_token(&output_pdf);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = pdfsig(&output_pdf);
     assert!(text.contains("Signature is Valid"), "{text}");
 
     std::fs::write(&pin, "9999\n").expect("pin");
     let started = std::time::Instant::now();
-    let output = softhsm
-        .command(env!("CARGO_BIN_EXE_docgate"))
-        .args([
-            "sign",
-            "--token-label",
-            &label,
-            "--module",
-            softhsm::MODULE,
-            "--pin-file",
-        ])
-        .arg(&pin)
-        .args(["--role", "leader"])
-        .arg(&input)
-        .arg(dir.path().join("never.pdf"))
-        .output()
-        .expect("sign");
+    let output = sign_on_token(&dir.path().join("never.pdf"));
     assert!(!output.status.success());
     let message = stderr(&output);
     assert!(message.to_lowercase().contains("pin"), "{message}");
@@ -486,13 +451,6 @@ fn a_seal_made_offline_is_raised_to_b_t_later_without_touching_the_signed_bytes(
     let (valid, report) = setup.verify(&sealed);
     assert!(valid, "{report:#}");
     assert_eq!(report["signatures"][1]["level"], "B-T");
-    let text = String::from_utf8_lossy(
-        &Command::new("pdfsig")
-            .arg(&sealed)
-            .output()
-            .expect("pdfsig")
-            .stdout,
-    )
-    .into_owned();
+    let text = pdfsig(&sealed);
     assert_eq!(text.matches("Signature is Valid").count(), 2, "{text}");
 }

@@ -7,6 +7,7 @@
 pub mod axis;
 pub mod exchange;
 pub mod proxy;
+pub mod signing;
 pub mod softhsm;
 pub mod tsa;
 
