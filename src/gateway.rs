@@ -8,13 +8,14 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::edxml::{Limits, Organization};
+use crate::signature::timestamp::TsaClient;
 use crate::store::{Store, StoreError};
-use crate::sync::{self, LinkState, SyncSettings, VdxpClient};
+use crate::sync::{self, LinkState, SealingSettings, SyncSettings, VdxpClient};
 use crate::system::clock::{SharedClock, SystemClock};
 use crate::system::config::{ConfigError, GatewayConfig};
 use crate::system::shutdown::Shutdown;
 use crate::web::{self, AppState};
-use crate::workflow::{IntakeContext, SignaturePolicy};
+use crate::workflow::{AgencyKey, IntakeContext, SignaturePolicy};
 
 /// Why the gateway stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -32,10 +33,38 @@ pub enum GatewayError {
     Serve(std::io::Error),
     #[error("the system random source failed; cannot protect the API token")]
     Random,
+    #[error("cannot set up the agency seal: {0}")]
+    Seal(String),
     #[error("cannot load the signature trust configuration: {0}")]
     Trust(#[from] crate::signature::trust::TrustError),
     #[error("cannot set up the link to the axis: {0}")]
     Axis(#[from] crate::sync::VdxpClientError),
+}
+
+/// What the sealer needs, from `[signing]` (none without it).
+fn sealing(
+    section: Option<&crate::system::config::SigningSection>,
+    policy: Option<&Arc<SignaturePolicy>>,
+) -> Result<Option<SealingSettings>, GatewayError> {
+    let (Some(section), Some(policy)) = (section, policy) else {
+        return Ok(None);
+    };
+    let tsa = match &section.tsa_url {
+        Some(url) => Some(
+            TsaClient::new(url, Duration::from_secs(section.tsa_timeout_secs))
+                .map_err(|error| GatewayError::Seal(error.to_string()))?,
+        ),
+        None => None,
+    };
+    Ok(Some(SealingSettings {
+        key: AgencyKey::from_config(section)
+            .map_err(|error| GatewayError::Seal(error.to_string()))?,
+        policy: policy.clone(),
+        tsa,
+        send_without_timestamp_after: section
+            .send_without_timestamp_after_secs
+            .map(Duration::from_secs),
+    }))
 }
 
 /// Opens what the configuration names and serves on `listener` until `shutdown`.
@@ -86,7 +115,8 @@ pub async fn run(
                 retry_max_ms: axis.retry_max_ms,
                 disk_quota_bytes: config.limits.disk_quota_bytes,
                 limits: Limits::default(),
-                signatures,
+                signatures: signatures.clone(),
+                sealing: sealing(config.signing.as_ref(), signatures.as_ref())?,
             };
             let handle = sync::start(
                 store.clone(),

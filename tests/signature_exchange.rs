@@ -1,36 +1,41 @@
-//! Signatures across the exchange: with `[signing]` on both gateways, the district accepts
-//! only a leader-signed PDF, and the commune stores a verification report with the document
-//! it receives (shown by the local API): the leader's signature valid, personal, intact.
+//! Signatures across the exchange, with `[signing]` on both gateways: the district accepts
+//! only a leader-signed PDF, seals it with the agency key (timestamped by `openssl ts` as
+//! the TSA), and the commune receives a PDF that `pdfsig` calls valid twice over, with a
+//! verification report stored beside it. With the TSA down, the seal is B-B and the
+//! document waits; once the TSA answers, the timestamp is added and the document leaves.
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::exchange::{documents, set_option, wait_for, Exchange};
-use common::signing::leader_signed;
-use common::{sample_meta, sample_pdf};
-use docgate::demo::pki::TestCa;
+use common::signing::{leader_signed, pdfsig};
+use common::tsa::{OpensslTsa, RunningTsa};
+use common::{sample_meta, sample_pdf, GatewayProcess};
+use docgate::demo::pki::{SignerFiles, TestCa};
+use serde_json::Value;
 
-#[test]
-fn the_receiver_stores_a_verification_report_with_each_document() {
-    let dir = tempfile::tempdir().expect("dir");
-    let exchange = Exchange::setup(dir.path());
-    let pki = dir.path().join("signing-pki");
+struct Signed {
+    exchange: Exchange,
+    leader: SignerFiles,
+    tsa: OpensslTsa,
+}
+
+/// The demo exchange with `[signing]` on both gateways (key files, a test CA and its CRL).
+fn signed_exchange(dir: &Path) -> Signed {
+    let exchange = Exchange::setup(dir);
+    let pki = dir.join("signing-pki");
     std::fs::create_dir_all(&pki).expect("pki");
     let ca = TestCa::create("Ban Cơ yếu Chính phủ (test)", &pki, "ca").expect("ca");
     let leader = ca
         .issue_document_signer("Nguyễn Văn An", "UBND huyện", 31, &pki, "leader")
         .expect("leader");
     let crl = ca.revocation_list(&[], &pki, "crl").expect("crl");
-    for name in ["district", "commune"] {
+    for (name, serial) in [("district", 32), ("commune", 33)] {
+        let organization = format!("UBND {name}");
         let seal = ca
-            .issue_document_signer(
-                name,
-                name,
-                if name == "district" { 32 } else { 33 },
-                &pki,
-                name,
-            )
+            .issue_document_signer(&organization, &organization, serial, &pki, name)
             .expect("seal");
         let config = &exchange.gateway(name).config;
         set_option(
@@ -47,35 +52,115 @@ fn the_receiver_stores_a_verification_report_with_each_document() {
         );
         set_option(config, "signing", "crls", &format!("[{crl:?}]"));
     }
-    let _axis = exchange.axis.start();
-    let district = exchange.gateway("district").start();
-    let commune = exchange.gateway("commune").start();
+    let tsa = OpensslTsa::new(&ca, &dir.join("tsa"));
+    Signed {
+        exchange,
+        leader,
+        tsa,
+    }
+}
 
-    let signed = leader_signed(
-        &leader.key_file,
+fn use_tsa(signed: &Signed, tsa: &RunningTsa) {
+    let config = &signed.exchange.gateway("district").config;
+    set_option(config, "signing", "tsa_url", &format!("{:?}", tsa.url));
+    set_option(config, "signing", "tsa_timeout_secs", "2");
+}
+
+fn send_signed(signed: &Signed, district: &GatewayProcess, dir: &Path) -> String {
+    let pdf = leader_signed(
+        &signed.leader.key_file,
         &sample_pdf("signed across the exchange"),
-        dir.path(),
+        dir,
         "signed",
     );
     let mut meta = sample_meta();
-    meta["to"] = serde_json::json!([exchange.organ_id("commune")]);
+    meta["to"] = serde_json::json!([signed.exchange.organ_id("commune")]);
     let (status, body) =
-        district.post_document(&meta, &[("van-ban.pdf", "application/pdf", signed)], None);
+        district.post_document(&meta, &[("van-ban.pdf", "application/pdf", pdf)], None);
     assert_eq!(status, 202, "{body}");
+    body["id"].as_str().expect("id").to_owned()
+}
 
-    let received = wait_for(Duration::from_secs(30), || {
-        documents(&commune, "in").into_iter().next()
-    })
-    .expect("the commune receives the document");
-    let id = received["id"].as_str().expect("id");
+fn received(commune: &GatewayProcess, limit: Duration) -> Option<Value> {
+    wait_for(limit, || documents(commune, "in").into_iter().next())
+}
+
+#[test]
+fn the_district_seals_with_a_timestamp_and_the_commune_verifies_both_signatures() {
+    let dir = tempfile::tempdir().expect("dir");
+    let signed = signed_exchange(dir.path());
+    let tsa = signed.tsa.serve();
+    use_tsa(&signed, &tsa);
+    let _axis = signed.exchange.axis.start();
+    let district = signed.exchange.gateway("district").start();
+    let commune = signed.exchange.gateway("commune").start();
+    let outgoing = send_signed(&signed, &district, dir.path());
+
+    let document = received(&commune, Duration::from_secs(30)).expect("received");
+    let id = document["id"].as_str().expect("id");
     let (status, record) = commune.get_json(&format!("/api/v1/documents/{id}"));
     assert_eq!(status, 200);
     let report = &record["signatures"];
     assert_eq!(report["valid"], true, "{record:#}");
     assert_eq!(report["signatures"][0]["role"], "personal");
-    assert_eq!(report["signatures"][0]["intact"], true);
-    assert_eq!(
-        report["signatures"][0]["chain"]["revocation"]["status"],
-        "good"
+    assert_eq!(report["signatures"][1]["role"], "agency");
+    assert_eq!(report["signatures"][1]["level"], "B-T");
+    assert_eq!(report["signatures"][1]["covers_whole_document"], true);
+
+    // The file as received passes pdfsig: both signatures valid, the whole document signed.
+    let (status, bytes) = commune.get_bytes(&format!("/api/v1/documents/{id}/files/1"));
+    assert_eq!(status, 200);
+    let file = dir.path().join("received.pdf");
+    std::fs::write(&file, bytes).expect("write");
+    let text = pdfsig(&file);
+    assert_eq!(text.matches("Signature is Valid").count(), 2, "{text}");
+    assert!(text.contains("Total document signed"), "{text}");
+
+    // The district's record says what happened: sealed at B-T, the report stored.
+    let (_, record) = district.get_json(&format!("/api/v1/documents/{outgoing}"));
+    let events = record["events"].to_string();
+    assert!(
+        events.contains("agency seal applied (PAdES B-T)"),
+        "{record:#}"
     );
+    assert_eq!(record["signatures"]["valid"], true);
+}
+
+#[test]
+fn with_the_tsa_down_the_seal_waits_for_its_timestamp_then_leaves() {
+    let dir = tempfile::tempdir().expect("dir");
+    let signed = signed_exchange(dir.path());
+    let tsa = signed.tsa.serve();
+    tsa.set_up(false);
+    use_tsa(&signed, &tsa);
+    let _axis = signed.exchange.axis.start();
+    let district = signed.exchange.gateway("district").start();
+    let commune = signed.exchange.gateway("commune").start();
+    let outgoing = send_signed(&signed, &district, dir.path());
+
+    // Sealed B-B, held back (no send_without_timestamp_after_secs: it waits for B-T).
+    let state = wait_for(Duration::from_secs(20), || {
+        let (_, record) = district.get_json(&format!("/api/v1/documents/{outgoing}"));
+        (record["state"] == "signed").then_some(record)
+    })
+    .expect("sealed");
+    assert!(
+        state["events"].to_string().contains("PAdES B-B"),
+        "{state:#}"
+    );
+    assert!(
+        received(&commune, Duration::from_secs(3)).is_none(),
+        "a B-B seal must wait"
+    );
+
+    tsa.set_up(true);
+    let document = received(&commune, Duration::from_secs(60)).expect("sent once timestamped");
+    let id = document["id"].as_str().expect("id");
+    let (_, record) = commune.get_json(&format!("/api/v1/documents/{id}"));
+    assert_eq!(record["signatures"]["valid"], true, "{record:#}");
+    assert_eq!(record["signatures"]["signatures"][1]["level"], "B-T");
+    let (_, record) = district.get_json(&format!("/api/v1/documents/{outgoing}"));
+    assert!(record["events"]
+        .to_string()
+        .contains("signature timestamp added"));
 }

@@ -440,7 +440,7 @@ fn a_seal_made_offline_is_raised_to_b_t_later_without_touching_the_signed_bytes(
         let request = TimestampRequest::new(message)?;
         request.accept(&setup.tsa.reply(&request.der))
     };
-    pades::add_timestamp(&sealed, &field, &stamper).expect("timestamp");
+    pades::add_timestamp(&sealed, Some(&field), &stamper).expect("timestamp");
     let after = std::fs::read(&sealed).expect("read");
     assert_eq!(
         before.len(),

@@ -106,19 +106,34 @@ fn stamp_cms(cms_der: &[u8], stamp: Stamper<'_>) -> Result<Vec<u8>, SignatureErr
     cms::add_signature_timestamp(cms_der, &token)
 }
 
-/// Raises the B-B signature in field `field` of the file at `path` to B-T, in place: the
-/// token is written into the signature's `/Contents` hole (outside the signed bytes).
-pub fn add_timestamp(path: &Path, field: &str, stamp: Stamper<'_>) -> Result<(), PadesError> {
+/// Raises the B-B signature in field `field` (the newest signature when `None`) of the file
+/// at `path` to B-T, in place: the token is written into the signature's `/Contents` hole
+/// (outside the signed bytes).
+pub fn add_timestamp(
+    path: &Path,
+    field: Option<&str>,
+    stamp: Stamper<'_>,
+) -> Result<(), PadesError> {
     let mut file = PdfFile::open(path)?;
     let signatures = file.signatures()?;
     let missing = || PadesError::NoSuchSignature {
         path: path.to_path_buf(),
-        field: field.to_owned(),
+        field: field.unwrap_or("(the newest)").to_owned(),
     };
-    let signature = signatures
-        .iter()
-        .find(|signature| signature.field_name == field)
-        .ok_or_else(missing)?;
+    let signature = match field {
+        Some(field) => signatures
+            .iter()
+            .find(|signature| signature.field_name == field),
+        None => signatures.iter().max_by_key(|signature| {
+            signature
+                .coverage
+                .as_ref()
+                .map(|coverage| coverage.byte_range.end())
+                .unwrap_or(0)
+        }),
+    }
+    .ok_or_else(missing)?;
+    let field = signature.field_name.clone();
     let coverage = signature.coverage.clone().map_err(|_| missing())?;
     let contents = signature.contents.as_deref().ok_or_else(missing)?;
     let stamped = stamp_cms(contents, stamp)?;
@@ -129,7 +144,7 @@ pub fn add_timestamp(path: &Path, field: &str, stamp: Stamper<'_>) -> Result<(),
         output: path.to_path_buf(),
         byte_range: coverage.byte_range,
         contents_capacity: capacity,
-        field_name: field.to_owned(),
+        field_name: field,
         signature_dictionary: signature.signature_dictionary.ok_or_else(missing)?,
         page_number: 0,
     };

@@ -28,11 +28,12 @@ impl Store {
     pub fn packable_documents(
         &self,
         state: DocumentState,
+        b_b_sealed_before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<PackableDocument>, StoreError> {
-        self.inner
-            .database
-            .read(|connection| exchange_queries::packable_documents(connection, state, limit))
+        self.inner.database.read(|connection| {
+            exchange_queries::packable_documents(connection, state, b_b_sealed_before, limit)
+        })
     }
 
     /// Records the packet of an outgoing document (state → `packed`, one `edoc` row in the

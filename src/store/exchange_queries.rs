@@ -13,27 +13,36 @@ use super::StoreError;
 pub(super) fn packable_documents(
     connection: &Connection,
     state: DocumentState,
+    b_b_sealed_before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<PackableDocument>, StoreError> {
+    // A sealed document waits for its timestamp: it is packable at B-T, or at B-B once
+    // sealed before the cut-off (`None`: no seal rule applies).
     let mut statement = connection
         .prepare(
             "SELECT id, document_id, subject, code_number, code_notation, meta_json, created_at
-             FROM documents WHERE direction = 'out' AND state = ?1 ORDER BY id LIMIT ?2",
+             FROM documents WHERE direction = 'out' AND state = ?1
+                 AND (?3 IS NULL OR signature_level IS NULL OR signature_level = 'B-T'
+                      OR sealed_at <= ?3)
+             ORDER BY id LIMIT ?2",
         )
         .map_err(StoreError::sqlite("list documents to pack"))?;
     let rows = statement
-        .query_map(rusqlite::params![state.as_str(), limit], |row| {
-            Ok(PackableDocument {
-                id: row.get(0)?,
-                document_id: row.get(1)?,
-                subject: row.get(2)?,
-                code_number: row.get(3)?,
-                code_notation: row.get(4)?,
-                meta_json: row.get(5)?,
-                created_at: row.get(6)?,
-                files: Vec::new(),
-            })
-        })
+        .query_map(
+            rusqlite::params![state.as_str(), limit, b_b_sealed_before],
+            |row| {
+                Ok(PackableDocument {
+                    id: row.get(0)?,
+                    document_id: row.get(1)?,
+                    subject: row.get(2)?,
+                    code_number: row.get(3)?,
+                    code_notation: row.get(4)?,
+                    meta_json: row.get(5)?,
+                    created_at: row.get(6)?,
+                    files: Vec::new(),
+                })
+            },
+        )
         .map_err(StoreError::sqlite("list documents to pack"))?;
     let mut documents: Vec<PackableDocument> = rows
         .collect::<Result<_, _>>()

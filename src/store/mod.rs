@@ -24,6 +24,7 @@ mod outgoing;
 mod queries;
 mod records;
 mod schema;
+mod sealing;
 mod writer;
 
 use std::path::Path;
@@ -41,6 +42,7 @@ pub use records::{
     NewOutgoingDocument, NewQuarantine, NewStatusPacket, NumberingRequest, OutboxItem,
     PackableDocument, PacketBlob, PacketKind, StorageUsage,
 };
+pub use sealing::{SealedFile, UnstampedDocument};
 
 /// Name of the SQLite file inside the state directory.
 pub const DATABASE_FILE: &str = "docgate.sqlite3";

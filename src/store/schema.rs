@@ -144,6 +144,13 @@ pub(super) const GATEWAY_MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE documents ADD COLUMN signatures_json TEXT;
     "#,
+    // 4: the agency seal on outgoing documents: the PAdES level reached (`B-B`, `B-T`)
+    // and when the seal was applied (a B-B document waits for its timestamp until then
+    // plus the configured delay).
+    r#"
+    ALTER TABLE documents ADD COLUMN signature_level TEXT;
+    ALTER TABLE documents ADD COLUMN sealed_at TEXT;
+    "#,
 ];
 
 /// Brings the database up to the last of `migrations`; refuses a newer one.

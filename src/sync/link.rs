@@ -26,6 +26,9 @@ pub struct LinkSnapshot {
     pub outbox_depth: u64,
     /// Why incoming packets are being left on the axis (storage quota), when they are.
     pub incoming_paused: Option<String>,
+    /// Why outgoing documents are waiting for the agency seal (token absent, PIN
+    /// refused, …), when they are.
+    pub sealing: Option<String>,
 }
 
 /// The shared link state. Cheap to clone.

@@ -14,6 +14,7 @@ mod link;
 mod packer;
 mod receiver;
 mod scheduler;
+mod sealer;
 mod sender;
 mod vdxp_client;
 
@@ -21,6 +22,7 @@ pub use backoff::Backoff;
 pub use client::{AxisClient, AxisError, Delivery, FetchedPacket, OutgoingPacket, SentDelivery};
 pub use link::{LinkSnapshot, LinkState};
 pub use scheduler::{start, SyncError, SyncHandle, SyncSettings};
+pub use sealer::SealingSettings;
 pub use vdxp_client::{VdxpClient, VdxpClientError};
 
 #[cfg(test)]

@@ -1,9 +1,7 @@
-//! The packer: outgoing documents in the packable state become edXML packets written into
-//! the blob store, then `packed` with one `edoc` row in the outbox. The packet's bytes are
-//! fixed from here on: every retry sends exactly these bytes.
-//!
-//! Seam for issue 4: agency signing goes between `accepted` and packing
-//! (`workflow::exchange::PACKABLE_STATE` becomes `signed`). Never talks to the axis.
+//! The packer: outgoing documents in the packable state (`accepted`, or `signed` when
+//! `[signing]` seals them first: see `pack_from`) become edXML packets written into the
+//! blob store, then `packed` with one `edoc` row in the outbox. The packet's bytes are
+//! fixed from here on: every retry sends exactly these bytes. Never talks to the axis.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,8 +10,9 @@ use super::backoff::Backoff;
 use super::client::AxisClient;
 use super::scheduler::{in_flight, Context, SyncError, IDLE_POLL};
 use crate::edxml::{write_packet, AttachmentSource, OutgoingAttachment};
-use crate::store::{PackableDocument, PacketBlob, StoreError};
-use crate::workflow::exchange::{outgoing_header, PACKABLE_STATE};
+use crate::store::{DocumentState, PackableDocument, PacketBlob, StoreError};
+use crate::system::clock::rfc3339_utc;
+use crate::workflow::exchange::outgoing_header;
 
 /// Documents packed per look at the database.
 const BATCH: u32 = 16;
@@ -26,7 +25,10 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
     let mut backoff = Backoff::new(context.settings.retry_min_ms, context.settings.retry_max_ms);
     while !context.shutdown.is_triggered() {
         let batch = context
-            .blocking(|store| Ok(store.packable_documents(PACKABLE_STATE, BATCH)?))
+            .blocking({
+                let (state, cutoff) = pack_from(&context);
+                move |store| Ok(store.packable_documents(state, cutoff.as_deref(), BATCH)?)
+            })
             .await;
         let documents = match batch {
             Ok(documents) => documents,
@@ -43,6 +45,7 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
             // only a safety net.
             tokio::select! {
                 _ = context.store.outgoing_accepted() => {}
+                _ = context.packable_wake.notified() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
                 _ = context.shutdown.wait() => break,
             }
@@ -73,6 +76,23 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
     }
 }
 
+/// Which documents are packable: `accepted` ones without `[signing]`; with it, `signed`
+/// ones at B-T, or at B-B when no TSA is configured or the timestamp was awaited long
+/// enough (the cut-off for `sealed_at`).
+fn pack_from<C>(context: &Context<C>) -> (DocumentState, Option<String>) {
+    let Some(sealing) = &context.settings.sealing else {
+        return (DocumentState::Accepted, None);
+    };
+    let cutoff = match (&sealing.tsa, sealing.send_without_timestamp_after) {
+        (None, _) => "9999-12-31T23:59:59Z".to_string(),
+        (Some(_), None) => String::new(),
+        (Some(_), Some(delay)) => time::Duration::try_from(delay)
+            .map(|delay| rfc3339_utc(context.clock.now() - delay))
+            .unwrap_or_default(),
+    };
+    (DocumentState::Signed, Some(cutoff))
+}
+
 /// Writes one document's packet into the blob store and records it.
 async fn pack<C: AxisClient>(
     context: &Context<C>,
@@ -81,6 +101,7 @@ async fn pack<C: AxisClient>(
     let now = context.clock.now();
     let (header, priority) = outgoing_header(&document, &context.settings.organ, now)?;
     let id = document.id.clone();
+    let (from_state, _) = pack_from(context);
     let packet = context
         .blocking(move |store| {
             let blobs = store.blobs();
@@ -111,7 +132,7 @@ async fn pack<C: AxisClient>(
         .store
         .mark_packed(
             id.clone(),
-            PACKABLE_STATE,
+            from_state,
             packet.clone(),
             priority,
             context.now_text(),

@@ -1,5 +1,5 @@
-//! The scheduler: three tokio tasks started by `gateway::run` when `[axis]` is configured —
-//! the packer (`packer.rs`), the sender (`sender.rs`, edoc and status packets alike) and the
+//! The scheduler: tokio tasks started by `gateway::run` when `[axis]` is configured — the
+//! sealer (`sealer.rs`, with `[signing]` only), the packer (`packer.rs`), the sender (`sender.rs`, edoc and status packets alike) and the
 //! receiver (`receiver.rs`). They share a context, keep [`LinkState`] current, and stop on
 //! the shutdown signal. All their work is driven by rows in the store, so everything
 //! resumes from the database after any restart; nothing lives only in memory.
@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::client::{AxisClient, AxisError};
 use super::link::LinkState;
-use super::{packer, receiver, sender};
+use super::{packer, receiver, sealer, sender};
 use crate::edxml::{EdxmlError, Limits, Organization};
 use crate::store::{Store, StoreError};
 use crate::system::clock::{rfc3339_utc, SharedClock};
@@ -41,6 +41,8 @@ pub struct SyncSettings {
     pub limits: Limits,
     /// `[signing]`: incoming documents get a signature verification report.
     pub signatures: Option<Arc<crate::workflow::SignaturePolicy>>,
+    /// `[signing]`: outgoing documents are sealed before they are packed.
+    pub sealing: Option<super::sealer::SealingSettings>,
 }
 
 /// Why one step of the scheduler failed (the loop logs it, backs off, and tries again).
@@ -54,6 +56,8 @@ pub enum SyncError {
     Pack(#[from] PackError),
     #[error("cannot write a packet: {0}")]
     Edxml(#[from] EdxmlError),
+    #[error("cannot apply the agency seal: {0}")]
+    Seal(String),
     #[error("a background task stopped unexpectedly")]
     Task,
 }
@@ -68,6 +72,8 @@ pub(super) struct Context<C> {
     pub shutdown: Shutdown,
     /// Wakes the sender when the packer or the receiver queued a packet.
     pub outbox_wake: Notify,
+    /// Wakes the packer when the sealer made a document packable.
+    pub packable_wake: Notify,
 }
 
 impl<C> Context<C> {
@@ -162,8 +168,10 @@ pub fn start<C: AxisClient>(
         clock,
         shutdown,
         outbox_wake: Notify::new(),
+        packable_wake: Notify::new(),
     });
     let tasks = vec![
+        tokio::spawn(sealer::run(context.clone())),
         tokio::spawn(packer::run(context.clone())),
         tokio::spawn(sender::run(context.clone())),
         tokio::spawn(receiver::run(context)),

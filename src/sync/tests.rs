@@ -168,6 +168,7 @@ async fn deliveries_are_committed_before_they_are_acknowledged() {
             disk_quota_bytes: u64::MAX,
             limits: Limits::default(),
             signatures: None,
+            sealing: None,
         },
         Arc::new(SystemClock),
         shutdown.clone(),

@@ -14,10 +14,6 @@ use crate::edxml::{
 use crate::store::PackableDocument;
 use crate::system::clock::{edxml_date, VIETNAM};
 
-/// The state the packer takes documents from. Issue 4 inserts agency signing before
-/// packing: it will move `accepted` → `signed`, and this becomes `Signed`.
-pub const PACKABLE_STATE: crate::store::DocumentState = crate::store::DocumentState::Accepted;
-
 /// Why an outgoing document cannot be packed (it stays where it is, with the reason logged).
 #[derive(Debug, thiserror::Error)]
 #[error("document {id} cannot be packed: {reason}")]

@@ -12,4 +12,4 @@ pub use intake::{
     accept_outgoing, check_storage, IncomingFile, IntakeContext, IntakeError, IntakeRequest,
 };
 pub use meta::{MetaError, OutgoingMeta};
-pub use signing::SignaturePolicy;
+pub use signing::{AgencyKey, SignaturePolicy};
