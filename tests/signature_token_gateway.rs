@@ -1,0 +1,143 @@
+//! The agency seal on a real (SoftHSM2) token inside the gateway, and the token pulled out
+//! in the middle of a batch: documents wait in `accepted` with the reason shown on the
+//! link, nothing is lost or sealed twice, and sealing resumes by itself when the token is
+//! put back. Every document then arrives at the commune exactly once, sealed.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::exchange::{documents, set_option, wait_for, Exchange};
+use common::signing::leader_signed;
+use common::softhsm::{self, SoftHsm};
+use common::{sample_meta, sample_pdf};
+use docgate::demo::pki::TestCa;
+
+const DOCUMENTS: usize = 12;
+
+#[test]
+fn a_token_pulled_out_mid_batch_loses_nothing_and_sealing_resumes() {
+    // The SoftHSM of this test process; the gateway child inherits SOFTHSM2_CONF.
+    let softhsm = SoftHsm::shared();
+    let pki = softhsm::pki();
+    let label = softhsm::unique_label("seal");
+    softhsm.provision(&label, "2468", &[(&pki.rsa, "agency-seal")]);
+
+    let dir = tempfile::tempdir().expect("dir");
+    let exchange = Exchange::setup(dir.path());
+    let pin = dir.path().join("token-pin");
+    std::fs::write(&pin, "2468\n").expect("pin");
+    let token_ca = dir.path().join("token-ca.pem");
+    std::fs::write(&token_ca, pem_certificate(&pki.ca_certificate_der)).expect("token ca");
+    let leaders = dir.path().join("leaders");
+    std::fs::create_dir_all(&leaders).expect("leaders");
+    let leader_ca = TestCa::create("Ban Cơ yếu Chính phủ (test)", &leaders, "ca").expect("ca");
+    let leader = leader_ca
+        .issue_document_signer("Nguyễn Văn An", "UBND huyện", 41, &leaders, "leader")
+        .expect("leader");
+    let config = &exchange.gateway("district").config;
+    set_option(
+        config,
+        "signing",
+        "token_module",
+        &format!("{:?}", softhsm::MODULE),
+    );
+    set_option(config, "signing", "token_label", &format!("{label:?}"));
+    set_option(config, "signing", "token_pin_file", &format!("{pin:?}"));
+    set_option(
+        config,
+        "signing",
+        "trust_roots",
+        &format!("[{:?}, {:?}]", leader_ca.certificate, token_ca),
+    );
+    // No CRLs here: this test is about the token, so unknown revocation is accepted.
+    set_option(config, "signing", "accept_unknown_revocation", "true");
+
+    let _axis = exchange.axis.start();
+    let district = exchange.gateway("district").start();
+    let commune = exchange.gateway("commune").start();
+    let mut meta = sample_meta();
+    meta["to"] = serde_json::json!([exchange.organ_id("commune")]);
+
+    let mut sent = BTreeSet::new();
+    for index in 0..DOCUMENTS {
+        if index == DOCUMENTS / 3 {
+            softhsm.unplug(&label);
+        }
+        let pdf = leader_signed(
+            &leader.key_file,
+            &sample_pdf(&format!("document {index}")),
+            dir.path(),
+            &format!("doc-{index}"),
+        );
+        let (status, body) =
+            district.post_document(&meta, &[("van-ban.pdf", "application/pdf", pdf)], None);
+        assert_eq!(status, 202, "{body}");
+        sent.insert(
+            body["document_id"]
+                .as_str()
+                .expect("document_id")
+                .to_owned(),
+        );
+    }
+
+    // With the token out, the rest wait in `accepted` and the link says why.
+    let reason = wait_for(Duration::from_secs(20), || {
+        let (_, link) = district.get_json("/api/v1/link");
+        link["sealing"].as_str().map(str::to_owned)
+    })
+    .expect("the link names the sealing problem");
+    assert!(reason.contains(&label), "{reason}");
+    let waiting = documents(&district, "out")
+        .iter()
+        .filter(|document| document["state"] == "accepted")
+        .count();
+    assert!(waiting > 0, "documents wait for the token");
+
+    softhsm.replug(&label);
+    let arrived = wait_for(Duration::from_secs(90), || {
+        let incoming = documents(&commune, "in");
+        (incoming.len() >= DOCUMENTS).then_some(incoming)
+    })
+    .expect("every document arrives once the token is back");
+    let ids: Vec<String> = arrived
+        .iter()
+        .map(|document| {
+            document["document_id"]
+                .as_str()
+                .expect("document_id")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), DOCUMENTS, "exactly once");
+    assert_eq!(ids.iter().cloned().collect::<BTreeSet<_>>(), sent);
+    // Each outgoing document was sealed exactly once.
+    for document in documents(&district, "out") {
+        let id = document["id"].as_str().expect("id");
+        let (_, record) = district.get_json(&format!("/api/v1/documents/{id}"));
+        let seals = record["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|event| event["kind"] == "signed")
+            .count();
+        assert_eq!(seals, 1, "{record:#}");
+    }
+    let (_, link) = district.get_json("/api/v1/link");
+    assert!(link["sealing"].is_null(), "{link}");
+}
+
+fn pem_certificate(der: &[u8]) -> String {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|chunk| std::str::from_utf8(chunk).expect("ascii"))
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
