@@ -48,4 +48,38 @@ fn the_demo_exchanges_documents_and_its_manifest_drives_the_parts() {
         );
     }
     assert_eq!(exchange.organ_id("commune"), "001.01.10.H41");
+
+    // The demo signs: each received sample carries the leader's signature and the sending
+    // agency's seal, verified on arrival; demo.json lists the keys; unsigned PDFs are refused.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(demo_dir.join("demo.json")).expect("demo.json"))
+            .expect("manifest");
+    for token in [
+        "district-leader",
+        "district-agency",
+        "commune-leader",
+        "commune-agency",
+    ] {
+        let key_file = manifest["tokens"][token]["key_file"].as_str().expect(token);
+        assert!(std::path::Path::new(key_file).exists(), "{token}");
+    }
+    let commune = exchange.gateway("commune").start();
+    let incoming = documents(&commune, "in");
+    let id = incoming[0]["id"].as_str().expect("id");
+    let (_, record) = commune.get_json(&format!("/api/v1/documents/{id}"));
+    let report = &record["signatures"];
+    assert_eq!(report["valid"], true, "{record:#}");
+    assert_eq!(report["signatures"][0]["role"], "personal");
+    assert_eq!(report["signatures"][1]["role"], "agency");
+    let (status, body) = commune.post_document(
+        &common::sample_meta(),
+        &[(
+            "unsigned.pdf",
+            "application/pdf",
+            common::sample_pdf("unsigned"),
+        )],
+        None,
+    );
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "leader_signature_invalid");
 }

@@ -82,7 +82,12 @@ async fn exchange_samples(manifest: &DemoManifest) -> Result<(), DemoError> {
             .filter(|other| other.organ_id != process.organ_id)
             .map(|other| other.organ_id.as_str())
             .collect();
-        let answer = submit_sample(name, process, &recipients).await?;
+        let leader_key = manifest
+            .tokens
+            .get(&format!("{name}-leader"))
+            .and_then(|token| token["key_file"].as_str())
+            .map(std::path::PathBuf::from);
+        let answer = submit_sample(name, process, &recipients, leader_key).await?;
         println!("gateway {name} ({}): {}", process.organ_id, process.url);
         println!("  accepted sample document: {answer}");
         if let Some(token) = &process.api_token {
@@ -160,14 +165,46 @@ fn statuses_line(document: &Value) -> String {
         .join(", ")
 }
 
-/// Sends one sample document through the gateway's real local API.
+/// `pdf` signed by the leader's key file (PAdES, as a leader's station would).
+fn leader_signed(key_file: &std::path::Path, pdf: &[u8]) -> Result<Vec<u8>, DemoError> {
+    use crate::signature::pades::{sign_pdf, SignatureDetails};
+    let failed = |error: &dyn std::fmt::Display| DemoError::Sample(error.to_string());
+    let signer = crate::signature::KeyFileSigner::load(key_file).map_err(|e| failed(&e))?;
+    let dir = tempfile::tempdir().map_err(|e| failed(&e))?;
+    let (input, output) = (dir.path().join("in.pdf"), dir.path().join("signed.pdf"));
+    std::fs::write(&input, pdf).map_err(|e| failed(&e))?;
+    let details = SignatureDetails {
+        reason: Some("Ký duyệt (approved by the competent person)".into()),
+        ..SignatureDetails::default()
+    };
+    sign_pdf(
+        &input,
+        &output,
+        &signer,
+        time::OffsetDateTime::now_utc(),
+        &details,
+        None,
+    )
+    .map_err(|e| failed(&e))?;
+    std::fs::read(&output).map_err(|e| failed(&e))
+}
+
+/// Sends one sample document through the gateway's real local API, signed by the office's
+/// leader when the demo has a key for them (its gateways refuse unsigned PDFs).
 async fn submit_sample(
     name: &str,
     process: &DemoProcess,
     recipients: &[&str],
+    leader_key: Option<std::path::PathBuf>,
 ) -> Result<String, DemoError> {
     let pdf = sample_pdf(&format!("docgate demo - cong van mau tu {name}"))
         .map_err(|error| DemoError::Sample(error.to_string()))?;
+    let pdf = match leader_key {
+        Some(key) => tokio::task::spawn_blocking(move || leader_signed(&key, &pdf))
+            .await
+            .map_err(|error| DemoError::Sample(error.to_string()))??,
+        None => pdf,
+    };
     let recipients: Vec<&str> = if recipients.is_empty() {
         vec![super::PROVINCE_ORGAN_ID]
     } else {

@@ -1,6 +1,8 @@
-//! Writes a whole demo exchange under one directory: a test PKI, the axis's config with
-//! one registered system per gateway (shared secret, agency codes), two gateway configs
-//! (a district and a commune) that point at the axis, and `demo.json` describing how to run
+//! Writes a whole demo exchange under one directory: a test PKI for the links, a second one
+//! for documents (`signing/`: a CA, its CRL, each office's leader key and agency seal), the
+//! axis's config with one registered system per gateway (shared secret, agency codes), two
+//! gateway configs (a district and a commune) that point at the axis and check and apply
+//! signatures (`[signing]`), and `demo.json` describing how to run
 //! each part as its own process. Only public formats are written: each config is one that
 //! `docgate axis` / `docgate run` accept, and a script can drive everything from the manifest.
 
@@ -55,9 +57,22 @@ pub fn setup(dir: &Path) -> Result<DemoManifest, DemoError> {
         .map(|path| path.display().to_string())
         .unwrap_or_else(|_| "docgate".into());
 
+    let signing_dir = dir.join("signing");
+    let document_ca = TestCa::create("Ban Cơ yếu Chính phủ (demo)", &signing_dir, "ca")?;
+    let crl = document_ca.revocation_list(&[], &signing_dir, "ca-crl")?;
+    let mut tokens = std::collections::BTreeMap::new();
     let mut gateways = std::collections::BTreeMap::new();
     let mut systems = String::new();
-    for office in [&DISTRICT, &COMMUNE] {
+    for (index, office) in [&DISTRICT, &COMMUNE].into_iter().enumerate() {
+        let signing = setup_signing(&signing_dir, &document_ca, office, index as u64)?;
+        tokens.insert(
+            format!("{}-leader", office.key),
+            token_entry(&signing.leader),
+        );
+        tokens.insert(
+            format!("{}-agency", office.key),
+            token_entry(&signing.agency),
+        );
         let secret = config::fresh_token().map_err(io(&axis_dir))?;
         let secret_path = axis_dir.join("secrets").join(office.organ_id);
         write_private(&secret_path, &secret)?;
@@ -67,6 +82,13 @@ pub fn setup(dir: &Path) -> Result<DemoManifest, DemoError> {
             name = office.organ_name,
         ));
         let process = setup_gateway(&dir, &ca, office, &axis_url, &secret, &executable)?;
+        let signing_section = format!(
+            "\n[signing]\nkey_file = \"{}\"\ntrust_roots = [\"{}\"]\ncrls = [\"{}\"]\n",
+            signing.agency.display(),
+            document_ca.certificate.display(),
+            crl.display(),
+        );
+        append(&process.config, &signing_section)?;
         gateways.insert(office.key.to_string(), process);
     }
     let axis_tls = ca.issue_server("docgate demo axis", &tls_dir, "axis")?;
@@ -96,7 +118,7 @@ pub fn setup(dir: &Path) -> Result<DemoManifest, DemoError> {
     let manifest = DemoManifest {
         axis: Some(axis),
         gateways,
-        tokens: Default::default(),
+        tokens,
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|error| DemoError::Io {
         path: manifest_path.clone(),
@@ -104,6 +126,44 @@ pub fn setup(dir: &Path) -> Result<DemoManifest, DemoError> {
     })?;
     std::fs::write(&manifest_path, json).map_err(io(&manifest_path))?;
     Ok(manifest)
+}
+
+/// An office's signing keys: its leader's personal key and its agency seal, as key files
+/// (the demo needs no hardware; `docgate sign --token-label` is for real tokens).
+struct OfficeSigning {
+    leader: PathBuf,
+    agency: PathBuf,
+}
+
+fn setup_signing(
+    dir: &Path,
+    ca: &TestCa,
+    office: &DemoOffice,
+    index: u64,
+) -> Result<OfficeSigning, DemoError> {
+    let leader = ca.issue_document_signer(
+        "Nguyễn Văn Mẫu",
+        office.organ_name,
+        100 + 2 * index,
+        dir,
+        &format!("{}-leader", office.key),
+    )?;
+    let agency = ca.issue_document_signer(
+        office.organ_name,
+        office.organ_name,
+        101 + 2 * index,
+        dir,
+        &format!("{}-agency", office.key),
+    )?;
+    Ok(OfficeSigning {
+        leader: leader.key_file,
+        agency: agency.key_file,
+    })
+}
+
+/// A key-file entry of `demo.json`'s `tokens`.
+fn token_entry(key_file: &Path) -> serde_json::Value {
+    serde_json::json!({"kind": "file", "key_file": key_file})
 }
 
 /// A gateway's directory: `config init`'s stand-alone config plus an `[axis]` section,

@@ -30,7 +30,9 @@ pub struct DemoAxis {
 }
 
 impl Exchange {
-    /// Runs `docgate demo --setup-only --dir DIR/demo` and reads its manifest.
+    /// Runs `docgate demo --setup-only --dir DIR/demo` and reads its manifest. The gateways'
+    /// `[signing]` sections are removed: these tests exercise the exchange with unsigned
+    /// (often not even PDF) payloads; the signature tests add their own `[signing]`.
     pub fn setup(dir: &Path) -> Exchange {
         let demo_dir = dir.join("demo");
         let output = docgate()
@@ -43,7 +45,11 @@ impl Exchange {
             "demo setup failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        Exchange::setup_existing(&demo_dir)
+        let exchange = Exchange::setup_existing(&demo_dir);
+        for gateway in exchange.gateways.values() {
+            remove_section(&gateway.config, "signing");
+        }
+        exchange
     }
 
     /// Reads the manifest of a demo directory that is already set up.
@@ -219,6 +225,24 @@ fn strings(value: &Value) -> Vec<String> {
         .iter()
         .map(|part| part.as_str().expect("string").to_string())
         .collect()
+}
+
+/// Removes `[section]` and its keys from a TOML file.
+pub fn remove_section(path: &Path, section: &str) {
+    let text = std::fs::read_to_string(path).expect("read config");
+    let header = format!("[{section}]");
+    let mut inside = false;
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            let trimmed = line.trim();
+            if trimmed.starts_with('[') && trimmed.ends_with(']') && !trimmed.contains('=') {
+                inside = trimmed == header;
+            }
+            !inside
+        })
+        .collect();
+    std::fs::write(path, kept.join("\n") + "\n").expect("write config");
 }
 
 /// Sets `key = value` in `[section]` of a TOML file (appending the section if missing).
