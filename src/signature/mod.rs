@@ -9,6 +9,7 @@
 //! helpers (`command`). Does not own the token (`token`, used through a signer) and never
 //! talks to the axis.
 
+pub mod batch;
 pub mod cms;
 pub mod command;
 mod error;
