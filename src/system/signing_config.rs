@@ -114,6 +114,28 @@ impl SigningSection {
                 "list the PEM file(s) of the CA that issues leaders' and agencies' certificates",
             ));
         }
+        let files = [
+            ("signing.key_file", self.key_file.as_ref()),
+            ("signing.token_pin_file", self.token_pin_file.as_ref()),
+            ("signing.token_module", self.token_module.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(key, file)| file.map(|file| (key, file)))
+        .chain(
+            self.trust_roots
+                .iter()
+                .map(|file| ("signing.trust_roots", file)),
+        )
+        .chain(self.crls.iter().map(|file| ("signing.crls", file)));
+        for (key, file) in files {
+            if !file.is_file() {
+                return Err(invalid(
+                    key,
+                    format!("names {}, which is not a readable file", file.display()),
+                    "point it at the file (relative paths are relative to this config file)",
+                ));
+            }
+        }
         if let Some(url) = &self.tsa_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(invalid(
@@ -138,12 +160,27 @@ impl SigningSection {
 mod tests {
     use super::*;
 
+    /// Parses and validates `text` as if in a directory holding every file it names.
     fn section(text: &str) -> Result<SigningSection, String> {
+        let dir = tempfile::tempdir().map_err(|error| error.to_string())?;
+        for name in [
+            "seal.pem",
+            "k",
+            "c",
+            "ca.pem",
+            "credentials/pin",
+            "trust/ca.pem",
+        ] {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap_or(dir.path()))
+                .map_err(|error| error.to_string())?;
+            std::fs::write(path, "x").map_err(|error| error.to_string())?;
+        }
         let mut section: SigningSection =
             toml::from_str(text).map_err(|error| error.to_string())?;
-        section.anchor(Path::new("/etc/docgate"));
+        section.anchor(dir.path());
         section
-            .validate(Path::new("/etc/docgate/docgate.toml"))
+            .validate(&dir.path().join("docgate.toml"))
             .map_err(|error| error.to_string())?;
         Ok(section)
     }
@@ -152,16 +189,12 @@ mod tests {
     fn a_key_file_or_a_token_with_its_module_and_pin() {
         let key_file =
             section("key_file = \"seal.pem\"\ntrust_roots = [\"trust/ca.pem\"]").expect("ok");
-        assert_eq!(
-            key_file.key_file,
-            Some(PathBuf::from("/etc/docgate/seal.pem"))
-        );
-        assert_eq!(
-            key_file.trust_roots,
-            [PathBuf::from("/etc/docgate/trust/ca.pem")]
-        );
+        assert!(key_file
+            .key_file
+            .is_some_and(|path| path.is_absolute() && path.ends_with("seal.pem")));
+        assert!(key_file.trust_roots[0].ends_with("trust/ca.pem"));
         section(
-            "token_label = \"agency-seal\"\ntoken_module = \"/usr/lib/softhsm/libsofthsm2.so\"\n\
+            "token_label = \"agency-seal\"\ntoken_module = \"k\"\n\
              token_pin_file = \"credentials/pin\"\ntrust_roots = [\"ca.pem\"]",
         )
         .expect("ok");
@@ -180,6 +213,10 @@ mod tests {
             (
                 "key_file = \"k\"\ntrust_roots = [\"c\"]\ntsa_url = \"ftp://x\"",
                 "signing.tsa_url",
+            ),
+            (
+                "key_file = \"k\"\ntrust_roots = [\"missing.pem\"]",
+                "signing.trust_roots",
             ),
         ] {
             let error = section(text).expect_err(text);
