@@ -95,8 +95,18 @@ struct SignArgs {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["file", "evidence"])))]
 struct VerifyArgs {
-    file: PathBuf,
+    /// The PDF whose signatures to report.
+    file: Option<PathBuf>,
+    /// Instead of a PDF: check the evidence log of the gateway `--config` names (hash chain,
+    /// signed batches, proofs), read-only, also while the daemon runs.
+    #[arg(long, requires = "config")]
+    evidence: bool,
+    /// The gateway configuration (for --evidence: its state directory, and its [signing]
+    /// trust roots unless --trust is given).
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -285,6 +295,50 @@ fn run_sign(args: SignArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `docgate verify --evidence --config FILE`: the evidence log's chain and signed batches.
+fn run_verify_evidence(args: &VerifyArgs) -> Result<(), Failure> {
+    use docgate::signature::trust::TrustStore;
+    let config_path = args
+        .config
+        .as_ref()
+        .context("--evidence needs --config (the gateway's configuration)")?;
+    let config = GatewayConfig::load(config_path).map_err(bad_config)?;
+    let (roots, crls) = match (&config.signing, args.trust_roots.is_empty()) {
+        (Some(signing), true) => (signing.trust_roots.clone(), signing.crls.clone()),
+        _ => (args.trust_roots.clone(), args.crls.clone()),
+    };
+    let trust = TrustStore::load(&roots, &crls)?;
+    let database = config.gateway.state_dir.join(docgate::store::DATABASE_FILE);
+    let report = docgate::workflow::evidence::verify_evidence(
+        &database,
+        &trust,
+        time::OffsetDateTime::now_utc(),
+    )?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("cannot render the report")?
+        );
+    } else {
+        println!(
+            "evidence log: {} records, {} signed in {} batches, {} not signed yet",
+            report.records, report.signed_records, report.batches, report.unsigned_records
+        );
+        for problem in &report.problems {
+            println!("  problem: {problem}");
+        }
+        println!(
+            "evidence: {}",
+            if report.intact { "INTACT" } else { "BROKEN" }
+        );
+    }
+    if report.intact {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("{}: the evidence log is broken", database.display()).into())
+    }
+}
+
 /// Waits up to 10 s for the token; a rejected PIN or a missing module ends it at once
 /// (a wrong PIN is tried once: a real token locks after a few).
 fn wait_for_token(token: &docgate::token::Token, label: &str) -> Result<(), Failure> {
@@ -307,7 +361,13 @@ fn wait_for_token(token: &docgate::token::Token, label: &str) -> Result<(), Fail
 
 fn run_verify(args: VerifyArgs) -> Result<(), Failure> {
     use docgate::signature::command;
-    let report = command::verify(&args.file, &args.trust_roots, &args.crls)?;
+    if args.evidence {
+        return run_verify_evidence(&args);
+    }
+    let Some(file) = args.file.clone() else {
+        return Err(anyhow::anyhow!("give a PDF to verify, or --evidence --config FILE").into());
+    };
+    let report = command::verify(&file, &args.trust_roots, &args.crls)?;
     if args.json {
         println!(
             "{}",
@@ -321,7 +381,7 @@ fn run_verify(args: VerifyArgs) -> Result<(), Failure> {
     } else {
         Err(Failure {
             code: EXIT_FAILURE,
-            error: anyhow::anyhow!("{}: not every signature is valid", args.file.display()),
+            error: anyhow::anyhow!("{}: not every signature is valid", file.display()),
         })
     }
 }

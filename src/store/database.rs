@@ -88,7 +88,7 @@ impl Database {
 /// Opens a connection with the pragmas every connection needs. Readers are `query_only`.
 /// The one place in the program that opens SQLite.
 #[allow(clippy::disallowed_methods)]
-fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+pub(super) fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;

@@ -332,6 +332,13 @@ fn mark_queued(
     axis_doc_id: &str,
     at: &str,
 ) -> Result<(), StoreError> {
+    let first_answer: bool = connection
+        .query_row(
+            "SELECT state != 'queued' FROM outbox WHERE id = ?1",
+            [outbox_id],
+            |row| row.get(0),
+        )
+        .map_err(StoreError::sqlite("read an outbox row"))?;
     connection
         .execute(
             "UPDATE outbox SET state = 'queued', axis_doc_id = ?2, last_error = NULL,
@@ -365,6 +372,27 @@ fn mark_queued(
         PacketKind::Edoc => "queued",
         PacketKind::Status => "status_queued",
     };
+    if first_answer {
+        let (packet_sha256, packet_size): (String, i64) = connection
+            .query_row(
+                "SELECT packet_sha256, packet_size FROM outbox WHERE id = ?1",
+                [outbox_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(StoreError::sqlite("read an outbox row"))?;
+        super::evidence::append_evidence(
+            connection,
+            at,
+            kind_name,
+            &document,
+            &serde_json::json!({
+                "document": document,
+                "packet_sha256": packet_sha256,
+                "packet_size": packet_size,
+                "axis_answer": {"doc_id": axis_doc_id},
+            }),
+        )?;
+    }
     append_event(connection, &document, at, kind_name, event_state, &detail)
 }
 

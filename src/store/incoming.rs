@@ -138,6 +138,27 @@ pub(super) fn commit_incoming(
         &document.status,
         &document.at,
     )?;
+    let signatures_valid = document
+        .signatures_json
+        .as_deref()
+        .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+        .and_then(|report| report["valid"].as_bool());
+    super::evidence::append_evidence(
+        connection,
+        &document.at,
+        "received",
+        &document.id,
+        &serde_json::json!({
+            "document": document.id,
+            "document_id": document.document_id,
+            "from": document.peer_organ,
+            "delivery": document.axis_doc_id,
+            "packet_sha256": document.packet.sha256,
+            "packet_size": document.packet.size,
+            "files": document.files.iter().map(|file| &file.sha256).collect::<Vec<_>>(),
+            "signatures_valid": signatures_valid,
+        }),
+    )?;
     Ok(IncomingCommit::Committed)
 }
 

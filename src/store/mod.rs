@@ -15,6 +15,7 @@ pub mod axis;
 mod blobs;
 mod database;
 mod error;
+pub mod evidence;
 mod exchange;
 mod exchange_queries;
 #[cfg(test)]

@@ -151,6 +151,35 @@ pub(super) const GATEWAY_MIGRATIONS: &[&str] = &[
     ALTER TABLE documents ADD COLUMN signature_level TEXT;
     ALTER TABLE documents ADD COLUMN sealed_at TEXT;
     "#,
+    // 5: the evidence log (`evidence.rs`): hash-chained records of every packet sent and
+    // received, append-only; signed batches over them and each record's inclusion proof.
+    r#"
+    CREATE TABLE evidence (
+        seq         INTEGER PRIMARY KEY,
+        at          TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        document    TEXT NOT NULL,
+        record_json TEXT NOT NULL,
+        hash        TEXT NOT NULL CHECK (length(hash) = 64)
+    ) STRICT;
+    CREATE TRIGGER evidence_append_only_update BEFORE UPDATE ON evidence
+        BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
+    CREATE TRIGGER evidence_append_only_delete BEFORE DELETE ON evidence
+        BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
+    CREATE TABLE evidence_batches (
+        id        INTEGER PRIMARY KEY,
+        first_seq INTEGER NOT NULL,
+        last_seq  INTEGER NOT NULL,
+        root      TEXT NOT NULL CHECK (length(root) = 64),
+        signature BLOB NOT NULL,
+        at        TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE evidence_proofs (
+        seq        INTEGER PRIMARY KEY REFERENCES evidence (seq),
+        batch      INTEGER NOT NULL REFERENCES evidence_batches (id),
+        proof_json TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// Brings the database up to the last of `migrations`; refuses a newer one.

@@ -5,6 +5,9 @@
 //! adds the timestamp once the TSA answers again (into the same signature, changing no
 //! signed byte); the packer sends a B-B document only after the configured delay.
 //!
+//! It also signs the evidence log: the records written since the last batch, as one
+//! Merkle batch per round (one token operation; `signature::batch`).
+//!
 //! When the token is absent or refuses its PIN, documents wait in `accepted` and the link
 //! state says why. Never talks to the axis.
 
@@ -16,9 +19,11 @@ use std::time::Duration;
 use super::backoff::Backoff;
 use super::client::AxisClient;
 use super::scheduler::{Context, SyncError, IDLE_POLL};
+use crate::signature::batch;
 use crate::signature::pades::{self, PadesLevel, SignatureDetails};
 use crate::signature::timestamp::{TimestampError, TsaClient};
 use crate::signature::verify::verify_pdf;
+use crate::store::evidence::NewEvidenceBatch;
 use crate::store::DocumentState;
 use crate::store::{
     PackableDocument, PacketBlob, SealedFile, Store, StoreError, UnstampedDocument,
@@ -46,7 +51,9 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
     let mut backoff = Backoff::new(context.settings.retry_min_ms, context.settings.retry_max_ms);
     while !context.shutdown.is_triggered() {
         let round = seal_round(&context, &settings).await;
-        let stamped = stamp_round(&context, &settings).await;
+        let stamped = stamp_round(&context, &settings)
+            .await
+            .and(evidence_round(&context, &settings).await);
         match (round, stamped) {
             (Ok(0), Ok(_)) => {
                 context.link.update(|link| link.sealing = None);
@@ -190,6 +197,59 @@ fn adopt(store: &Store, path: &Path) -> Result<PacketBlob, SyncError> {
         sha256: published.sha256,
         size: published.size,
     })
+}
+
+/// Evidence records signed per batch at most (a proof is then at most 12 hashes).
+const EVIDENCE_BATCH: u32 = 4096;
+
+/// Signs the evidence records written since the last batch as one Merkle batch (one token
+/// operation); the number of records signed.
+async fn evidence_round<C: AxisClient>(
+    context: &Context<C>,
+    settings: &SealingSettings,
+) -> Result<usize, SyncError> {
+    let records = context
+        .blocking(|store| Ok(store.unbatched_evidence(EVIDENCE_BATCH)?))
+        .await?;
+    let (Some(first), Some(last)) = (records.first(), records.last()) else {
+        return Ok(0);
+    };
+    let (first_seq, last_seq, count) = (first.seq, last.seq, records.len());
+    let (key, at) = (settings.key.clone(), context.now_text());
+    let batch = context
+        .blocking(move |_| {
+            let items: Vec<[u8; 32]> = records
+                .iter()
+                .map(|record| crate::store::evidence::decode_hash(&record.hash))
+                .collect::<Result<_, _>>()?;
+            let slices: Vec<&[u8]> = items.iter().map(|item| item.as_slice()).collect();
+            let signer = key
+                .signer()
+                .map_err(|error| SyncError::Seal(error.to_string()))?;
+            let signed = batch::sign_batch(signer.as_ref(), &slices)
+                .map_err(|error| SyncError::Seal(format!("evidence batch: {error}")))?;
+            let proofs = signed
+                .proofs
+                .iter()
+                .map(serde_json::to_string)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| SyncError::Seal(error.to_string()))?;
+            Ok(NewEvidenceBatch {
+                first_seq,
+                last_seq,
+                root: hex::encode(signed.root),
+                signature: signed.root_signature,
+                proofs,
+                at,
+            })
+        })
+        .await?;
+    if context.store.record_evidence_batch(batch).await? {
+        tracing::debug!(first_seq, last_seq, "evidence batch signed");
+        Ok(count)
+    } else {
+        Ok(0)
+    }
 }
 
 /// Adds timestamps to B-B seals while the TSA answers; the number done.

@@ -2,6 +2,7 @@
 //! numbered, and which state follows which. Decides; never touches SQLite or files
 //! directly (that is `store`) and never speaks HTTP (that is `web`).
 
+pub mod evidence;
 pub mod exchange;
 pub mod intake;
 pub mod meta;
