@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::edxml::{Limits, Organization};
+use crate::signature::crl_cache::HttpCrlCache;
 use crate::signature::timestamp::TsaClient;
 use crate::store::{Store, StoreError};
 use crate::sync::{self, LinkState, SealingSettings, SyncSettings, VdxpClient};
@@ -81,7 +82,18 @@ pub async fn run(
         .map_err(|_| StoreError::Closed)??;
     let clock: SharedClock = Arc::new(SystemClock);
     let signatures = match &config.signing {
-        Some(section) => Some(Arc::new(SignaturePolicy::from_config(section)?)),
+        Some(section) => {
+            let cache = HttpCrlCache::new(
+                config.gateway.state_dir.join("crl-cache"),
+                Duration::from_secs(10),
+                tokio::runtime::Handle::current(),
+            )
+            .map_err(|error| GatewayError::Seal(format!("CRL fetching: {error}")))?;
+            Some(Arc::new(SignaturePolicy::from_config(
+                section,
+                Some(Arc::new(cache)),
+            )?))
+        }
         None => None,
     };
     let intake = IntakeContext {

@@ -100,3 +100,73 @@ fn outgoing_pdfs_need_a_valid_leader_signature() {
     assert_eq!(status, 200);
     assert_eq!(stored, signed, "the leader-signed PDF is kept as submitted");
 }
+
+#[test]
+fn crls_are_fetched_from_distribution_points_cached_and_unknown_when_unreachable() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pki = dir.path().join("pki");
+    std::fs::create_dir_all(&pki).expect("pki");
+    let ca = TestCa::create("Ban Cơ yếu Chính phủ (test)", &pki, "ca").expect("ca");
+    // The CA publishes its CRL (revoking serial 52) at a distribution point.
+    let crl = ca.revocation_list(&[52], &pki, "published").expect("crl");
+    let server = common::http::FileServer::start(crl, "ca.crl");
+    let issue = |name: &str, serial: u64, url: &str| {
+        ca.issue_document_signer_with_crl(name, "UBND xã", serial, &pki, name, Some(url))
+            .expect("signer")
+    };
+    let good = issue("good", 51, &server.url);
+    let revoked = issue("revoked", 52, &server.url);
+    let orphan = issue("orphan", 53, "http://127.0.0.1:9/nowhere.crl");
+    let agency = ca
+        .issue_document_signer("UBND xã", "UBND xã", 54, &pki, "agency")
+        .expect("agency");
+
+    // No `crls` configured: revocation comes from the distribution points.
+    let gateway = GatewayDir::init(&dir.path().join("gateway"), &[]);
+    let mut text = std::fs::read_to_string(&gateway.config).expect("config");
+    text.push_str(&format!(
+        "\n[signing]\nkey_file = {:?}\ntrust_roots = [{:?}]\n",
+        agency.key_file, ca.certificate
+    ));
+    std::fs::write(&gateway.config, text).expect("config");
+    let process = gateway.start();
+    let meta = sample_meta();
+    let post = |signer: &docgate::demo::pki::SignerFiles, tag: &str| {
+        let pdf = leader_signed(&signer.key_file, &sample_pdf(tag), dir.path(), tag);
+        process.post_document(&meta, &[("van-ban.pdf", "application/pdf", pdf)], None)
+    };
+
+    let (status, body) = post(&good, "good-1");
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = post(&revoked, "revoked-1");
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"].to_string().contains("revoked"),
+        "{body}"
+    );
+    let fetched = server.requests();
+    assert!(fetched >= 1);
+
+    // The CRL is cached (memory and state_dir/crl-cache): with the server down, a good
+    // signature is still judged, and nothing more was fetched.
+    server.set_up(false);
+    let (status, body) = post(&good, "good-2");
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(server.requests(), fetched);
+    assert!(
+        std::fs::read_dir(gateway.state_dir().join("crl-cache"))
+            .expect("cache directory")
+            .count()
+            >= 1
+    );
+
+    // A distribution point that cannot be reached: revocation unknown, refused.
+    let (status, body) = post(&orphan, "orphan");
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .to_string()
+            .contains("revocation unknown"),
+        "{body}"
+    );
+}

@@ -113,7 +113,26 @@ impl TestCa {
         dir: &Path,
         stem: &str,
     ) -> Result<SignerFiles, PkiError> {
+        self.issue_document_signer_with_crl(common_name, organization, serial, dir, stem, None)
+    }
+
+    /// Like [`TestCa::issue_document_signer`], naming `crl_url` as the certificate's CRL
+    /// distribution point.
+    pub fn issue_document_signer_with_crl(
+        &self,
+        common_name: &str,
+        organization: &str,
+        serial: u64,
+        dir: &Path,
+        stem: &str,
+        crl_url: Option<&str>,
+    ) -> Result<SignerFiles, PkiError> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
+        if let Some(url) = crl_url {
+            params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+                uris: vec![url.to_owned()],
+            }];
+        }
         let mut name = DistinguishedName::new();
         name.push(DnType::CommonName, common_name);
         name.push(DnType::OrganizationName, organization);

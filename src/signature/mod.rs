@@ -12,6 +12,7 @@
 pub mod batch;
 pub mod cms;
 pub mod command;
+pub mod crl_cache;
 mod error;
 pub mod pades;
 pub mod pdf;

@@ -31,11 +31,19 @@ pub enum TrustError {
     Crl { path: PathBuf, reason: String },
 }
 
+/// Where CRLs named by certificates (their CRL distribution points) come from when none is
+/// configured: in the gateway, an HTTP fetch with an on-disk cache (`crl_cache`). Returns
+/// the DER of a CRL, or `None` when it cannot be had now.
+pub trait CrlSource: Send + Sync + std::fmt::Debug {
+    fn fetch(&self, url: &str) -> Option<Vec<u8>>;
+}
+
 /// The roots and revocation lists signatures are judged against.
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     roots: Vec<Certificate>,
     crls: Vec<CertificateList>,
+    source: Option<std::sync::Arc<dyn CrlSource>>,
 }
 
 /// Whether a certificate chains to a configured root.
@@ -108,6 +116,13 @@ impl TrustStore {
     pub fn add_crl(&mut self, der: &[u8]) -> Result<(), der::Error> {
         self.crls.push(CertificateList::from_der(der)?);
         Ok(())
+    }
+
+    /// Fetches CRLs from the distribution points certificates name when no configured CRL
+    /// covers their issuer.
+    pub fn with_crl_source(mut self, source: std::sync::Arc<dyn CrlSource>) -> TrustStore {
+        self.source = Some(source);
+        self
     }
 
     pub fn has_roots(&self) -> bool {
@@ -203,14 +218,22 @@ impl TrustStore {
             let [certificate, issuer] = pair else {
                 continue;
             };
-            let crl = self.crls.iter().find(|crl| {
+            let issued_by = |crl: &CertificateList| {
                 crl.tbs_cert_list.issuer == issuer.tbs_certificate.subject
                     && crl_signed_by(crl, issuer)
-            });
+            };
+            let fetched;
+            let crl = match self.crls.iter().find(|crl| issued_by(crl)) {
+                Some(crl) => Some(crl),
+                None => {
+                    fetched = self.fetch_crl(certificate, &issued_by, now);
+                    fetched.as_ref()
+                }
+            };
             let Some(crl) = crl else {
                 return RevocationStatus::Unknown {
                     reason: format!(
-                        "no CRL from \"{}\" is configured or cached",
+                        "no current CRL from \"{}\" is configured, cached or reachable",
                         subject_text(issuer)
                     ),
                 };
@@ -256,6 +279,58 @@ impl TrustStore {
             source: sources.join("; "),
         }
     }
+}
+
+impl TrustStore {
+    /// A current CRL from one of `certificate`'s distribution points, through the source.
+    fn fetch_crl(
+        &self,
+        certificate: &Certificate,
+        issued_by: &dyn Fn(&CertificateList) -> bool,
+        now: OffsetDateTime,
+    ) -> Option<CertificateList> {
+        let source = self.source.as_ref()?;
+        distribution_points(certificate)
+            .iter()
+            .filter_map(|url| source.fetch(url))
+            .filter_map(|der| CertificateList::from_der(&der).ok())
+            .find(|crl| {
+                issued_by(crl)
+                    && crl
+                        .tbs_cert_list
+                        .next_update
+                        .is_none_or(|next| to_offset(next) >= now)
+            })
+    }
+}
+
+/// The `http(s)` URLs of a certificate's CRL distribution points.
+pub fn distribution_points(certificate: &Certificate) -> Vec<String> {
+    use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+    use x509_cert::ext::pkix::CrlDistributionPoints;
+    certificate
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .filter(|extension| {
+            extension.extn_id == const_oid::db::rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS
+        })
+        .filter_map(|extension| {
+            CrlDistributionPoints::from_der(extension.extn_value.as_bytes()).ok()
+        })
+        .flat_map(|points| points.0)
+        .filter_map(|point| match point.distribution_point {
+            Some(DistributionPointName::FullName(names)) => Some(names),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|name| match name {
+            GeneralName::UniformResourceIdentifier(uri) => Some(uri.to_string()),
+            _ => None,
+        })
+        .filter(|uri| uri.starts_with("http://") || uri.starts_with("https://"))
+        .collect()
 }
 
 fn load_crl(path: &Path) -> Result<CertificateList, TrustError> {

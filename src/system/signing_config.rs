@@ -37,6 +37,10 @@ pub struct SigningSection {
     /// CRL files (PEM or DER). Without a current CRL for an issuer, revocation is unknown.
     #[serde(default)]
     pub crls: Vec<PathBuf>,
+    /// Fetch CRLs from the distribution points certificates name (and cache them under the
+    /// state directory) when `crls` has none for an issuer.
+    #[serde(default = "default_fetch_crls")]
+    pub fetch_crls: bool,
     /// Accept a leader's signature whose revocation cannot be known (no current CRL), so an
     /// office keeps working offline. Off by default: unknown is not valid.
     #[serde(default)]
@@ -51,6 +55,10 @@ pub struct SigningSection {
     /// is sent as B-B anyway. Absent: it waits for B-T however long it takes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_without_timestamp_after_secs: Option<u64>,
+}
+
+fn default_fetch_crls() -> bool {
+    true
 }
 
 fn default_tsa_timeout_secs() -> u64 {

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use std::sync::Arc;
 
-use crate::signature::trust::{TrustError, TrustStore};
+use crate::signature::trust::{CrlSource, TrustError, TrustStore};
 use crate::signature::verify::{verify_pdf, DocumentReport, LeaderRule};
 use crate::signature::{DocumentSigner, KeyFileSigner, SignatureError, TokenSigner};
 use crate::system::config::SigningSection;
@@ -23,10 +23,18 @@ pub struct SignaturePolicy {
 }
 
 impl SignaturePolicy {
-    /// The policy `[signing]` describes (roots and CRLs are read now).
-    pub fn from_config(section: &SigningSection) -> Result<SignaturePolicy, TrustError> {
+    /// The policy `[signing]` describes (roots and CRLs are read now); `crl_source` fetches
+    /// CRLs from distribution points when none is configured for an issuer.
+    pub fn from_config(
+        section: &SigningSection,
+        crl_source: Option<Arc<dyn CrlSource>>,
+    ) -> Result<SignaturePolicy, TrustError> {
+        let mut trust = TrustStore::load(&section.trust_roots, &section.crls)?;
+        if let Some(source) = crl_source.filter(|_| section.fetch_crls) {
+            trust = trust.with_crl_source(source);
+        }
         Ok(SignaturePolicy {
-            trust: TrustStore::load(&section.trust_roots, &section.crls)?,
+            trust,
             rule: if section.accept_unknown_revocation {
                 LeaderRule::ValidOrUnknownRevocation
             } else {
