@@ -42,6 +42,40 @@ pub enum GatewayError {
     Axis(#[from] crate::sync::VdxpClientError),
 }
 
+/// The link's client key on the agency token, when `[axis] token_key_label` says so: its
+/// own worker on the `[signing]` token, selecting that key.
+fn link_key_on_token(
+    axis: &crate::system::config::AxisSection,
+    signing: Option<&crate::system::config::SigningSection>,
+) -> Result<Option<crate::system::tls::ExternalKey>, GatewayError> {
+    let (Some(key_label), Some(signing)) = (&axis.token_key_label, signing) else {
+        return Ok(None);
+    };
+    let (Some(module), Some(label), Some(pin_file)) = (
+        &signing.token_module,
+        &signing.token_label,
+        &signing.token_pin_file,
+    ) else {
+        return Err(GatewayError::Seal(
+            "axis.token_key_label needs the token in [signing]".into(),
+        ));
+    };
+    let mut token_config = crate::token::TokenConfig::new(module, label.clone(), pin_file);
+    token_config.key_label = Some(key_label.clone());
+    let certificate = crate::system::tls::load_certificates(&axis.certificate)
+        .map_err(|error| GatewayError::Seal(error.to_string()))?;
+    let first = certificate
+        .first()
+        .ok_or_else(|| GatewayError::Seal("the link certificate file is empty".into()))?;
+    let key = crate::token::TokenTlsKey::new(crate::token::Token::start(token_config), first)
+        .map_err(|error| GatewayError::Seal(error.to_string()))?;
+    let tls12_only = key.tls12_only();
+    Ok(Some(crate::system::tls::ExternalKey {
+        key: Arc::new(key),
+        tls12_only,
+    }))
+}
+
 /// What the sealer needs, from `[signing]` (none without it).
 fn sealing(
     section: Option<&crate::system::config::SigningSection>,
@@ -114,7 +148,8 @@ pub async fn run(
     .map_err(|_| GatewayError::Random)?;
     let (link, sync) = match &config.axis {
         Some(axis) => {
-            let client = VdxpClient::new(axis, axis.secret()?, clock.clone())?;
+            let link_key = link_key_on_token(axis, config.signing.as_ref())?;
+            let client = VdxpClient::new(axis, axis.secret()?, clock.clone(), link_key)?;
             let link = LinkState::configured(&axis.url);
             let settings = SyncSettings {
                 organ: Organization {

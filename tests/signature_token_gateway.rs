@@ -141,3 +141,99 @@ fn pem_certificate(der: &[u8]) -> String {
         lines.join("\n")
     )
 }
+
+#[test]
+fn the_link_key_can_live_on_the_token() {
+    let softhsm = SoftHsm::shared();
+    let pki = softhsm::pki();
+    let dir = tempfile::tempdir().expect("dir");
+    let exchange = Exchange::setup(dir.path());
+    let district_dir = exchange.gateway("district").dir.clone();
+    let link_key = district_dir.join("tls").join("gateway.key");
+    let link_certificate = district_dir.join("tls").join("gateway.pem");
+
+    // The district's link key goes onto the token beside the agency seal; the file goes.
+    let certificate_der = pem_to_der(&link_certificate);
+    let certificate_file = dir.path().join("link.der");
+    std::fs::write(&certificate_file, &certificate_der).expect("der");
+    let link = softhsm::Identity {
+        key_pem: link_key.clone(),
+        certificate_der,
+        certificate_file,
+        public_key_pem: dir.path().join("unused.pub.pem"),
+    };
+    let label = softhsm::unique_label("link");
+    softhsm.provision(
+        &label,
+        "8642",
+        &[(&pki.rsa, "agency-seal"), (&link, "link")],
+    );
+    std::fs::remove_file(&link_key).expect("remove the key file");
+
+    let pin = dir.path().join("token-pin");
+    std::fs::write(&pin, "8642\n").expect("pin");
+    let token_ca = dir.path().join("token-ca.pem");
+    std::fs::write(&token_ca, pem_certificate(&pki.ca_certificate_der)).expect("token ca");
+    let leaders = dir.path().join("leaders");
+    std::fs::create_dir_all(&leaders).expect("leaders");
+    let leader_ca = TestCa::create("Ban Cơ yếu Chính phủ (test)", &leaders, "ca").expect("ca");
+    let leader = leader_ca
+        .issue_document_signer("Nguyễn Văn An", "UBND huyện", 61, &leaders, "leader")
+        .expect("leader");
+    let config = &exchange.gateway("district").config;
+    set_option(
+        config,
+        "signing",
+        "token_module",
+        &format!("{:?}", softhsm::MODULE),
+    );
+    set_option(config, "signing", "token_label", &format!("{label:?}"));
+    set_option(config, "signing", "token_pin_file", &format!("{pin:?}"));
+    set_option(config, "signing", "token_key_label", "\"agency-seal\"");
+    set_option(
+        config,
+        "signing",
+        "trust_roots",
+        &format!("[{:?}, {:?}]", leader_ca.certificate, token_ca),
+    );
+    set_option(config, "signing", "accept_unknown_revocation", "true");
+    let text = std::fs::read_to_string(config).expect("config");
+    let text: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with("key = "))
+        .collect();
+    std::fs::write(config, text.join("\n") + "\n").expect("config");
+    set_option(config, "axis", "token_key_label", "\"link\"");
+
+    let _axis = exchange.axis.start();
+    let district = exchange.gateway("district").start();
+    let commune = exchange.gateway("commune").start();
+    let mut meta = sample_meta();
+    meta["to"] = serde_json::json!([exchange.organ_id("commune")]);
+    let pdf = leader_signed(
+        &leader.key_file,
+        &sample_pdf("over a token link"),
+        dir.path(),
+        "doc",
+    );
+    let (status, body) =
+        district.post_document(&meta, &[("van-ban.pdf", "application/pdf", pdf)], None);
+    assert_eq!(status, 202, "{body}");
+    let arrived = wait_for(Duration::from_secs(30), || {
+        documents(&commune, "in").into_iter().next()
+    });
+    let (_, link) = district.get_json("/api/v1/link");
+    assert!(
+        arrived.is_some(),
+        "nothing arrived over the token-keyed link: {link}"
+    );
+    assert_eq!(link["connected"], true, "{link}");
+}
+
+fn pem_to_der(path: &std::path::Path) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateDer::from_pem_file(path)
+        .expect("certificate")
+        .as_ref()
+        .to_vec()
+}

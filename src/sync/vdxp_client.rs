@@ -61,13 +61,28 @@ impl std::fmt::Debug for VdxpClient {
 }
 
 impl VdxpClient {
-    /// Builds the client from a validated `[axis]` section and its secret.
+    /// Builds the client from a validated `[axis]` section and its secret; the client key
+    /// is `axis.key`, or `external` (the link key on the token).
     pub fn new(
         axis: &AxisSection,
         secret: String,
         clock: SharedClock,
+        external: Option<tls::ExternalKey>,
     ) -> Result<VdxpClient, VdxpClientError> {
-        let tls = tls::client_config(&axis.ca, &axis.certificate, &axis.key)?;
+        let tls = match (&axis.key, external) {
+            (_, Some(external)) => tls::client_config_with_key(
+                &axis.ca,
+                &axis.certificate,
+                external.key,
+                external.tls12_only,
+            )?,
+            (Some(key), None) => tls::client_config(&axis.ca, &axis.certificate, key)?,
+            (None, None) => {
+                return Err(VdxpClientError::Http(
+                    "no client key: set axis.key or axis.token_key_label".into(),
+                ))
+            }
+        };
         let http = Client::builder()
             .use_preconfigured_tls(tls)
             .connect_timeout(Duration::from_secs(10))

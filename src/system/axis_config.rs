@@ -27,8 +27,13 @@ pub struct AxisSection {
     pub ca: PathBuf,
     /// Our client certificate (PEM).
     pub certificate: PathBuf,
-    /// Its private key (PEM).
-    pub key: PathBuf,
+    /// Its private key (PEM), when the key is in a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// Instead of `key`: the label of the link key on the agency's token (the token named in
+    /// `[signing]`); the handshake is signed there and the key never leaves the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_key_label: Option<String>,
     /// How long one `waitForEdoc` long poll may last, in seconds.
     #[serde(default = "default_long_poll_secs")]
     pub long_poll_secs: u64,
@@ -121,11 +126,31 @@ impl AxisSection {
                 "use the full shared secret provincial IT issued",
             ));
         }
+        match (&self.key, &self.token_key_label) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "axis.key",
+                    "and axis.token_key_label are both set".into(),
+                    "keep the key file or the key on the token, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(invalid(
+                    "axis.key",
+                    "is missing".into(),
+                    "name the client certificate's private key file, or set token_key_label to use a key on the token",
+                ))
+            }
+            _ => {}
+        }
         for (key, file) in [
-            ("axis.ca", &self.ca),
-            ("axis.certificate", &self.certificate),
-            ("axis.key", &self.key),
-        ] {
+            ("axis.ca", Some(&self.ca)),
+            ("axis.certificate", Some(&self.certificate)),
+            ("axis.key", self.key.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(key, file)| file.map(|file| (key, file)))
+        {
             if !file.is_file() {
                 return Err(invalid(
                     key,

@@ -143,7 +143,9 @@ impl GatewayConfig {
         if let Some(axis) = &mut config.axis {
             axis.ca = base.join(&axis.ca);
             axis.certificate = base.join(&axis.certificate);
-            axis.key = base.join(&axis.key);
+            if let Some(key) = &axis.key {
+                axis.key = Some(base.join(key));
+            }
             if let Some(secret_file) = &axis.secret_file {
                 axis.secret_file = Some(base.join(secret_file));
             }
@@ -230,6 +232,19 @@ impl GatewayConfig {
         }
         if let Some(axis) = &self.axis {
             axis.validate(path)?;
+            if axis.token_key_label.is_some()
+                && self
+                    .signing
+                    .as_ref()
+                    .is_none_or(|signing| signing.token_label.is_none())
+            {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    key: "axis.token_key_label",
+                    problem: "names a key on the token, but [signing] names no token".into(),
+                    fix: "set token_label, token_module and token_pin_file in [signing], or use axis.key",
+                });
+            }
         }
         Ok(())
     }

@@ -128,6 +128,42 @@ pub fn client_config(
         .map_err(|error| TlsError::Config(format!("{}: {error}", certificate_file.display())))
 }
 
+/// A client key held outside the process's memory (on the token).
+#[derive(Debug, Clone)]
+pub struct ExternalKey {
+    pub key: Arc<dyn rustls::sign::SigningKey>,
+    /// Limit the link to TLS 1.2 (an RSA key without RSA-PSS).
+    pub tls12_only: bool,
+}
+
+/// Like [`client_config`], with the private key held elsewhere (the token): `key` signs the
+/// handshake. `tls12_only` limits the versions (an RSA key on a token without RSA-PSS).
+pub fn client_config_with_key(
+    server_ca_file: &Path,
+    certificate_file: &Path,
+    key: Arc<dyn rustls::sign::SigningKey>,
+    tls12_only: bool,
+) -> Result<ClientConfig, TlsError> {
+    let provider = provider();
+    let verifier = WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots(server_ca_file)?),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|error| TlsError::Config(error.to_string()))?;
+    let builder = ClientConfig::builder_with_provider(provider);
+    let builder = if tls12_only {
+        builder.with_protocol_versions(&[&rustls::version::TLS12])
+    } else {
+        builder.with_safe_default_protocol_versions()
+    }
+    .map_err(|error| TlsError::Config(error.to_string()))?;
+    let certified = rustls::sign::CertifiedKey::new(load_certificates(certificate_file)?, key);
+    Ok(builder
+        .with_webpki_verifier(verifier)
+        .with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified))))
+}
+
 /// The subject common name of a DER certificate: the system id a gateway's certificate
 /// is issued for.
 pub fn certificate_common_name(der: &[u8]) -> Option<String> {

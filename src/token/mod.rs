@@ -63,9 +63,11 @@ mod handle;
 mod module;
 mod session;
 mod status;
+mod tls_key;
 mod worker;
 
 pub use config::{TokenConfig, DEFAULT_RESCAN_INTERVAL};
 pub use error::TokenError;
 pub use handle::Token;
 pub use status::{KeyKind, TokenStatus};
+pub use tls_key::{TlsKeyError, TokenTlsKey};
