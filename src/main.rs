@@ -116,6 +116,10 @@ struct VerifyArgs {
     /// CRLs (PEM or DER); without one for an issuer, revocation is reported "unknown".
     #[arg(long = "crl")]
     crls: Vec<PathBuf>,
+    /// Fetch the CRLs certificates name (their distribution points) when --crl has none
+    /// for an issuer, caching them in this directory until their next update.
+    #[arg(long)]
+    crl_cache: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -367,7 +371,12 @@ fn run_verify(args: VerifyArgs) -> Result<(), Failure> {
     let Some(file) = args.file.clone() else {
         return Err(anyhow::anyhow!("give a PDF to verify, or --evidence --config FILE").into());
     };
-    let report = command::verify(&file, &args.trust_roots, &args.crls)?;
+    let report = command::verify(
+        &file,
+        &args.trust_roots,
+        &args.crls,
+        args.crl_cache.as_deref(),
+    )?;
     if args.json {
         println!(
             "{}",

@@ -454,3 +454,51 @@ fn a_seal_made_offline_is_raised_to_b_t_later_without_touching_the_signed_bytes(
     let text = pdfsig(&sealed);
     assert_eq!(text.matches("Signature is Valid").count(), 2, "{text}");
 }
+
+#[test]
+fn verify_fetches_the_crls_certificates_name_when_asked() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path();
+    let ca = TestCa::create("Ban Cơ yếu Chính phủ (test)", path, "ca").expect("ca");
+    let crl = ca.revocation_list(&[72], path, "published").expect("crl");
+    let server = common::http::FileServer::start(crl, "ca.crl");
+    let good = ca
+        .issue_document_signer_with_crl("An", "UBND", 71, path, "good", Some(&server.url))
+        .expect("good");
+    let revoked = ca
+        .issue_document_signer_with_crl("Bình", "UBND", 72, path, "revoked", Some(&server.url))
+        .expect("revoked");
+    let unsigned = path.join("unsigned.pdf");
+    std::fs::write(&unsigned, docgate::demo::sample_pdf("crl").expect("pdf")).expect("pdf");
+    let cache = path.join("crl-cache");
+    let verify = |file: &Path| {
+        let output = docgate()
+            .arg("verify")
+            .arg(file)
+            .arg("--json")
+            .arg("--trust")
+            .arg(&ca.certificate)
+            .arg("--crl-cache")
+            .arg(&cache)
+            .output()
+            .expect("verify");
+        let report: Value = serde_json::from_slice(&output.stdout).expect("json");
+        (output.status.success(), report)
+    };
+    for (signer, name, valid, status) in [
+        (&good, "good.pdf", true, "good"),
+        (&revoked, "revoked.pdf", false, "revoked"),
+    ] {
+        let signed = path.join(name);
+        let output =
+            common::signing::sign_with_key_file(&signer.key_file, "leader", &unsigned, &signed);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let (ok, report) = verify(&signed);
+        assert_eq!(ok, valid, "{report:#}");
+        assert_eq!(
+            report["signatures"][0]["chain"]["revocation"]["status"], status,
+            "{report:#}"
+        );
+    }
+    assert!(std::fs::read_dir(&cache).expect("cache").count() >= 1);
+}

@@ -118,8 +118,35 @@ pub fn verify(
     path: &Path,
     trust_roots: &[PathBuf],
     crls: &[PathBuf],
+    crl_cache: Option<&Path>,
 ) -> Result<DocumentReport, CommandError> {
-    let trust = TrustStore::load(trust_roots, crls)?;
+    let mut trust = TrustStore::load(trust_roots, crls)?;
+    // Fetching needs a runtime whose own threads drive the HTTP requests.
+    let runtime = match crl_cache {
+        Some(_) => Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .map_err(|error| CommandError::Refused {
+                    path: path.to_path_buf(),
+                    reason: format!("cannot start the HTTP runtime: {error}"),
+                })?,
+        ),
+        None => None,
+    };
+    if let (Some(dir), Some(runtime)) = (crl_cache, &runtime) {
+        let cache = super::crl_cache::HttpCrlCache::new(
+            dir.to_path_buf(),
+            Duration::from_secs(10),
+            runtime.handle().clone(),
+        )
+        .map_err(|error| CommandError::Refused {
+            path: path.to_path_buf(),
+            reason: format!("cannot set up CRL fetching: {error}"),
+        })?;
+        trust = trust.with_crl_source(std::sync::Arc::new(cache));
+    }
     Ok(verify_pdf(path, &trust, OffsetDateTime::now_utc())?)
 }
 
