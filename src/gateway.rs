@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::edxml::{Limits, Organization};
-use crate::signature::crl_cache::HttpCrlCache;
+use crate::signature::crl_cache::HttpRevocationSource;
 use crate::signature::timestamp::TsaClient;
 use crate::store::{Store, StoreError};
 use crate::sync::{self, LinkState, SealingSettings, SyncSettings, VdxpClient};
@@ -117,7 +117,7 @@ pub async fn run(
     let clock: SharedClock = Arc::new(SystemClock);
     let signatures = match &config.signing {
         Some(section) => {
-            let cache = HttpCrlCache::new(
+            let cache = HttpRevocationSource::new(
                 config.gateway.state_dir.join("crl-cache"),
                 Duration::from_secs(10),
                 tokio::runtime::Handle::current(),

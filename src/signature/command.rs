@@ -136,7 +136,7 @@ pub fn verify(
         None => None,
     };
     if let (Some(dir), Some(runtime)) = (crl_cache, &runtime) {
-        let cache = super::crl_cache::HttpCrlCache::new(
+        let cache = super::crl_cache::HttpRevocationSource::new(
             dir.to_path_buf(),
             Duration::from_secs(10),
             runtime.handle().clone(),
@@ -145,7 +145,7 @@ pub fn verify(
             path: path.to_path_buf(),
             reason: format!("cannot set up CRL fetching: {error}"),
         })?;
-        trust = trust.with_crl_source(std::sync::Arc::new(cache));
+        trust = trust.with_revocation_source(std::sync::Arc::new(cache));
     }
     Ok(verify_pdf(path, &trust, OffsetDateTime::now_utc())?)
 }

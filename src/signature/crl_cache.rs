@@ -16,28 +16,28 @@ use der::Decode;
 use time::OffsetDateTime;
 use x509_cert::crl::CertificateList;
 
-use super::trust::CrlSource;
+use super::trust::RevocationSource;
 
 /// Largest CRL accepted.
 const MAX_CRL_BYTES: usize = 16 * 1024 * 1024;
 
 /// CRLs over HTTP with a disk cache.
 #[derive(Debug)]
-pub struct HttpCrlCache {
+pub struct HttpRevocationSource {
     dir: PathBuf,
     http: reqwest::Client,
     runtime: tokio::runtime::Handle,
     memory: Mutex<HashMap<String, Vec<u8>>>,
 }
 
-impl HttpCrlCache {
+impl HttpRevocationSource {
     /// A cache under `dir` (created when first written), fetching on `runtime`.
     pub fn new(
         dir: PathBuf,
         timeout: Duration,
         runtime: tokio::runtime::Handle,
-    ) -> Result<HttpCrlCache, reqwest::Error> {
-        Ok(HttpCrlCache {
+    ) -> Result<HttpRevocationSource, reqwest::Error> {
+        Ok(HttpRevocationSource {
             dir,
             http: reqwest::Client::builder().timeout(timeout).build()?,
             runtime,
@@ -99,7 +99,7 @@ impl HttpCrlCache {
     }
 }
 
-impl CrlSource for HttpCrlCache {
+impl RevocationSource for HttpRevocationSource {
     fn fetch(&self, url: &str) -> Option<Vec<u8>> {
         if let Some(der) = self.cached(url) {
             return Some(der);

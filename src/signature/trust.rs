@@ -34,7 +34,7 @@ pub enum TrustError {
 /// Where CRLs named by certificates (their CRL distribution points) come from when none is
 /// configured: in the gateway, an HTTP fetch with an on-disk cache (`crl_cache`). Returns
 /// the DER of a CRL, or `None` when it cannot be had now.
-pub trait CrlSource: Send + Sync + std::fmt::Debug {
+pub trait RevocationSource: Send + Sync + std::fmt::Debug {
     fn fetch(&self, url: &str) -> Option<Vec<u8>>;
 }
 
@@ -43,7 +43,7 @@ pub trait CrlSource: Send + Sync + std::fmt::Debug {
 pub struct TrustStore {
     roots: Vec<Certificate>,
     crls: Vec<CertificateList>,
-    source: Option<std::sync::Arc<dyn CrlSource>>,
+    source: Option<std::sync::Arc<dyn RevocationSource>>,
 }
 
 /// Whether a certificate chains to a configured root.
@@ -120,7 +120,7 @@ impl TrustStore {
 
     /// Fetches CRLs from the distribution points certificates name when no configured CRL
     /// covers their issuer.
-    pub fn with_crl_source(mut self, source: std::sync::Arc<dyn CrlSource>) -> TrustStore {
+    pub fn with_revocation_source(mut self, source: std::sync::Arc<dyn RevocationSource>) -> TrustStore {
         self.source = Some(source);
         self
     }

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use std::sync::Arc;
 
-use crate::signature::trust::{CrlSource, TrustError, TrustStore};
+use crate::signature::trust::{RevocationSource, TrustError, TrustStore};
 use crate::signature::verify::{verify_pdf, DocumentReport, LeaderRule};
 use crate::signature::{DocumentSigner, KeyFileSigner, SignatureError, TokenSigner};
 use crate::system::config::SigningSection;
@@ -27,11 +27,11 @@ impl SignaturePolicy {
     /// CRLs from distribution points when none is configured for an issuer.
     pub fn from_config(
         section: &SigningSection,
-        crl_source: Option<Arc<dyn CrlSource>>,
+        crl_source: Option<Arc<dyn RevocationSource>>,
     ) -> Result<SignaturePolicy, TrustError> {
         let mut trust = TrustStore::load(&section.trust_roots, &section.crls)?;
         if let Some(source) = crl_source.filter(|_| section.fetch_crls) {
-            trust = trust.with_crl_source(source);
+            trust = trust.with_revocation_source(source);
         }
         Ok(SignaturePolicy {
             trust,
