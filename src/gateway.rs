@@ -99,6 +99,8 @@ fn sealing(
         send_without_timestamp_after: section
             .send_without_timestamp_after_secs
             .map(Duration::from_secs),
+        visible_seal: SealingSettings::visible_seal_from(section)
+            .map_err(|error| GatewayError::Seal(error.to_string()))?,
     }))
 }
 

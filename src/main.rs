@@ -90,8 +90,34 @@ struct SignArgs {
     /// RFC 3161 timestamp authority URL; without it the signature is PAdES B-B.
     #[arg(long)]
     tsa: Option<String>,
+    /// Show the signature on the last page as this PNG (the agency's red seal, or a
+    /// leader's signature image) at its size on paper (its pHYs resolution, else 40 mm
+    /// wide), with the signing time under it. With `--role agency` it goes over the left
+    /// third of the leader's visible signature when there is one. Without it the signature
+    /// is invisible.
+    #[arg(long, value_name = "PNG")]
+    seal_image: Option<PathBuf>,
+    /// Where the seal picture's lower-left corner goes, in millimetres from the page's
+    /// lower-left corner (`X,Y`), when it does not go over a leader's signature. Default:
+    /// the bottom right of the page, 20 mm from the right edge and 25 mm above the bottom.
+    #[arg(long, value_name = "X,Y", requires = "seal_image", value_parser = parse_position_mm)]
+    seal_position: Option<(f64, f64)>,
     input: PathBuf,
     output: PathBuf,
+}
+
+/// `X,Y` in millimetres, each from 0 to 1000.
+fn parse_position_mm(text: &str) -> Result<(f64, f64), String> {
+    let usage = || format!("{text:?} is not X,Y in millimetres (e.g. 120,40)");
+    let (x, y) = text.split_once(',').ok_or_else(usage)?;
+    let number = |part: &str| {
+        part.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|value| (0.0..=1000.0).contains(value))
+            .ok_or_else(usage)
+    };
+    Ok((number(x)?, number(y)?))
 }
 
 #[derive(Args)]
@@ -281,6 +307,8 @@ fn run_sign(args: SignArgs) -> Result<(), Failure> {
         trust_roots: args.trust_roots,
         crls: args.crls,
         tsa_url: args.tsa,
+        seal_image: args.seal_image,
+        seal_position_mm: args.seal_position,
     };
     let signed = command::sign(&args.input, &args.output, signer.as_ref(), &options)?;
     println!(

@@ -1,15 +1,17 @@
 //! The helpers behind `docgate sign` and `docgate verify`: sign a PDF as a leader or as the
 //! agency (the agency only over a document a person has already signed, as NĐ 30/2020
-//! requires), and print a signatures report as text or JSON. Does not parse the command
-//! line (`main.rs` does).
+//! requires), invisibly or with a visible seal picture, and print a signatures report as
+//! text or JSON. Does not parse the command line (`main.rs` does).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::pades::{self, PadesError, SignatureDetails, SignedPdf};
+use super::pades::{self, PadesError, SignatureDetails, SignedPdf, VisibleSeal};
+use super::pdf::{SealImage, SealImageError};
 use super::signer::DocumentSigner;
 use super::timestamp::{TimestampError, TsaClient};
 use super::trust::{ChainStatus, RevocationStatus, TrustError, TrustStore};
@@ -35,6 +37,8 @@ pub enum CommandError {
     Trust(#[from] TrustError),
     #[error(transparent)]
     Timestamp(#[from] TimestampError),
+    #[error(transparent)]
+    SealImage(#[from] SealImageError),
     #[error("{path}: {reason}")]
     Refused { path: PathBuf, reason: String },
 }
@@ -49,16 +53,33 @@ pub struct SignOptions {
     pub crls: Vec<PathBuf>,
     /// A timestamp authority (RFC 3161 over HTTP) for B-T.
     pub tsa_url: Option<String>,
+    /// A PNG to show as the signature on the last page (the agency's seal, or a leader's
+    /// signature image); invisible when `None`.
+    pub seal_image: Option<PathBuf>,
+    /// Where the picture goes, in millimetres from the page's lower-left corner, when it
+    /// does not go over a leader's signature; the bottom right of the page when `None`.
+    pub seal_position_mm: Option<(f64, f64)>,
 }
 
 /// Signs `input` into `output`. For the agency role, refuses unless the document already
-/// carries a person's signature that is intact (and trusted, when roots are given).
+/// carries a person's signature that is intact (and trusted, when roots are given). A seal
+/// image is decoded first, so an unusable one is refused before anything is written; the
+/// agency's seal goes over the left third of the leader's visible signature when there is
+/// one.
 pub fn sign(
     input: &Path,
     output: &Path,
     signer: &dyn DocumentSigner,
     options: &SignOptions,
 ) -> Result<SignedPdf, CommandError> {
+    let visible_seal = match &options.seal_image {
+        Some(path) => Some(VisibleSeal {
+            image: Arc::new(SealImage::load(path)?),
+            over_leaders_signature: options.role == SigningRole::Agency,
+            position_mm: options.seal_position_mm,
+        }),
+        None => None,
+    };
     if options.role == SigningRole::Agency {
         let trust = TrustStore::load(&options.trust_roots, &options.crls)?;
         let report = verify_pdf(input, &trust, OffsetDateTime::now_utc())?;
@@ -84,6 +105,7 @@ pub fn sign(
             .to_owned(),
         ),
         location: None,
+        visible_seal,
     };
     let stamper_client = match &options.tsa_url {
         Some(url) => Some(TsaClient::new(url, Duration::from_secs(15))?),

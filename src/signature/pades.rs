@@ -5,19 +5,31 @@
 //! ([`add_timestamp`]): the token goes into the same `/Contents` hole, which lies outside
 //! the signed bytes, so nothing signed changes.
 //!
+//! The signature is invisible unless a [`VisibleSeal`] is given: then its widget shows the
+//! seal picture at its size on paper with the signing time (ISO 8601, Vietnam time) under
+//! it — over the left third of the leader's visible signature when there is one on the page
+//! (exchange.md §5), else at the position asked for, else at the bottom right of the page.
+//!
 //! Does not decide whether a document may be signed (the caller checks the leader's
 //! signature first with `verify`), and does not know where the key lives (`signer`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::cms;
 use super::error::SignatureError;
-use super::pdf::{self, PdfError, PdfFile, PreparedSignature, SignatureRequest};
+use super::pdf::{
+    self, find_page, PdfError, PdfFile, PreparedSignature, SealImage, SealPlacement,
+    SignatureAppearance, SignatureRequest, POINTS_PER_MM,
+};
 use super::signer::DocumentSigner;
 use super::timestamp::TimestampError;
+use super::trust::TrustStore;
+use super::verify::{verify_pdf, SignatureRole, VerifyError};
+use crate::system::clock::VIETNAM;
 
 /// Room reserved in `/Contents` for the CMS: the signature, a chain of a few certificates
 /// and a timestamp token with the TSA's chain fit in well under this.
@@ -52,12 +64,29 @@ pub struct SignedPdf {
     pub timestamp_error: Option<String>,
 }
 
-/// What to write in the signature dictionary.
+/// What to write in the signature dictionary, and how the signature shows.
 #[derive(Debug, Clone, Default)]
 pub struct SignatureDetails {
     pub signer_name: Option<String>,
     pub reason: Option<String>,
     pub location: Option<String>,
+    /// A visible seal on the last page; invisible when `None`.
+    pub visible_seal: Option<VisibleSeal>,
+}
+
+/// A signature that shows on the page: a picture (the agency's red seal, or a leader's
+/// signature image) at its size on paper, with the signing time under it.
+#[derive(Debug, Clone)]
+pub struct VisibleSeal {
+    /// Decoded once; shared by every document signed with it.
+    pub image: Arc<SealImage>,
+    /// Put the picture over the left third of the newest visible personal (leader's)
+    /// signature on the page, vertically centred on it, when there is one: the agency seal.
+    pub over_leaders_signature: bool,
+    /// Otherwise: the picture's lower-left corner, in millimetres right of and above the
+    /// page's lower-left corner; `None` for the bottom right of the page (20 mm from the
+    /// right edge, 25 mm above the bottom edge).
+    pub position_mm: Option<(f64, f64)>,
 }
 
 /// Asks a timestamp authority for a token over a signature value (blocking).
@@ -78,6 +107,9 @@ pub fn sign_pdf(
     request.signer_name = details.signer_name.clone();
     request.reason = details.reason.clone();
     request.location = details.location.clone();
+    if let Some(seal) = &details.visible_seal {
+        request.appearance = seal_appearance(input, seal, request.page, signing_time)?;
+    }
     let prepared = pdf::prepare(input, output, &request)?;
     let digest = prepared.digest(&ring::digest::SHA256)?;
     let mut digest_bytes = [0u8; 32];
@@ -96,6 +128,89 @@ pub fn sign_pdf(
         level,
         timestamp_error,
     })
+}
+
+/// The widget of a visible seal: where it goes (see [`VisibleSeal`]) and its caption.
+fn seal_appearance(
+    input: &Path,
+    seal: &VisibleSeal,
+    page: Option<u32>,
+    signing_time: OffsetDateTime,
+) -> Result<SignatureAppearance, PadesError> {
+    let leaders_widget = if seal.over_leaders_signature {
+        leaders_visible_widget(input, page, signing_time)?
+    } else {
+        None
+    };
+    let placement = match (leaders_widget, seal.position_mm) {
+        (Some(rect), _) => SealPlacement::OverlapLeftThird { rect },
+        (None, Some((x, y))) => SealPlacement::At {
+            x: x * POINTS_PER_MM,
+            y: y * POINTS_PER_MM,
+        },
+        (None, None) => SealPlacement::BottomRight,
+    };
+    Ok(SignatureAppearance::Seal {
+        image: seal.image.clone(),
+        placement,
+        caption: Some(iso8601_vietnam(signing_time)),
+    })
+}
+
+/// The `/Rect` of the newest personal (leader's) signature visible on the target page.
+/// Roles are the verifier's (from each signer's certificate); the verification runs only
+/// when some signature widget is visible there, so an invisibly signed document costs a
+/// look at its form and nothing more.
+fn leaders_visible_widget(
+    input: &Path,
+    page: Option<u32>,
+    at: OffsetDateTime,
+) -> Result<Option<[f64; 4]>, PadesError> {
+    let mut file = PdfFile::open(input)?;
+    let page = find_page(&mut file, page)?;
+    let mut visible: Vec<(u64, String, [f64; 4])> = file
+        .signatures()?
+        .into_iter()
+        .filter_map(|signature| {
+            let rect = signature.widget?.visible_rect_on(page.id)?;
+            let end = signature
+                .coverage
+                .as_ref()
+                .map_or(0, |c| c.byte_range.end());
+            Some((end, signature.field_name, rect))
+        })
+        .collect();
+    drop(file);
+    if visible.is_empty() {
+        return Ok(None);
+    }
+    let report = verify_pdf(input, &TrustStore::default(), at).map_err(|error| match error {
+        VerifyError::Pdf(error) => PadesError::Pdf(error),
+    })?;
+    visible.sort_by_key(|(end, _, _)| std::cmp::Reverse(*end));
+    Ok(visible.into_iter().find_map(|(_, field, rect)| {
+        report
+            .signatures
+            .iter()
+            .any(|signature| {
+                signature.field == field && signature.role == Some(SignatureRole::Personal)
+            })
+            .then_some(rect)
+    }))
+}
+
+/// `2026-03-02T09:30:00+07:00`: the instant in Vietnam time, ISO 8601, ASCII only.
+pub fn iso8601_vietnam(instant: OffsetDateTime) -> String {
+    let local = instant.to_offset(VIETNAM);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+07:00",
+        local.year(),
+        u8::from(local.month()),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second()
+    )
 }
 
 fn stamp_cms(cms_der: &[u8], stamp: Stamper<'_>) -> Result<Vec<u8>, SignatureError> {
@@ -151,4 +266,22 @@ pub fn add_timestamp(
     drop(file);
     prepared.embed(&stamped)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn the_caption_is_iso_8601_in_vietnam_time() {
+        assert_eq!(
+            iso8601_vietnam(datetime!(2026-03-02 02:30:05 UTC)),
+            "2026-03-02T09:30:05+07:00"
+        );
+        assert_eq!(
+            iso8601_vietnam(datetime!(2025-12-31 20:00 UTC)),
+            "2026-01-01T03:00:00+07:00"
+        );
+    }
 }

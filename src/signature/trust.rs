@@ -120,7 +120,10 @@ impl TrustStore {
 
     /// Fetches CRLs from the distribution points certificates name when no configured CRL
     /// covers their issuer.
-    pub fn with_revocation_source(mut self, source: std::sync::Arc<dyn RevocationSource>) -> TrustStore {
+    pub fn with_revocation_source(
+        mut self,
+        source: std::sync::Arc<dyn RevocationSource>,
+    ) -> TrustStore {
         self.source = Some(source);
         self
     }

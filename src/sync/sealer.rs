@@ -8,6 +8,11 @@
 //! It also signs the evidence log: the records written since the last batch, as one
 //! Merkle batch per round (one token operation; `signature::batch`).
 //!
+//! With `[signing] seal_image`, the seal is visible: the agency's red seal picture over the
+//! left third of the leader's visible signature (or where `seal_position` says, or at the
+//! bottom right of the last page), with the signing time under it. The picture is decoded
+//! once, when the gateway starts.
+//!
 //! When the token is absent or refuses its PIN, documents wait in `accepted` and the link
 //! state says why. Never talks to the axis.
 
@@ -20,7 +25,8 @@ use super::backoff::Backoff;
 use super::client::AxisClient;
 use super::scheduler::{Context, SyncError, IDLE_POLL};
 use crate::signature::batch;
-use crate::signature::pades::{self, PadesLevel, SignatureDetails};
+use crate::signature::pades::{self, PadesLevel, SignatureDetails, VisibleSeal};
+use crate::signature::pdf::{SealImage, SealImageError};
 use crate::signature::timestamp::{TimestampError, TsaClient};
 use crate::signature::verify::verify_pdf;
 use crate::store::evidence::NewEvidenceBatch;
@@ -42,6 +48,25 @@ pub struct SealingSettings {
     /// With a TSA: how long a B-B seal waits for its timestamp before it is sent anyway
     /// (`None`: it waits for B-T).
     pub send_without_timestamp_after: Option<Duration>,
+    /// The visible seal from `[signing] seal_image`; invisible when `None`.
+    pub visible_seal: Option<VisibleSeal>,
+}
+
+impl SealingSettings {
+    /// The visible seal `[signing]` asks for (`seal_image`, `seal_position`), its picture
+    /// decoded; `None` without `seal_image`.
+    pub fn visible_seal_from(
+        section: &crate::system::config::SigningSection,
+    ) -> Result<Option<VisibleSeal>, SealImageError> {
+        let Some(path) = &section.seal_image else {
+            return Ok(None);
+        };
+        Ok(Some(VisibleSeal {
+            image: Arc::new(SealImage::load(path)?),
+            over_leaders_signature: true,
+            position_mm: section.seal_position.map(|[x, y]| (x, y)),
+        }))
+    }
 }
 
 pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
@@ -137,6 +162,7 @@ fn seal(
         signer_name: None,
         reason: Some("Đóng dấu cơ quan (agency seal)".into()),
         location: None,
+        visible_seal: settings.visible_seal.clone(),
     };
     let handle = tokio::runtime::Handle::current();
     let stamp = |message: &[u8]| -> Result<Vec<u8>, TimestampError> {

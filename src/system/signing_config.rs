@@ -1,6 +1,8 @@
 //! The optional `[signing]` section of the gateway's configuration: the agency's key (a
 //! PKCS#11 token in production, a key file for the demo and tests), the trust roots and
-//! CRLs signatures are judged against, the timestamp authority, and how strict to be.
+//! CRLs signatures are judged against, the timestamp authority, how strict to be, and the
+//! optional visible seal picture (checked here only as a readable file; the sealer decodes
+//! it when the gateway starts).
 //! Validated with the rest of the file by `GatewayConfig::load` (errors name the key and
 //! the fix). Never reads the PIN.
 
@@ -55,6 +57,16 @@ pub struct SigningSection {
     /// is sent as B-B anyway. Absent: it waits for B-T however long it takes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_without_timestamp_after_secs: Option<u64>,
+    /// A PNG of the agency's seal (red, on a transparent background) to show on the last
+    /// page of each sealed document, at its size on paper, over the left third of the
+    /// leader's visible signature. Absent: the seal is invisible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_image: Option<PathBuf>,
+    /// Where the seal picture's lower-left corner goes when the leader's signature is not
+    /// visible, as `[x, y]` millimetres from the page's lower-left corner. Absent: the
+    /// bottom right of the page (20 mm from the right edge, 25 mm above the bottom).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_position: Option<[f64; 2]>,
 }
 
 fn default_fetch_crls() -> bool {
@@ -72,6 +84,7 @@ impl SigningSection {
             &mut self.token_module,
             &mut self.token_pin_file,
             &mut self.key_file,
+            &mut self.seal_image,
         ]
         .into_iter()
         .flatten()
@@ -126,6 +139,7 @@ impl SigningSection {
             ("signing.key_file", self.key_file.as_ref()),
             ("signing.token_pin_file", self.token_pin_file.as_ref()),
             ("signing.token_module", self.token_module.as_ref()),
+            ("signing.seal_image", self.seal_image.as_ref()),
         ]
         .into_iter()
         .filter_map(|(key, file)| file.map(|file| (key, file)))
@@ -150,6 +164,22 @@ impl SigningSection {
                     "signing.tsa_url",
                     format!("is {url:?}, not an http(s) URL"),
                     "write the timestamp authority's address, e.g. http://tsa.example.gov.vn/",
+                ));
+            }
+        }
+        if let Some(position) = self.seal_position {
+            if self.seal_image.is_none() {
+                return Err(invalid(
+                    "signing.seal_position",
+                    "is set without signing.seal_image".into(),
+                    "name the seal's PNG in seal_image, or remove seal_position",
+                ));
+            }
+            if !position.iter().all(|mm| (0.0..=1000.0).contains(mm)) {
+                return Err(invalid(
+                    "signing.seal_position",
+                    format!("is {position:?}"),
+                    "give [x, y] in millimetres from the page's lower-left corner, e.g. [120, 40]",
                 ));
             }
         }
@@ -178,6 +208,7 @@ mod tests {
             "ca.pem",
             "credentials/pin",
             "trust/ca.pem",
+            "seal.png",
         ] {
             let path = dir.path().join(name);
             std::fs::create_dir_all(path.parent().unwrap_or(dir.path()))
@@ -207,6 +238,15 @@ mod tests {
         )
         .expect("ok");
 
+        let with_seal = section(
+            "key_file = \"k\"\ntrust_roots = [\"c\"]\nseal_image = \"seal.png\"\nseal_position = [120, 40.5]",
+        )
+        .expect("ok");
+        assert!(with_seal
+            .seal_image
+            .is_some_and(|path| path.is_absolute() && path.ends_with("seal.png")));
+        assert_eq!(with_seal.seal_position, Some([120.0, 40.5]));
+
         for (text, key) in [
             ("trust_roots = [\"ca.pem\"]", "signing.token_label"),
             (
@@ -225,6 +265,18 @@ mod tests {
             (
                 "key_file = \"k\"\ntrust_roots = [\"missing.pem\"]",
                 "signing.trust_roots",
+            ),
+            (
+                "key_file = \"k\"\ntrust_roots = [\"c\"]\nseal_image = \"missing.png\"",
+                "signing.seal_image",
+            ),
+            (
+                "key_file = \"k\"\ntrust_roots = [\"c\"]\nseal_position = [120, 40]",
+                "signing.seal_position",
+            ),
+            (
+                "key_file = \"k\"\ntrust_roots = [\"c\"]\nseal_image = \"seal.png\"\nseal_position = [-1, 40]",
+                "signing.seal_position",
             ),
         ] {
             let error = section(text).expect_err(text);

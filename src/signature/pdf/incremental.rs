@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
 use super::acroform::{acroform, walk_fields, AcroFormLocation};
-use super::appearance::{widget_appearance, NewObject, SignatureAppearance};
+use super::appearance::{check_appearance, widget_appearance, NewObject, SignatureAppearance};
 use super::error::PdfError;
 use super::limits::Limits;
 use super::object::{Dictionary, Name, ObjectId, PdfObject, PdfString, StringForm};
@@ -134,7 +134,7 @@ pub fn prepare_with_limits(
     };
     let signature_id = allocate();
     let widget_id = allocate();
-    let appearance = widget_appearance(&request.appearance, &page, &mut allocate);
+    let appearance = widget_appearance(&request.appearance, &mut file, &page, &mut allocate)?;
     let xref_stream_id = allocate();
     if xref_stream_id.number > max_number {
         return Err(PdfError::ObjectNumberTooLarge {
@@ -214,7 +214,7 @@ fn check_request(request: &SignatureRequest, limits: &Limits) -> Result<(), PdfE
             });
         }
     }
-    Ok(())
+    check_appearance(&request.appearance)
 }
 
 fn refuse_same_file(input: &Path, output: &Path) -> Result<(), PdfError> {

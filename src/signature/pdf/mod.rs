@@ -4,8 +4,9 @@
 //!
 //! Owns: the on-demand reader ([`PdfFile`]: seeks, never the whole file in memory), the
 //! object model ([`PdfObject`]), the signatures already in a file
-//! ([`PdfFile::signatures`]) and the incremental signature update ([`prepare`] →
-//! [`PreparedSignature::digest`] → [`PreparedSignature::embed`]). Does not own CMS (built and
+//! ([`PdfFile::signatures`], with where their widgets show) and the incremental signature
+//! update ([`prepare`] → [`PreparedSignature::digest`] → [`PreparedSignature::embed`]),
+//! invisible or with a visible seal picture ([`SignatureAppearance`], [`SealImage`]). Does not own CMS (built and
 //! verified above this layer), the token, or any decision about whether a signature is
 //! acceptable: it reports facts ([`SignatureCoverage`]) and the verifier judges.
 //!
@@ -20,7 +21,8 @@
 //!   object stream; a reference to a free or absent object reads as `null`.
 //! * Encrypted files are refused when opened.
 //! * Only object streams and cross-reference streams are ever decoded (Flate, PNG and TIFF
-//!   predictors); page content and images never are.
+//!   predictors); page content and images never are. (A seal's PNG is decoded, bounded by
+//!   its own limits, but it is an input of the signer, not part of the file read.)
 //!
 //! # Writing rules
 //!
@@ -56,12 +58,15 @@ mod parser;
 mod prepared;
 mod reader;
 mod revision_writer;
+mod seal_image;
 mod signatures;
 mod source;
 mod text;
 mod xref;
 
-pub use appearance::SignatureAppearance;
+pub use appearance::{
+    SealPlacement, SignatureAppearance, DEFAULT_BOTTOM_MARGIN_MM, DEFAULT_RIGHT_MARGIN_MM,
+};
 pub use error::PdfError;
 pub use incremental::{prepare, prepare_with_limits, SignatureRequest, SubFilter};
 pub use limits::Limits;
@@ -69,7 +74,13 @@ pub use object::{Dictionary, Name, ObjectId, PdfObject, PdfString, StreamHeader,
 pub use pages::{find_page, PageRef};
 pub use prepared::PreparedSignature;
 pub use reader::{PdfFile, Trailer};
-pub use signatures::{ByteRange, ByteRangeDefect, EmbeddedSignature, SignatureCoverage};
+pub use seal_image::{
+    SealImage, SealImageError, DEFAULT_WIDTH_MM, MAX_SEAL_DECODED_BYTES, MAX_SEAL_PIXELS,
+    POINTS_PER_MM,
+};
+pub use signatures::{
+    ByteRange, ByteRangeDefect, EmbeddedSignature, SignatureCoverage, SignatureWidget,
+};
 pub use source::{PdfSource, CHUNK_BYTES};
 pub use text::{decode_text, encode_text, format_pdf_date, parse_pdf_date};
 pub use xref::{Revision, XrefForm};

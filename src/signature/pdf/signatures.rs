@@ -2,7 +2,8 @@
 //! signature dictionary, its `/ByteRange` validated against the file, its `/Contents` bytes
 //! exactly as stored, and the facts a verifier needs about coverage — does the range end
 //! where a revision ends, what was added after it, and is the hole exactly the `/Contents`
-//! string. Also streams a signature's signed bytes to a digest.
+//! string — and where its widget shows on the page. Also streams a signature's signed bytes
+//! to a digest.
 //!
 //! Reports what the file says; it never checks the CMS or decides whether a signature is
 //! acceptable (that is the verifier above this layer).
@@ -14,6 +15,7 @@ use ring::digest;
 use super::acroform::{acroform, walk_fields};
 use super::error::PdfError;
 use super::object::{Dictionary, ObjectId, PdfObject, StringForm};
+use super::pages::normalised_rect;
 use super::reader::PdfFile;
 use super::text::{decode_text, parse_pdf_date};
 
@@ -96,6 +98,40 @@ impl SignatureCoverage {
     }
 }
 
+/// Annotation flags that keep a widget off the screen: Hidden (2) and NoView (32).
+const HIDDEN_FLAGS: i64 = 2 | 32;
+
+/// Kids of a signature field looked at for its widget.
+const MAX_WIDGET_KIDS: usize = 8;
+
+/// Where a signature's widget annotation is, as the file says.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SignatureWidget {
+    /// The widget annotation: the field itself when they are merged (as docgate writes
+    /// them), else its first kid with a `/Rect`.
+    pub annotation: Option<ObjectId>,
+    /// `/P`: the page the widget says it is on (optional in PDF; `None` when absent).
+    pub page: Option<ObjectId>,
+    /// `/Rect`, corners ordered (`x0 < x1`, `y0 < y1`); `None` when it has no area, as an
+    /// invisible signature's `[0 0 0 0]`.
+    pub rect: Option<[f64; 4]>,
+    /// `/F`, the annotation flags.
+    pub flags: i64,
+}
+
+impl SignatureWidget {
+    /// The widget has an area and is neither Hidden nor NoView.
+    pub fn is_visible(&self) -> bool {
+        self.rect.is_some() && self.flags & HIDDEN_FLAGS == 0
+    }
+
+    /// The visible rectangle when the widget is visible on `page`.
+    pub fn visible_rect_on(&self, page: ObjectId) -> Option<[f64; 4]> {
+        self.rect
+            .filter(|_| self.is_visible() && self.page == Some(page))
+    }
+}
+
 /// One signature found in the form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmbeddedSignature {
@@ -118,6 +154,8 @@ pub struct EmbeddedSignature {
     pub location: Option<String>,
     pub contact_info: Option<String>,
     pub coverage: Result<SignatureCoverage, ByteRangeDefect>,
+    /// The field's widget, when it has one with a `/Rect`.
+    pub widget: Option<SignatureWidget>,
 }
 
 impl EmbeddedSignature {
@@ -179,6 +217,7 @@ impl PdfFile {
                 Some(contents) => self.resolve(contents)?.as_string().map(|s| s.bytes.clone()),
                 None => None,
             };
+            let widget = self.widget_of(field.id, &field.dictionary)?;
             signatures.push(EmbeddedSignature {
                 field_name: field.full_name,
                 field: field.id,
@@ -193,9 +232,68 @@ impl PdfFile {
                 location: text("Location"),
                 contact_info: text("ContactInfo"),
                 coverage,
+                widget,
             });
         }
         Ok(signatures)
+    }
+
+    /// The widget of a signature field: the field itself when it has a `/Rect`, else the
+    /// first of its (first few) kids that has one.
+    fn widget_of(
+        &mut self,
+        field: Option<ObjectId>,
+        dictionary: &Dictionary,
+    ) -> Result<Option<SignatureWidget>, PdfError> {
+        if let Some(widget) = self.widget_from(field, dictionary)? {
+            return Ok(Some(widget));
+        }
+        let kids = match dictionary.get("Kids") {
+            Some(kids) => self.resolve(kids)?,
+            None => return Ok(None),
+        };
+        for kid in kids
+            .as_array()
+            .unwrap_or_default()
+            .iter()
+            .take(MAX_WIDGET_KIDS)
+        {
+            let Some(kid_dictionary) = self.resolve_dictionary(kid)? else {
+                continue;
+            };
+            if let Some(widget) = self.widget_from(kid.as_reference(), &kid_dictionary)? {
+                return Ok(Some(widget));
+            }
+        }
+        Ok(None)
+    }
+
+    fn widget_from(
+        &mut self,
+        annotation: Option<ObjectId>,
+        dictionary: &Dictionary,
+    ) -> Result<Option<SignatureWidget>, PdfError> {
+        let Some(rect) = dictionary.get("Rect") else {
+            return Ok(None);
+        };
+        let rect = self.resolve(rect)?;
+        let Some(items) = rect.as_array() else {
+            return Ok(None);
+        };
+        let numbers: Option<Vec<f64>> = items
+            .iter()
+            .map(|item| item.as_number().filter(|number| number.is_finite()))
+            .collect();
+        let rect = match numbers.as_deref() {
+            Some(&[a, b, c, d]) => normalised_rect([a, b, c, d]),
+            _ => return Ok(None),
+        };
+        Ok(Some(SignatureWidget {
+            annotation,
+            page: dictionary.reference("P"),
+            rect,
+            flags: dictionary.integer("F").unwrap_or(0),
+        }))
     }
 
     fn coverage(
@@ -349,6 +447,35 @@ mod tests {
     }
 
     #[test]
+    fn a_widget_is_visible_on_its_page_with_an_area_and_no_hiding_flag() {
+        let page = ObjectId::new(4, 0);
+        let widget = SignatureWidget {
+            annotation: Some(ObjectId::new(9, 0)),
+            page: Some(page),
+            rect: normalised_rect([300.0, 100.0, 200.0, 60.0]),
+            flags: 132,
+        };
+        assert_eq!(
+            widget.visible_rect_on(page),
+            Some([200.0, 60.0, 300.0, 100.0])
+        );
+        assert_eq!(widget.visible_rect_on(ObjectId::new(5, 0)), None);
+        for flags in [2, 32, 132 | 2] {
+            assert!(!SignatureWidget { flags, ..widget }.is_visible(), "{flags}");
+        }
+        let invisible = SignatureWidget {
+            rect: normalised_rect([0.0; 4]),
+            ..widget
+        };
+        assert!(!invisible.is_visible());
+        let nowhere = SignatureWidget {
+            page: None,
+            ..widget
+        };
+        assert_eq!(nowhere.visible_rect_on(page), None);
+    }
+
+    #[test]
     fn cms_der_strips_padding() {
         let mut signature = EmbeddedSignature {
             field_name: String::new(),
@@ -364,6 +491,7 @@ mod tests {
             location: None,
             contact_info: None,
             coverage: Err(ByteRangeDefect::Missing),
+            widget: None,
         };
         assert_eq!(signature.cms_der(), Some(&[0x30, 0x02, 0xAA, 0xBB][..]));
         signature.contents = Some(vec![0x30, 0x82, 0x01, 0x00, 0xAA]);
