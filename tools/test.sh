@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 #   procps        — `kill`, used by the tests to SIGKILL and SIGTERM the daemon.
 #   softhsm2      — the PKCS#11 token of the signature tests (a leader's and the agency's).
 #   opensc        — `pkcs11-tool`, to put certificates on the SoftHSM tokens.
-#   poppler-utils — `pdfsig`, the independent verifier of the PDFs the gateway signs.
+#   poppler-utils — `pdfsig`, the independent verifier of the PDFs the gateway signs, and
+#                   `pdftoppm`, which renders the visible seal for the tests to look at.
 #   qpdf          — rewrites test PDFs with object and cross-reference streams.
 #   openssl       — independent CMS verifier and the tests' timestamp authority (`openssl ts`).
 packages=(procps softhsm2 opensc poppler-utils qpdf openssl)
