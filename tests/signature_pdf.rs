@@ -502,3 +502,59 @@ fn verify_fetches_the_crls_certificates_name_when_asked() {
     }
     assert!(std::fs::read_dir(&cache).expect("cache").count() >= 1);
 }
+
+#[test]
+fn verify_asks_the_ocsp_responder_a_certificate_names() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path();
+    let ca = TestCa::create("Ban Cơ yếu Chính phủ (test)", path, "ca").expect("ca");
+    let responder = common::ocsp::OcspResponder::start(&path.join("ocsp"), &ca, &[81], &[82]);
+    let issue = |name: &str, serial: u64, url: &str| {
+        ca.issue_document_signer_with_ocsp(name, "UBND", serial, path, name, url)
+            .expect("signer")
+    };
+    let good = issue("good", 81, &responder.url);
+    let revoked = issue("revoked", 82, &responder.url);
+    let unlisted = issue("unlisted", 83, &responder.url);
+    let unreachable = issue("unreachable", 84, "http://127.0.0.1:9/");
+    let unsigned = path.join("unsigned.pdf");
+    std::fs::write(&unsigned, docgate::demo::sample_pdf("ocsp").expect("pdf")).expect("pdf");
+    for (signer, name, valid, status, words) in [
+        (&good, "good", true, "good", "OCSP answer"),
+        (&revoked, "revoked", false, "revoked", ""),
+        (&unlisted, "unlisted", false, "unknown", "does not know"),
+        (
+            &unreachable,
+            "unreachable",
+            false,
+            "unknown",
+            "no OCSP responder answered",
+        ),
+    ] {
+        let signed = path.join(format!("{name}.pdf"));
+        let output =
+            common::signing::sign_with_key_file(&signer.key_file, "leader", &unsigned, &signed);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let output = docgate()
+            .arg("verify")
+            .arg(&signed)
+            .arg("--json")
+            .arg("--trust")
+            .arg(&ca.certificate)
+            .arg("--crl-cache")
+            .arg(path.join("cache"))
+            .output()
+            .expect("verify");
+        let report: Value = serde_json::from_slice(&output.stdout).expect("json");
+        assert_eq!(
+            output.status.success(),
+            valid,
+            "{name}: {report:#}\nresponder: {}\nstderr: {}",
+            std::fs::read_to_string(path.join("ocsp").join("responder.log")).unwrap_or_default(),
+            stderr(&output)
+        );
+        let revocation = &report["signatures"][0]["chain"]["revocation"];
+        assert_eq!(revocation["status"], status, "{name}: {report:#}");
+        assert!(revocation.to_string().contains(words), "{name}: {report:#}");
+    }
+}

@@ -34,6 +34,12 @@ pub struct IssuedFiles {
     pub key: PathBuf,
 }
 
+/// Where a certificate says its revocation can be checked.
+struct RevocationLocations<'a> {
+    crl_url: Option<&'a str>,
+    ocsp_url: Option<&'a str>,
+}
+
 /// A document signer's files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignerFiles {
@@ -127,8 +133,67 @@ impl TestCa {
         stem: &str,
         crl_url: Option<&str>,
     ) -> Result<SignerFiles, PkiError> {
+        let locations = RevocationLocations {
+            crl_url,
+            ocsp_url: None,
+        };
+        self.issue_signer(common_name, organization, serial, dir, stem, locations)
+    }
+
+    /// Like [`TestCa::issue_document_signer`], naming `ocsp_url` as its OCSP responder
+    /// (Authority Information Access) and no CRL.
+    pub fn issue_document_signer_with_ocsp(
+        &self,
+        common_name: &str,
+        organization: &str,
+        serial: u64,
+        dir: &Path,
+        stem: &str,
+        ocsp_url: &str,
+    ) -> Result<SignerFiles, PkiError> {
+        let locations = RevocationLocations {
+            crl_url: None,
+            ocsp_url: Some(ocsp_url),
+        };
+        self.issue_signer(common_name, organization, serial, dir, stem, locations)
+    }
+
+    /// Writes the CA's private key (PEM, mode 0600): for a test OCSP responder that signs
+    /// as the CA.
+    pub fn write_key(&self, path: &Path) -> Result<(), PkiError> {
+        write_file(path, self.issuer.key().serialize_pem().as_bytes(), 0o600)
+    }
+
+    fn issue_signer(
+        &self,
+        common_name: &str,
+        organization: &str,
+        serial: u64,
+        dir: &Path,
+        stem: &str,
+        locations: RevocationLocations<'_>,
+    ) -> Result<SignerFiles, PkiError> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
-        if let Some(url) = crl_url {
+        if let Some(url) = locations.ocsp_url {
+            use der::Encode;
+            use x509_cert::ext::pkix::name::GeneralName;
+            use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax};
+            let uri = der::asn1::Ia5String::new(url)
+                .map_err(|error| PkiError::Encode(error.to_string()))?;
+            let access = AuthorityInfoAccessSyntax(vec![AccessDescription {
+                access_method: const_oid::db::rfc5280::ID_AD_OCSP,
+                access_location: GeneralName::UniformResourceIdentifier(uri),
+            }])
+            .to_der()
+            .map_err(|error| PkiError::Encode(error.to_string()))?;
+            params
+                .custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                    access,
+                ));
+        }
+        if let Some(url) = locations.crl_url {
             params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
                 uris: vec![url.to_owned()],
             }];

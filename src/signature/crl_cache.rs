@@ -1,4 +1,6 @@
-//! CRLs fetched from the distribution points certificates name, and cached: in memory and
+//! Revocation data over HTTP: OCSP answers from the responders certificates name (not
+//! cached: each is short-lived), and CRLs fetched from the distribution points they name,
+//! cached: in memory and
 //! under a directory (the gateway's `state_dir/crl-cache/`), one file per URL, reused until
 //! the CRL's `nextUpdate`. A CRL that cannot be fetched and has no current cached copy
 //! gives nothing, and revocation is then reported "unknown" by `trust`.
@@ -20,6 +22,8 @@ use super::trust::RevocationSource;
 
 /// Largest CRL accepted.
 const MAX_CRL_BYTES: usize = 16 * 1024 * 1024;
+/// Largest OCSP answer accepted.
+const MAX_OCSP_BYTES: usize = 1024 * 1024;
 
 /// CRLs over HTTP with a disk cache.
 #[derive(Debug)]
@@ -100,6 +104,29 @@ impl HttpRevocationSource {
 }
 
 impl RevocationSource for HttpRevocationSource {
+    fn query_ocsp(&self, url: &str, request: &[u8]) -> Option<Vec<u8>> {
+        let query = async {
+            let response = self
+                .http
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/ocsp-request")
+                .body(request.to_vec())
+                .send()
+                .await
+                .ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            let body = response.bytes().await.ok()?;
+            (body.len() <= MAX_OCSP_BYTES).then(|| body.to_vec())
+        };
+        let answer = self.runtime.block_on(query);
+        if answer.is_none() {
+            tracing::warn!(url, "the OCSP responder did not answer");
+        }
+        answer
+    }
+
     fn fetch(&self, url: &str) -> Option<Vec<u8>> {
         if let Some(der) = self.cached(url) {
             return Some(der);

@@ -14,6 +14,7 @@ pub mod cms;
 pub mod command;
 pub mod crl_cache;
 mod error;
+pub mod ocsp;
 pub mod pades;
 pub mod pdf;
 pub mod signer;

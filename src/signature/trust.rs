@@ -35,7 +35,13 @@ pub enum TrustError {
 /// configured: in the gateway, an HTTP fetch with an on-disk cache (`crl_cache`). Returns
 /// the DER of a CRL, or `None` when it cannot be had now.
 pub trait RevocationSource: Send + Sync + std::fmt::Debug {
+    /// The DER of the CRL at `url`.
     fn fetch(&self, url: &str) -> Option<Vec<u8>>;
+    /// The DER answer of the OCSP responder at `url` to `request`.
+    fn query_ocsp(&self, url: &str, request: &[u8]) -> Option<Vec<u8>> {
+        let _ = (url, request);
+        None
+    }
 }
 
 /// The roots and revocation lists signatures are judged against.
@@ -234,12 +240,44 @@ impl TrustStore {
                 }
             };
             let Some(crl) = crl else {
-                return RevocationStatus::Unknown {
-                    reason: format!(
-                        "no current CRL from \"{}\" is configured, cached or reachable",
-                        subject_text(issuer)
-                    ),
-                };
+                // No CRL: ask the OCSP responder the certificate names, if any.
+                match self.ocsp(certificate, issuer, now) {
+                    Some(super::ocsp::OcspVerdict::Good { produced_at }) => {
+                        sources.push(format!(
+                            "OCSP answer for \"{}\" of {produced_at}",
+                            subject_text(certificate)
+                        ));
+                        continue;
+                    }
+                    Some(super::ocsp::OcspVerdict::Revoked { at: revoked_at })
+                        if revoked_at <= at =>
+                    {
+                        return RevocationStatus::Revoked {
+                            subject: subject_text(certificate),
+                            revoked_at,
+                        };
+                    }
+                    Some(super::ocsp::OcspVerdict::Revoked { at: revoked_at }) => {
+                        sources.push(format!(
+                            "\"{}\" was revoked on {revoked_at}, after the proven signing time (OCSP)",
+                            subject_text(certificate)
+                        ));
+                        continue;
+                    }
+                    Some(super::ocsp::OcspVerdict::Unknown { reason }) => {
+                        return RevocationStatus::Unknown {
+                            reason: format!("OCSP for \"{}\": {reason}", subject_text(certificate)),
+                        };
+                    }
+                    None => {
+                        return RevocationStatus::Unknown {
+                            reason: format!(
+                                "no current CRL from \"{}\" is configured, cached or reachable, and no OCSP responder answered",
+                                subject_text(issuer)
+                            ),
+                        };
+                    }
+                }
             };
             let next_update = crl.tbs_cert_list.next_update.map(to_offset);
             if next_update.is_some_and(|next| next < now) {
@@ -285,6 +323,23 @@ impl TrustStore {
 }
 
 impl TrustStore {
+    /// The first OCSP answer from the responders `certificate` names, through the source.
+    fn ocsp(
+        &self,
+        certificate: &Certificate,
+        issuer: &Certificate,
+        now: OffsetDateTime,
+    ) -> Option<super::ocsp::OcspVerdict> {
+        let source = self.source.as_ref()?;
+        let id = super::ocsp::cert_id(certificate, issuer).ok()?;
+        let request = super::ocsp::request(&id).ok()?;
+        super::ocsp::responder_urls(certificate)
+            .iter()
+            .filter_map(|url| source.query_ocsp(url, &request))
+            .map(|answer| super::ocsp::judge(&answer, &id, issuer, now))
+            .next()
+    }
+
     /// A current CRL from one of `certificate`'s distribution points, through the source.
     fn fetch_crl(
         &self,
@@ -392,7 +447,7 @@ fn is_ca(certificate: &Certificate) -> bool {
 }
 
 /// Whether `issuer`'s key signed `certificate`.
-fn signed_by(certificate: &Certificate, issuer: &Certificate) -> bool {
+pub(crate) fn signed_by(certificate: &Certificate, issuer: &Certificate) -> bool {
     let Ok(tbs) = certificate.tbs_certificate.to_der() else {
         return false;
     };
@@ -417,7 +472,7 @@ fn crl_signed_by(crl: &CertificateList, issuer: &Certificate) -> bool {
     verify_with(issuer, &crl.signature_algorithm.oid, &tbs, signature)
 }
 
-fn verify_with(
+pub(crate) fn verify_with(
     issuer: &Certificate,
     algorithm: &der::asn1::ObjectIdentifier,
     message: &[u8],
