@@ -223,26 +223,7 @@ mod tests {
 
     /// A file of `bodies` as objects 1, 2, … with the catalog at 1 and pages at 2.
     fn file(bodies: &[&str]) -> PdfFile {
-        let mut bytes = b"%PDF-1.7\n".to_vec();
-        let mut offsets = Vec::new();
-        for (index, body) in bodies.iter().enumerate() {
-            offsets.push(bytes.len());
-            bytes.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", index + 1).as_bytes());
-        }
-        let start = bytes.len();
-        bytes.extend_from_slice(
-            format!("xref\n0 {}\n0000000000 65535 f\r\n", bodies.len() + 1).as_bytes(),
-        );
-        for offset in offsets {
-            bytes.extend_from_slice(format!("{offset:010} 00000 n\r\n").as_bytes());
-        }
-        bytes.extend_from_slice(
-            format!(
-                "trailer\n<</Size {} /Root 1 0 R>>\nstartxref\n{start}\n%%EOF\n",
-                bodies.len() + 1
-            )
-            .as_bytes(),
-        );
+        let bytes = crate::signature::pdf::reader::test_pdf(bodies);
         PdfFile::from_source(Box::new(Cursor::new(bytes)), Limits::default()).expect("opens")
     }
 

@@ -484,6 +484,33 @@ fn object_stream_directory(
     Ok(directory)
 }
 
+/// A PDF of `bodies` as objects 1, 2, … (the catalog at 1) with a classic
+/// cross-reference table: for the unit tests of this layer.
+#[cfg(test)]
+pub(crate) fn test_pdf(bodies: &[&str]) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (index, body) in bodies.iter().enumerate() {
+        offsets.push(bytes.len());
+        bytes.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", index + 1).as_bytes());
+    }
+    let start = bytes.len();
+    bytes.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f\r\n", bodies.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        bytes.extend_from_slice(format!("{offset:010} 00000 n\r\n").as_bytes());
+    }
+    bytes.extend_from_slice(
+        format!(
+            "trailer\n<</Size {} /Root 1 0 R>>\nstartxref\n{start}\n%%EOF\n",
+            bodies.len() + 1
+        )
+        .as_bytes(),
+    );
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,27 +518,7 @@ mod tests {
 
     /// Objects 1–3 (`bodies`) with a classic table over them.
     fn pdf(bodies: &[&str]) -> Vec<u8> {
-        let mut bytes = b"%PDF-1.7\n".to_vec();
-        let mut offsets = Vec::new();
-        for (index, body) in bodies.iter().enumerate() {
-            offsets.push(bytes.len());
-            bytes.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", index + 1).as_bytes());
-        }
-        let start = bytes.len();
-        bytes.extend_from_slice(
-            format!("xref\n0 {}\n0000000000 65535 f\r\n", bodies.len() + 1).as_bytes(),
-        );
-        for offset in offsets {
-            bytes.extend_from_slice(format!("{offset:010} 00000 n\r\n").as_bytes());
-        }
-        bytes.extend_from_slice(
-            format!(
-                "trailer\n<</Size {} /Root 1 0 R>>\nstartxref\n{start}\n%%EOF\n",
-                bodies.len() + 1
-            )
-            .as_bytes(),
-        );
-        bytes
+        super::test_pdf(bodies)
     }
 
     fn open(bytes: Vec<u8>) -> PdfFile {
