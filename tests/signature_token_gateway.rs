@@ -26,33 +26,7 @@ fn a_token_pulled_out_mid_batch_loses_nothing_and_sealing_resumes() {
 
     let dir = tempfile::tempdir().expect("dir");
     let exchange = Exchange::setup(dir.path());
-    let pin = dir.path().join("token-pin");
-    std::fs::write(&pin, "2468\n").expect("pin");
-    let token_ca = dir.path().join("token-ca.pem");
-    std::fs::write(&token_ca, pem_certificate(&pki.ca_certificate_der)).expect("token ca");
-    let leaders = dir.path().join("leaders");
-    std::fs::create_dir_all(&leaders).expect("leaders");
-    let leader_ca = TestCa::create("Ban Cơ yếu Chính phủ (test)", &leaders, "ca").expect("ca");
-    let leader = leader_ca
-        .issue_document_signer("Nguyễn Văn An", "UBND huyện", 41, &leaders, "leader")
-        .expect("leader");
-    let config = &exchange.gateway("district").config;
-    set_option(
-        config,
-        "signing",
-        "token_module",
-        &format!("{:?}", softhsm::MODULE),
-    );
-    set_option(config, "signing", "token_label", &format!("{label:?}"));
-    set_option(config, "signing", "token_pin_file", &format!("{pin:?}"));
-    set_option(
-        config,
-        "signing",
-        "trust_roots",
-        &format!("[{:?}, {:?}]", leader_ca.certificate, token_ca),
-    );
-    // No CRLs here: this test is about the token, so unknown revocation is accepted.
-    set_option(config, "signing", "accept_unknown_revocation", "true");
+    let leader = seal_on_token(&exchange, dir.path(), &label, "2468", None);
 
     let _axis = exchange.axis.start();
     let district = exchange.gateway("district").start();
@@ -128,6 +102,55 @@ fn a_token_pulled_out_mid_batch_loses_nothing_and_sealing_resumes() {
     assert!(link["sealing"].is_null(), "{link}");
 }
 
+/// Points the district's `[signing]` at the SoftHSM token `label` (PIN `pin`; the seal
+/// key `key_label` when it holds several) and trusts the token's CA and a leaders' CA,
+/// whose leader it returns. No CRLs: these tests are about the token, so unknown
+/// revocation is accepted.
+fn seal_on_token(
+    exchange: &Exchange,
+    dir: &std::path::Path,
+    label: &str,
+    pin: &str,
+    key_label: Option<&str>,
+) -> docgate::demo::pki::SignerFiles {
+    let pin_file = dir.join("token-pin");
+    std::fs::write(&pin_file, format!("{pin}\n")).expect("pin");
+    let token_ca = dir.join("token-ca.pem");
+    std::fs::write(
+        &token_ca,
+        pem_certificate(&softhsm::pki().ca_certificate_der),
+    )
+    .expect("token ca");
+    let leaders = dir.join("leaders");
+    std::fs::create_dir_all(&leaders).expect("leaders");
+    let leader_ca = TestCa::create("Ban Cơ yếu Chính phủ (test)", &leaders, "ca").expect("ca");
+    let leader = leader_ca
+        .issue_document_signer("Nguyễn Văn An", "UBND huyện", 41, &leaders, "leader")
+        .expect("leader");
+    let config = &exchange.gateway("district").config;
+    let module = format!("{:?}", softhsm::MODULE);
+    set_option(config, "signing", "token_module", &module);
+    set_option(config, "signing", "token_label", &format!("{label:?}"));
+    set_option(
+        config,
+        "signing",
+        "token_pin_file",
+        &format!("{pin_file:?}"),
+    );
+    if let Some(key_label) = key_label {
+        set_option(
+            config,
+            "signing",
+            "token_key_label",
+            &format!("{key_label:?}"),
+        );
+    }
+    let roots = format!("[{:?}, {:?}]", leader_ca.certificate, token_ca);
+    set_option(config, "signing", "trust_roots", &roots);
+    set_option(config, "signing", "accept_unknown_revocation", "true");
+    leader
+}
+
 fn pem_certificate(der: &[u8]) -> String {
     use base64::Engine;
     let body = base64::engine::general_purpose::STANDARD.encode(der);
@@ -170,33 +193,8 @@ fn the_link_key_can_live_on_the_token() {
     );
     std::fs::remove_file(&link_key).expect("remove the key file");
 
-    let pin = dir.path().join("token-pin");
-    std::fs::write(&pin, "8642\n").expect("pin");
-    let token_ca = dir.path().join("token-ca.pem");
-    std::fs::write(&token_ca, pem_certificate(&pki.ca_certificate_der)).expect("token ca");
-    let leaders = dir.path().join("leaders");
-    std::fs::create_dir_all(&leaders).expect("leaders");
-    let leader_ca = TestCa::create("Ban Cơ yếu Chính phủ (test)", &leaders, "ca").expect("ca");
-    let leader = leader_ca
-        .issue_document_signer("Nguyễn Văn An", "UBND huyện", 61, &leaders, "leader")
-        .expect("leader");
+    let leader = seal_on_token(&exchange, dir.path(), &label, "8642", Some("agency-seal"));
     let config = &exchange.gateway("district").config;
-    set_option(
-        config,
-        "signing",
-        "token_module",
-        &format!("{:?}", softhsm::MODULE),
-    );
-    set_option(config, "signing", "token_label", &format!("{label:?}"));
-    set_option(config, "signing", "token_pin_file", &format!("{pin:?}"));
-    set_option(config, "signing", "token_key_label", "\"agency-seal\"");
-    set_option(
-        config,
-        "signing",
-        "trust_roots",
-        &format!("[{:?}, {:?}]", leader_ca.certificate, token_ca),
-    );
-    set_option(config, "signing", "accept_unknown_revocation", "true");
     let text = std::fs::read_to_string(config).expect("config");
     let text: Vec<&str> = text
         .lines()
