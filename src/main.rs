@@ -473,6 +473,13 @@ fn run_demo(args: DemoArgs) -> Result<(), Failure> {
     if args.setup_only {
         return Ok(());
     }
+    // The demo runs every part in this process: the environment its parts need (the
+    // SoftHSM configuration of its tokens) is set now, before any thread starts.
+    for process in manifest.gateways.values() {
+        for (name, value) in &process.env {
+            std::env::set_var(name, value);
+        }
+    }
     runtime()?.block_on(demo::run(
         &manifest,
         args.exit_after.map(Duration::from_secs),

@@ -54,15 +54,47 @@ fn the_demo_exchanges_documents_and_its_manifest_drives_the_parts() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(demo_dir.join("demo.json")).expect("demo.json"))
             .expect("manifest");
+    // SoftHSM2 and OpenSC are installed here (tools/test.sh), so the keys are on tokens.
     for token in [
         "district-leader",
         "district-agency",
         "commune-leader",
         "commune-agency",
     ] {
-        let key_file = manifest["tokens"][token]["key_file"].as_str().expect(token);
-        assert!(std::path::Path::new(key_file).exists(), "{token}");
+        let entry = &manifest["tokens"][token];
+        assert_eq!(entry["kind"], "pkcs11", "{token}: {entry}");
+        assert_eq!(entry["label"], token);
+        let pin_file = entry["pin_file"].as_str().expect("pin_file");
+        assert!(std::path::Path::new(pin_file).exists());
     }
+    // A leader's station can sign with the demo's leader token, as `demo.json` describes it.
+    let leader = &manifest["tokens"]["commune-leader"];
+    let text = |key: &str| leader[key].as_str().expect(key).to_owned();
+    let input = dir.path().join("to-sign.pdf");
+    std::fs::write(&input, common::sample_pdf("signed on the demo token")).expect("pdf");
+    let signed = dir.path().join("signed-on-token.pdf");
+    let output = common::docgate()
+        .args([
+            "sign",
+            "--token-label",
+            &text("label"),
+            "--module",
+            &text("module"),
+        ])
+        .args(["--pin-file", &text("pin_file"), "--role", "leader"])
+        .arg(&input)
+        .arg(&signed)
+        .env(
+            "SOFTHSM2_CONF",
+            leader["env"]["SOFTHSM2_CONF"].as_str().expect("conf"),
+        )
+        .output()
+        .expect("sign");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let commune = exchange.gateway("commune").start();
     let incoming = documents(&commune, "in");
     let id = incoming[0]["id"].as_str().expect("id");

@@ -12,6 +12,7 @@ pub mod pki;
 mod run;
 mod sample_pdf;
 mod setup;
+pub mod tokens;
 
 pub use run::run;
 pub use sample_pdf::sample_pdf;
@@ -46,6 +47,9 @@ pub struct DemoProcess {
     pub organ_id: String,
     /// The command line that runs it.
     pub command: Vec<String>,
+    /// Environment it needs (`SOFTHSM2_CONF` when its keys are on the demo's SoftHSM).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 /// Why the demo stopped.

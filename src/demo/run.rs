@@ -74,6 +74,7 @@ async fn exchange_samples(manifest: &DemoManifest) -> Result<(), DemoError> {
             axis.config.display()
         );
     }
+    println!("signing keys: {}", keys_line(manifest));
     let mut sent = Vec::new();
     for (name, process) in &manifest.gateways {
         let recipients: Vec<&str> = manifest
@@ -82,11 +83,7 @@ async fn exchange_samples(manifest: &DemoManifest) -> Result<(), DemoError> {
             .filter(|other| other.organ_id != process.organ_id)
             .map(|other| other.organ_id.as_str())
             .collect();
-        let leader_key = manifest
-            .tokens
-            .get(&format!("{name}-leader"))
-            .and_then(|token| token["key_file"].as_str())
-            .map(std::path::PathBuf::from);
+        let leader_key = manifest.tokens.get(&format!("{name}-leader")).cloned();
         let answer = submit_sample(name, process, &recipients, leader_key).await?;
         println!("gateway {name} ({}): {}", process.organ_id, process.url);
         println!("  accepted sample document: {answer}");
@@ -123,6 +120,19 @@ async fn exchange_samples(manifest: &DemoManifest) -> Result<(), DemoError> {
         }
     }
     Ok(())
+}
+
+/// Where the demo's signing keys live, in words: on SoftHSM tokens, or in key files.
+fn keys_line(manifest: &DemoManifest) -> String {
+    let on_tokens = manifest
+        .tokens
+        .values()
+        .any(|key| key.get("kind").and_then(Value::as_str) == Some("pkcs11"));
+    if on_tokens {
+        "on SoftHSM tokens (PKCS#11), as on a real box's USB token".to_owned()
+    } else {
+        "in key files (install softhsm2 and opensc to put them on SoftHSM tokens)".to_owned()
+    }
 }
 
 /// Polls the sender's API until a status came back for its document.
@@ -165,11 +175,41 @@ fn statuses_line(document: &Value) -> String {
         .join(", ")
 }
 
-/// `pdf` signed by the leader's key file (PAdES, as a leader's station would).
-fn leader_signed(key_file: &std::path::Path, pdf: &[u8]) -> Result<Vec<u8>, DemoError> {
+/// The leader's signer from its `demo.json` entry: a key file, or a SoftHSM token (the
+/// demo process has `SOFTHSM2_CONF` set for it).
+fn leader_signer(
+    entry: &serde_json::Value,
+) -> Result<Box<dyn crate::signature::DocumentSigner>, DemoError> {
+    let failed = |error: &dyn std::fmt::Display| DemoError::Sample(error.to_string());
+    let text = |key: &str| {
+        entry[key]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| DemoError::Sample(format!("the leader's token entry has no {key}")))
+    };
+    if entry["kind"] == "file" {
+        let signer =
+            crate::signature::KeyFileSigner::load(std::path::Path::new(&text("key_file")?))
+                .map_err(|e| failed(&e))?;
+        return Ok(Box::new(signer));
+    }
+    let token = crate::token::Token::start(crate::token::TokenConfig::new(
+        text("module")?,
+        text("label")?,
+        text("pin_file")?,
+    ));
+    token
+        .wait_ready(std::time::Duration::from_secs(10))
+        .map_err(|error| failed(&format!("{error}: {}", token.status())))?;
+    let signer = crate::signature::TokenSigner::new(token, Vec::new()).map_err(|e| failed(&e))?;
+    Ok(Box::new(signer))
+}
+
+/// `pdf` signed by the leader (PAdES, as a leader's station would).
+fn leader_signed(entry: &serde_json::Value, pdf: &[u8]) -> Result<Vec<u8>, DemoError> {
     use crate::signature::pades::{sign_pdf, SignatureDetails};
     let failed = |error: &dyn std::fmt::Display| DemoError::Sample(error.to_string());
-    let signer = crate::signature::KeyFileSigner::load(key_file).map_err(|e| failed(&e))?;
+    let signer = leader_signer(entry)?;
     let dir = tempfile::tempdir().map_err(|e| failed(&e))?;
     let (input, output) = (dir.path().join("in.pdf"), dir.path().join("signed.pdf"));
     std::fs::write(&input, pdf).map_err(|e| failed(&e))?;
@@ -180,7 +220,7 @@ fn leader_signed(key_file: &std::path::Path, pdf: &[u8]) -> Result<Vec<u8>, Demo
     sign_pdf(
         &input,
         &output,
-        &signer,
+        signer.as_ref(),
         time::OffsetDateTime::now_utc(),
         &details,
         None,
@@ -195,7 +235,7 @@ async fn submit_sample(
     name: &str,
     process: &DemoProcess,
     recipients: &[&str],
-    leader_key: Option<std::path::PathBuf>,
+    leader_key: Option<serde_json::Value>,
 ) -> Result<String, DemoError> {
     let pdf = sample_pdf(&format!("docgate demo - cong van mau tu {name}"))
         .map_err(|error| DemoError::Sample(error.to_string()))?;

@@ -10,6 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
 
 use super::pki::TestCa;
+use super::tokens::{self, DemoKey, DemoSoftHsm};
 use super::{DemoError, DemoManifest, DemoProcess};
 use crate::system::config::{self, InitOptions};
 
@@ -59,19 +60,26 @@ pub fn setup(dir: &Path) -> Result<DemoManifest, DemoError> {
 
     let signing_dir = dir.join("signing");
     let document_ca = TestCa::create("Ban Cơ yếu Chính phủ (demo)", &signing_dir, "ca")?;
+    let softhsm = DemoSoftHsm::create(&dir.join("softhsm"))?;
     let crl = document_ca.revocation_list(&[], &signing_dir, "ca-crl")?;
     let mut tokens = std::collections::BTreeMap::new();
     let mut gateways = std::collections::BTreeMap::new();
     let mut systems = String::new();
     for (index, office) in [&DISTRICT, &COMMUNE].into_iter().enumerate() {
-        let signing = setup_signing(&signing_dir, &document_ca, office, index as u64)?;
+        let signing = setup_signing(
+            &signing_dir,
+            &document_ca,
+            office,
+            index as u64,
+            softhsm.as_ref(),
+        )?;
         tokens.insert(
             format!("{}-leader", office.key),
-            token_entry(&signing.leader),
+            signing.leader.manifest_entry(softhsm.as_ref()),
         );
         tokens.insert(
             format!("{}-agency", office.key),
-            token_entry(&signing.agency),
+            signing.agency.manifest_entry(softhsm.as_ref()),
         );
         let secret = config::fresh_token().map_err(io(&axis_dir))?;
         let secret_path = axis_dir.join("secrets").join(office.organ_id);
@@ -81,10 +89,16 @@ pub fn setup(dir: &Path) -> Result<DemoManifest, DemoError> {
             id = office.organ_id,
             name = office.organ_name,
         ));
-        let process = setup_gateway(&dir, &ca, office, &axis_url, &secret, &executable)?;
+        let mut process = setup_gateway(&dir, &ca, office, &axis_url, &secret, &executable)?;
+        if let Some(softhsm) = &softhsm {
+            process.env.insert(
+                tokens::SOFTHSM_CONF_ENV.into(),
+                softhsm.conf.display().to_string(),
+            );
+        }
         let signing_section = format!(
-            "\n[signing]\nkey_file = \"{}\"\ntrust_roots = [\"{}\"]\ncrls = [\"{}\"]\n",
-            signing.agency.display(),
+            "\n[signing]\n{}trust_roots = [\"{}\"]\ncrls = [\"{}\"]\n",
+            signing.agency.signing_keys(),
             document_ca.certificate.display(),
             crl.display(),
         );
@@ -104,6 +118,7 @@ pub fn setup(dir: &Path) -> Result<DemoManifest, DemoError> {
     );
     write_private(&axis_config, &text)?;
     let axis = DemoProcess {
+        env: Default::default(),
         url: axis_url,
         api_token: None,
         organ_id: PROVINCE_ORGAN_ID.into(),
@@ -128,11 +143,11 @@ pub fn setup(dir: &Path) -> Result<DemoManifest, DemoError> {
     Ok(manifest)
 }
 
-/// An office's signing keys: its leader's personal key and its agency seal, as key files
-/// (the demo needs no hardware; `docgate sign --token-label` is for real tokens).
+/// An office's signing keys: its leader's personal key and its agency seal, on SoftHSM
+/// tokens when it is installed, else as key files.
 struct OfficeSigning {
-    leader: PathBuf,
-    agency: PathBuf,
+    leader: DemoKey,
+    agency: DemoKey,
 }
 
 fn setup_signing(
@@ -140,30 +155,32 @@ fn setup_signing(
     ca: &TestCa,
     office: &DemoOffice,
     index: u64,
+    softhsm: Option<&DemoSoftHsm>,
 ) -> Result<OfficeSigning, DemoError> {
+    let leader_stem = format!("{}-leader", office.key);
+    let agency_stem = format!("{}-agency", office.key);
     let leader = ca.issue_document_signer(
         "Nguyễn Văn Mẫu",
         office.organ_name,
         100 + 2 * index,
         dir,
-        &format!("{}-leader", office.key),
+        &leader_stem,
     )?;
     let agency = ca.issue_document_signer(
         office.organ_name,
         office.organ_name,
         101 + 2 * index,
         dir,
-        &format!("{}-agency", office.key),
+        &agency_stem,
     )?;
+    let keep = |stem: &str, files: &super::pki::SignerFiles| match softhsm {
+        Some(softhsm) => softhsm.provision(stem, &files.issued.key, &files.issued.certificate),
+        None => Ok(DemoKey::File(files.key_file.clone())),
+    };
     Ok(OfficeSigning {
-        leader: leader.key_file,
-        agency: agency.key_file,
+        leader: keep(&leader_stem, &leader)?,
+        agency: keep(&agency_stem, &agency)?,
     })
-}
-
-/// A key-file entry of `demo.json`'s `tokens`.
-fn token_entry(key_file: &Path) -> serde_json::Value {
-    serde_json::json!({"kind": "file", "key_file": key_file})
 }
 
 /// A gateway's directory: `config init`'s stand-alone config plus an `[axis]` section,
@@ -199,6 +216,7 @@ fn setup_gateway(
         url: format!("http://{listen}"),
         api_token: Some(init.api_token),
         organ_id: office.organ_id.into(),
+        env: Default::default(),
         command: vec![
             executable.to_owned(),
             "run".into(),
@@ -209,7 +227,7 @@ fn setup_gateway(
     })
 }
 
-fn write_private(path: &Path, text: &str) -> Result<(), DemoError> {
+pub(super) fn write_private(path: &Path, text: &str) -> Result<(), DemoError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(parent) = path.parent() {

@@ -31,7 +31,7 @@ pub struct DemoAxis {
 
 impl Exchange {
     /// Runs `docgate demo --setup-only --dir DIR/demo` and reads its manifest. The gateways'
-    /// `[signing]` sections are removed: these tests exercise the exchange with unsigned
+    /// `[signing]` sections (and the environment for the demo's tokens) are removed: these tests exercise the exchange with unsigned
     /// (often not even PDF) payloads; the signature tests add their own `[signing]`.
     pub fn setup(dir: &Path) -> Exchange {
         let demo_dir = dir.join("demo");
@@ -45,9 +45,12 @@ impl Exchange {
             "demo setup failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let exchange = Exchange::setup_existing(&demo_dir);
-        for gateway in exchange.gateways.values() {
+        let mut exchange = Exchange::setup_existing(&demo_dir);
+        for gateway in exchange.gateways.values_mut() {
             remove_section(&gateway.config, "signing");
+            // Without `[signing]` the demo's tokens are not used; a test that puts keys on
+            // a token of its own gives its gateways its own SoftHSM configuration.
+            gateway.env.clear();
         }
         exchange
     }
@@ -81,6 +84,16 @@ impl Exchange {
                     config,
                     token: gateway["api_token"].as_str().expect("token").to_string(),
                     url: gateway["url"].as_str().expect("url").to_string(),
+                    env: gateway["env"]
+                        .as_object()
+                        .map(|env| {
+                            env.iter()
+                                .map(|(name, value)| {
+                                    (name.clone(), value.as_str().unwrap_or_default().to_owned())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 },
             );
         }

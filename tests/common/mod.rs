@@ -32,6 +32,8 @@ pub struct GatewayDir {
     pub config: PathBuf,
     pub token: String,
     pub url: String,
+    /// Environment `docgate run` needs (from `demo.json`, e.g. `SOFTHSM2_CONF`).
+    pub env: Vec<(String, String)>,
 }
 
 impl GatewayDir {
@@ -76,6 +78,7 @@ impl GatewayDir {
             config,
             token: field("api_token"),
             url: format!("http://127.0.0.1:{port}"),
+            env: Vec::new(),
         }
     }
 
@@ -96,6 +99,7 @@ impl GatewayDir {
         let child = docgate()
             .args(["run", "--config"])
             .arg(&self.config)
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
