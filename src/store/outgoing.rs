@@ -23,8 +23,8 @@ pub(super) fn accept_outgoing(
     let state = DocumentState::Accepted.as_str();
     let inserted = connection.execute(
         "INSERT INTO documents (id, direction, document_id, state, subject, code_number,
-             code_notation, register_year, meta_json, created_at, updated_at)
-         VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+             code_notation, register_year, meta_json, created_at, updated_at, register_series)
+         VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'general')",
         rusqlite::params![
             document.id,
             document_id,

@@ -180,6 +180,86 @@ pub(super) const GATEWAY_MIGRATIONS: &[&str] = &[
         proof_json TEXT NOT NULL
     ) STRICT;
     "#,
+    // 6: the clerk's work (NĐ 30/2020): registers, business statuses, recall, update and
+    // replacement.
+    //
+    // Outgoing numbers come from a series (`general`, or `secret` for secret documents) and
+    // are unique per (year, series); rows from before this migration keep their series
+    // empty when their number was used twice. Incoming documents get their số đến
+    // (`incoming_number`, per `register_year`) when the clerk accepts them (status 03).
+    // `business_status` is the last status this office set on an incoming document (01…06);
+    // `cancelled_at` marks a document cancelled in the register by an agreed recall (kept for
+    // the record); `replaces` links a replacement to the document it replaces; `version`
+    // counts agreed updates. `business_requests` holds recall/update/replace requests sent
+    // or received, with the receiver's answer (15 agrees, 16 refuses). Outbox rows carry the
+    // BussinessDocType of their edoc packet (0 new; 1, 2, 3 travel for an existing
+    // document, so only type 0 is one per document). `register_closures` records the digest
+    // of a register closed at year end.
+    r#"
+    ALTER TABLE documents ADD COLUMN register_series TEXT;
+    UPDATE documents SET register_series = 'general'
+        WHERE direction = 'out' AND code_number IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM documents AS earlier
+                          WHERE earlier.direction = 'out'
+                            AND earlier.register_year = documents.register_year
+                            AND earlier.code_number = documents.code_number
+                            AND earlier.rowid < documents.rowid);
+    CREATE UNIQUE INDEX documents_outgoing_register_number
+        ON documents (register_year, register_series, code_number)
+        WHERE direction = 'out' AND code_number IS NOT NULL AND register_series IS NOT NULL;
+
+    ALTER TABLE documents ADD COLUMN incoming_number INTEGER;
+    ALTER TABLE documents ADD COLUMN registered_at TEXT;
+    CREATE UNIQUE INDEX documents_incoming_register_number
+        ON documents (register_year, incoming_number)
+        WHERE direction = 'in' AND incoming_number IS NOT NULL;
+
+    ALTER TABLE documents ADD COLUMN business_status TEXT;
+    UPDATE documents SET business_status = '01' WHERE direction = 'in' AND state = 'received';
+    ALTER TABLE documents ADD COLUMN due_date TEXT;                 -- YYYY-MM-DD
+    UPDATE documents SET due_date = json_extract(meta_json, '$.due_date')
+        WHERE direction = 'out' AND json_valid(meta_json);
+    UPDATE documents SET due_date = replace(json_extract(meta_json, '$.due_date'), '/', '-')
+        WHERE direction = 'in' AND json_valid(meta_json);
+    CREATE INDEX documents_due_date ON documents (due_date) WHERE due_date IS NOT NULL;
+    ALTER TABLE documents ADD COLUMN cancelled_at TEXT;
+    ALTER TABLE documents ADD COLUMN cancel_reason TEXT;
+    ALTER TABLE documents ADD COLUMN replaces TEXT REFERENCES documents (id);
+    ALTER TABLE documents ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+
+    CREATE TABLE business_requests (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        document      TEXT NOT NULL REFERENCES documents (id),
+        direction     TEXT NOT NULL CHECK (direction IN ('sent', 'received')),
+        kind          TEXT NOT NULL CHECK (kind IN ('recall', 'update', 'replace')),
+        organ_id      TEXT NOT NULL,                 -- who asks (received) / us (sent)
+        reason        TEXT NOT NULL DEFAULT '',
+        changes_json  TEXT,                          -- update: the new fields and receiver changes
+        packet_sha256 TEXT,                          -- the edoc packet carrying it
+        axis_doc_id   TEXT,                          -- received: the delivery it came in
+        answer        TEXT CHECK (answer IN ('15', '16')),
+        answered_at   TEXT,
+        created_at    TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX business_requests_document ON business_requests (document, id);
+    CREATE UNIQUE INDEX business_requests_axis_doc_id
+        ON business_requests (axis_doc_id) WHERE axis_doc_id IS NOT NULL;
+
+    ALTER TABLE outbox ADD COLUMN business_type INTEGER NOT NULL DEFAULT 0
+        CHECK (business_type BETWEEN 0 AND 3);
+    DROP INDEX outbox_one_edoc;
+    CREATE UNIQUE INDEX outbox_one_new_edoc ON outbox (document)
+        WHERE kind = 'edoc' AND business_type = 0;
+
+    CREATE TABLE register_closures (
+        register  TEXT NOT NULL,                     -- `out`, `out-secret`, `in`
+        year      INTEGER NOT NULL,
+        entries   INTEGER NOT NULL,
+        digest    TEXT NOT NULL CHECK (length(digest) = 64),  -- SHA-256 of the CSV export
+        closed_at TEXT NOT NULL,
+        PRIMARY KEY (register, year)
+    ) STRICT;
+    "#,
 ];
 
 /// Brings the database up to the last of `migrations`; refuses a newer one.
@@ -234,6 +314,37 @@ mod tests {
         let error =
             migrate(&mut connection, GATEWAY_MIGRATIONS).expect_err("newer schema must be refused");
         assert!(matches!(error, StoreError::SchemaTooNew { .. }));
+    }
+
+    #[test]
+    fn numbers_used_twice_before_migration_6_keep_no_series() {
+        let mut connection = Connection::open_in_memory().expect("in-memory database");
+        migrate(&mut connection, &GATEWAY_MIGRATIONS[..5]).expect("up to 5");
+        connection
+            .execute_batch(
+                "INSERT INTO documents (id, direction, document_id, state, subject, code_number, code_notation, register_year, meta_json, created_at, updated_at)
+                     VALUES ('a', 'out', 'x,1', 'queued', 's', 7, 'UBND-VP', 2026, '{\"due_date\": \"2026-12-31\"}', 't', 't'),
+                            ('b', 'out', 'x,2', 'queued', 's', 7, 'QĐ-UBND', 2026, '{}', 't', 't'),
+                            ('c', 'out', 'x,3', 'queued', 's', 8, 'UBND-VP', 2026, 'not json', 't', 't');",
+            )
+            .expect("insert");
+        migrate(&mut connection, GATEWAY_MIGRATIONS).expect("migration 6");
+        let series: Vec<(String, Option<String>, Option<String>)> = connection
+            .prepare("SELECT id, register_series, due_date FROM documents ORDER BY id")
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .collect()
+            })
+            .expect("read back");
+        assert_eq!(
+            series,
+            vec![
+                ("a".into(), Some("general".into()), Some("2026-12-31".into())),
+                ("b".into(), None, None),
+                ("c".into(), Some("general".into()), None),
+            ]
+        );
     }
 
     #[test]
