@@ -36,6 +36,18 @@ if [ ! -d ../shared/conformance ]; then
     exit 1
 fi
 
+# schemathesis (from PyPI, pinned) checks the running API against its OpenAPI document
+# (tests/openapi.rs). It lives in a virtual environment outside the checkout, made once.
+SCHEMATHESIS_VERSION=4.32.5
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/docgate/schemathesis-$SCHEMATHESIS_VERSION"
+if [ ! -x "$venv/bin/schemathesis" ]; then
+    echo "tools/test.sh: installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"; }; then
+        echo "tools/test.sh: cannot install schemathesis (python3-venv and network access to PyPI are needed); tests/openapi.rs will fail" >&2
+    fi
+fi
+export DOCGATE_SCHEMATHESIS="$venv/bin/schemathesis"
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"

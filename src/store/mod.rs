@@ -36,6 +36,7 @@ use database::Database;
 pub use blobs::{BlobStore, BlobWriter, PublishedBlob, StagedBlob};
 pub use error::StoreError;
 pub use exchange::IncomingCommit;
+pub use queries::MAX_PAGE;
 pub use records::{
     AcceptOutcome, DeliveryOutcome, Direction, DocumentEvent, DocumentFile, DocumentIdentity,
     DocumentPage, DocumentRecord, DocumentState, DocumentStatusRecord, DocumentSummary,

@@ -340,7 +340,11 @@ mod tests {
         assert_eq!(
             series,
             vec![
-                ("a".into(), Some("general".into()), Some("2026-12-31".into())),
+                (
+                    "a".into(),
+                    Some("general".into()),
+                    Some("2026-12-31".into())
+                ),
                 ("b".into(), None, None),
                 ("c".into(), Some("general".into()), None),
             ]

@@ -11,7 +11,9 @@ use tokio_util::io::ReaderStream;
 
 use super::upload::{drain, read_upload};
 use super::{ApiError, AppState};
-use crate::store::{Direction, DocumentRecord, DocumentState, ListFilter, Store, StoreError};
+use crate::store::{
+    Direction, DocumentRecord, DocumentState, ListFilter, Store, StoreError, MAX_PAGE,
+};
 use crate::workflow::{accept_outgoing, check_storage, IntakeError, IntakeRequest};
 
 /// `POST /api/v1/documents` → 202 once the document is committed.
@@ -80,6 +82,9 @@ async fn create_from(
     Ok((StatusCode::ACCEPTED, Json(outcome.identity)).into_response())
 }
 
+/// Documents per page when the caller does not say.
+const DEFAULT_PAGE: u32 = 50;
+
 /// Query of `GET /api/v1/documents`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,19 +109,19 @@ pub async fn list(
 
 fn list_filter(query: ListQuery) -> Result<ListFilter, ApiError> {
     let direction = match query.direction.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(value) => Some(Direction::parse(value).ok_or_else(|| {
             ApiError::bad_request(format!("direction {value:?} is not `out` or `in`"))
         })?),
     };
     let state = match query.state.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(value) => Some(DocumentState::parse(value).ok_or_else(|| {
             ApiError::bad_request(format!("state {value:?} is not a document state"))
         })?),
     };
     let since = match query.since.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(value) => {
             let instant =
                 time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
@@ -134,14 +139,21 @@ fn list_filter(query: ListQuery) -> Result<ListFilter, ApiError> {
                 "cursor is not one this API handed out",
             ));
         }
-        cursor => cursor,
+        // Ids are stored in upper case; the ULID alphabet reads either.
+        cursor => cursor.map(|cursor| cursor.to_ascii_uppercase()),
     };
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit {limit} is outside 1…{MAX_PAGE}; page through longer lists with `cursor`"
+        )));
+    }
     Ok(ListFilter {
         direction,
         state,
         since,
         before_id,
-        limit: query.limit.unwrap_or(50),
+        limit,
     })
 }
 

@@ -5,6 +5,7 @@
 
 mod documents;
 mod error;
+pub mod openapi;
 mod server;
 mod upload;
 

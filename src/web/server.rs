@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .route("/healthz", get(healthz))
+        .route("/api/v1/openapi.json", get(openapi_document))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
@@ -151,6 +152,11 @@ async fn healthz(State(state): State<AppState>) -> Response {
         )
             .into_response()
     }
+}
+
+/// `GET /api/v1/openapi.json` (no token: it describes the API and holds no data).
+async fn openapi_document(State(state): State<AppState>) -> Response {
+    Json(super::openapi::document(&state.intake.extra_agency_codes)).into_response()
 }
 
 async fn not_found() -> ApiError {
