@@ -24,7 +24,8 @@ pub enum IncomingCommit {
 }
 
 impl Store {
-    /// Outgoing documents in `state` waiting to be packed, oldest first.
+    /// Outgoing documents in `state` waiting to be sealed or packed: the most urgent first
+    /// (priority 4, 3, 2, 1, 0), each priority oldest first.
     pub fn packable_documents(
         &self,
         state: DocumentState,

@@ -17,14 +17,15 @@ pub(super) fn packable_documents(
     limit: u32,
 ) -> Result<Vec<PackableDocument>, StoreError> {
     // A sealed document waits for its timestamp: it is packable at B-T, or at B-B once
-    // sealed before the cut-off (`None`: no seal rule applies).
+    // sealed before the cut-off (`None`: no seal rule applies). Express documents first
+    // (priority 3 hỏa tốc, 4 at a set time; then 2, 1), each level oldest first.
     let mut statement = connection
         .prepare(
             "SELECT id, document_id, subject, code_number, code_notation, meta_json, created_at
              FROM documents WHERE direction = 'out' AND state = ?1
                  AND (?3 IS NULL OR signature_level IS NULL OR signature_level = 'B-T'
                       OR sealed_at <= ?3)
-             ORDER BY id LIMIT ?2",
+             ORDER BY priority DESC, id LIMIT ?2",
         )
         .map_err(StoreError::sqlite("list documents to pack"))?;
     let rows = statement

@@ -323,3 +323,30 @@ async fn packet_blobs_survive_the_sweep_and_count_towards_usage() {
     );
     store.close();
 }
+
+#[tokio::test]
+async fn express_documents_are_sealed_and_packed_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let mut ids = Vec::new();
+    for (index, priority) in [0u8, 0, 3, 1, 4].into_iter().enumerate() {
+        let mut document = outgoing(index);
+        document.meta_json =
+            format!(r#"{{"priority": {priority}, "due_date": "2026-12-0{index}"}}"#);
+        ids.push((priority, document.id.clone()));
+        store.accept_outgoing(document).await.expect("accept");
+    }
+    let waiting = store
+        .packable_documents(DocumentState::Accepted, None, 10)
+        .expect("packable");
+    let order: Vec<&str> = waiting
+        .iter()
+        .map(|document| document.id.as_str())
+        .collect();
+    // 4 (express at a set time), 3 (hỏa tốc), 1 (urgent), then the two normal ones oldest first.
+    let expected: Vec<&str> = [4, 2, 3, 0, 1]
+        .into_iter()
+        .map(|index| ids[index].1.as_str())
+        .collect();
+    assert_eq!(order, expected);
+}

@@ -48,6 +48,7 @@ pub(super) fn accept_outgoing(
         });
     }
     insert_files(connection, &document.id, &document.files)?;
+    copy_meta_columns(connection, &document.id)?;
     connection
         .execute(
             "INSERT INTO document_events (document, at, kind, state, detail)
@@ -83,6 +84,23 @@ pub(super) fn accept_outgoing(
         identity,
         replayed: false,
     })
+}
+
+/// Copies the fields the queues and lists sort and filter on (priority, due date) from the
+/// stored meta, the one source of truth, into their indexed columns.
+fn copy_meta_columns(connection: &Connection, id: &str) -> Result<(), StoreError> {
+    connection
+        .execute(
+            "UPDATE documents
+                 SET priority = coalesce(json_extract(meta_json, '$.priority'), 0),
+                     due_date = json_extract(meta_json, '$.due_date')
+             WHERE id = ?1",
+            [id],
+        )
+        .map_err(StoreError::sqlite(
+            "index a document's priority and due date",
+        ))?;
+    Ok(())
 }
 
 /// The first answer for a key already used by the same request, or an error for a
