@@ -5,6 +5,7 @@
 
 mod documents;
 mod error;
+mod registers;
 mod server;
 mod upload;
 
