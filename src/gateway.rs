@@ -16,6 +16,7 @@ use crate::system::clock::{SharedClock, SystemClock};
 use crate::system::config::{ConfigError, GatewayConfig};
 use crate::system::shutdown::Shutdown;
 use crate::web::{self, AppState};
+use crate::workflow::register::NotationRules;
 use crate::workflow::{AgencyKey, IntakeContext, SignaturePolicy};
 
 /// Why the gateway stopped with an error.
@@ -139,6 +140,7 @@ pub async fn run(
         clock: clock.clone(),
         disk_quota_bytes: config.limits.disk_quota_bytes,
         signatures: signatures.clone(),
+        notation: NotationRules::from_config(config.register.as_ref()),
     };
     let state = AppState::new(
         store.clone(),
@@ -147,7 +149,8 @@ pub async fn run(
         config.limits.max_file_bytes,
         config.limits.max_request_bytes,
     )
-    .map_err(|_| GatewayError::Random)?;
+    .map_err(|_| GatewayError::Random)?
+    .with_organ_name(&config.gateway.organ_name);
     let (link, sync) = match &config.axis {
         Some(axis) => {
             let link_key = link_key_on_token(axis, config.signing.as_ref())?;

@@ -20,6 +20,8 @@ use docgate::{demo, edxml, gateway};
 const EXIT_BAD_CONFIG: u8 = 78;
 /// Exit code for a failure at run time.
 const EXIT_FAILURE: u8 = 1;
+/// Exit code for wrong command-line arguments (as clap uses).
+const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +62,41 @@ enum Command {
     Sign(SignArgs),
     /// Print the signatures report of a PDF; exit 0 only when every signature is valid.
     Verify(VerifyArgs),
+    /// The registers (sổ văn bản) of a gateway.
+    #[command(subcommand)]
+    Register(RegisterCommand),
+}
+
+#[derive(Subcommand)]
+enum RegisterCommand {
+    /// Export one register year (NĐ 30/2020 Phụ lục IV columns) as CSV (UTF-8 with BOM, for
+    /// Excel), a printable HTML page (A4 landscape) or JSON — the same bytes as the local
+    /// API's GET /api/v1/registers/{out|in}?year=…&format=…. Reads the gateway's database
+    /// read-only: safe while `docgate run` is running; changes nothing.
+    Export(RegisterExportArgs),
+}
+
+#[derive(Args)]
+struct RegisterExportArgs {
+    /// The gateway configuration (its state directory and agency name).
+    #[arg(long)]
+    config: PathBuf,
+    /// `out` (sổ văn bản đi, outgoing) or `in` (sổ văn bản đến, incoming).
+    #[arg(long)]
+    register: String,
+    /// The register year (Vietnam time), e.g. 2026.
+    #[arg(long)]
+    year: String,
+    /// Outgoing register only: `general` (default) or `secret` (the series of secret
+    /// documents, which are never sent over the network).
+    #[arg(long)]
+    series: Option<String>,
+    /// `csv` (default), `html` or `json`.
+    #[arg(long, default_value = "csv")]
+    format: String,
+    /// Write here instead of standard output.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -275,7 +312,43 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Edxml(command) => run_edxml(command),
         Command::Sign(args) => run_sign(args),
         Command::Verify(args) => run_verify(args),
+        Command::Register(RegisterCommand::Export(args)) => run_register_export(args),
     }
+}
+
+/// `docgate register export`: one register year, read-only, to a file or standard output.
+fn run_register_export(args: RegisterExportArgs) -> Result<(), Failure> {
+    use docgate::store::registers::RegisterReader;
+    use docgate::workflow::register::{parse_register, parse_year};
+    use docgate::workflow::register_export::{ExportFormat, RegisterExport};
+    use std::io::Write;
+    let usage = |error: &dyn std::fmt::Display| Failure {
+        code: EXIT_USAGE,
+        error: anyhow::anyhow!("{error}"),
+    };
+    let kind = parse_register(&args.register, args.series.as_deref()).map_err(|e| usage(&e))?;
+    let year = parse_year(&args.year).map_err(|e| usage(&e))?;
+    let format = ExportFormat::parse(Some(&args.format)).map_err(|e| usage(&e))?;
+    let config = GatewayConfig::load(&args.config).map_err(bad_config)?;
+    let database = config.gateway.state_dir.join(docgate::store::DATABASE_FILE);
+    let reader = RegisterReader::open(&database)?;
+    let export = RegisterExport::new(
+        kind,
+        year,
+        &config.gateway.organ_name,
+        reader.closure(kind, year)?,
+        &reader.rows(kind, year)?,
+    );
+    let bytes = export.render(format)?;
+    match &args.output {
+        Some(path) => std::fs::write(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout()
+            .lock()
+            .write_all(&bytes)
+            .context("cannot write to standard output")?,
+    }
+    Ok(())
 }
 
 fn run_sign(args: SignArgs) -> Result<(), Failure> {

@@ -27,6 +27,20 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("an outgoing document with DocumentId {document_id} already exists; use another number or leave code_number empty to have one assigned")]
     DuplicateDocumentId { document_id: String },
+    #[error("number {number:02} is already used in the {series} series of the {year} outgoing register (by {document_id}); choose a number not yet used this year, or send code_number null to have the next free number assigned")]
+    NumberTaken {
+        year: i32,
+        series: &'static str,
+        number: u32,
+        document_id: String,
+    },
+    #[error("the register {register} for {year} was closed with digest {closed_digest}, and its content has changed since (digest now {current_digest}); a closed register must not change: find what changed in the documents of that year and tell IT")]
+    RegisterChangedSinceClosing {
+        register: String,
+        year: i32,
+        closed_digest: String,
+        current_digest: String,
+    },
     #[error("the Idempotency-Key {key} was already used for a different request; use a new key for a new document")]
     IdempotencyKeyReused { key: String },
     #[error("the referenced file {sha256} is not in the blob store; it must be published before the row is committed")]

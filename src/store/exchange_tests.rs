@@ -24,8 +24,9 @@ fn outgoing(index: usize) -> NewOutgoingDocument {
         subject: format!("document {index}"),
         meta_json: "{}".into(),
         files: Vec::new(),
+        state: DocumentState::Accepted,
         numbering: NumberingRequest {
-            register: "out".into(),
+            series: crate::store::RegisterSeries::General,
             year: 2026,
             number: None,
             notation: "UBND-VP".into(),

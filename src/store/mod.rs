@@ -24,6 +24,9 @@ mod incoming;
 mod outgoing;
 mod queries;
 mod records;
+#[cfg(test)]
+mod register_tests;
+pub mod registers;
 mod schema;
 mod sealing;
 mod writer;
@@ -42,7 +45,7 @@ pub use records::{
     DocumentPage, DocumentRecord, DocumentState, DocumentStatusRecord, DocumentSummary,
     ExchangeInfo, IdempotencyClaim, ListFilter, NewFile, NewIncomingDocument, NewIncomingStatus,
     NewOutgoingDocument, NewQuarantine, NewStatusPacket, NumberingRequest, OutboxItem,
-    PackableDocument, PacketBlob, PacketKind, StorageUsage,
+    PackableDocument, PacketBlob, PacketKind, RegisterSeries, StorageUsage,
 };
 pub use sealing::{SealedFile, UnstampedDocument};
 
@@ -131,17 +134,15 @@ impl Store {
         self.with_reader(|connection| queries::find_idempotency_key(connection, key))
     }
 
-    /// The DocumentId of the outgoing document holding `number`/`notation` in `year`'s
-    /// register, if any (a cheap check before any file is published).
+    /// The DocumentId of the outgoing document holding `number` in `year`'s `series`, if
+    /// any (a cheap check before any file is published; checked again in the commit).
     pub fn outgoing_number_taken(
         &self,
         year: i32,
+        series: RegisterSeries,
         number: u32,
-        notation: &str,
     ) -> Result<Option<String>, StoreError> {
-        self.with_reader(|connection| {
-            queries::outgoing_number_taken(connection, year, number, notation)
-        })
+        self.with_reader(|connection| outgoing::number_holder(connection, year, series, number))
     }
 
     /// One document with its files and event log.
@@ -188,8 +189,9 @@ mod tests {
             subject: format!("document {index}"),
             meta_json: "{}".into(),
             files: Vec::new(),
+            state: DocumentState::Accepted,
             numbering: NumberingRequest {
-                register: "out".into(),
+                series: RegisterSeries::General,
                 year: 2026,
                 number,
                 notation: "UBND-VP".into(),
@@ -220,7 +222,7 @@ mod tests {
         for task in tasks {
             match task.await.expect("task") {
                 Ok(_) => accepted += 1,
-                Err(StoreError::DuplicateDocumentId { .. }) => duplicates += 1,
+                Err(StoreError::NumberTaken { .. }) => duplicates += 1,
                 Err(other) => panic!("unexpected error: {other}"),
             }
         }

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use super::records::{
-    AcceptOutcome, DocumentIdentity, DocumentState, NewFile, NewOutgoingDocument,
+    AcceptOutcome, DocumentIdentity, DocumentState, NewFile, NewOutgoingDocument, RegisterSeries,
 };
 use super::writer::is_unique_violation;
 use super::StoreError;
@@ -20,11 +20,11 @@ pub(super) fn accept_outgoing(
         }
     }
     let (number, document_id) = assign_number(connection, document)?;
-    let state = DocumentState::Accepted.as_str();
+    let state = document.state.as_str();
     let inserted = connection.execute(
         "INSERT INTO documents (id, direction, document_id, state, subject, code_number,
              code_notation, register_year, meta_json, created_at, updated_at, register_series)
-         VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'general')",
+         VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
         rusqlite::params![
             document.id,
             document_id,
@@ -35,11 +35,14 @@ pub(super) fn accept_outgoing(
             document.numbering.year,
             document.meta_json,
             document.at,
+            document.numbering.series.as_str(),
         ],
     );
     if let Err(error) = inserted {
         return Err(if is_unique_violation(&error) {
-            StoreError::DuplicateDocumentId { document_id }
+            StoreError::DuplicateDocumentId {
+                document_id: document_id.unwrap_or_else(|| document.id.clone()),
+            }
         } else {
             StoreError::Sqlite {
                 action: "insert a document",
@@ -52,21 +55,30 @@ pub(super) fn accept_outgoing(
     connection
         .execute(
             "INSERT INTO document_events (document, at, kind, state, detail)
-             VALUES (?1, ?2, 'accepted', ?3, ?4)",
+             VALUES (?1, ?2, ?3, ?3, ?4)",
             rusqlite::params![
                 document.id,
                 document.at,
                 state,
-                match document.numbering.number {
-                    Some(_) => format!("received; number {number:02} chosen by the office"),
-                    None => format!("received; number {number:02} assigned from the register"),
-                },
+                format!(
+                    "received; number {number:02} {} in the {} series{}",
+                    match document.numbering.number {
+                        Some(_) => "chosen by the office",
+                        None => "assigned from the register",
+                    },
+                    document.numbering.series.as_str(),
+                    match document.state {
+                        DocumentState::Registered =>
+                            "; a secret document: recorded in the register, never sent",
+                        _ => "",
+                    },
+                ),
             ],
         )
         .map_err(StoreError::sqlite("append a document event"))?;
     let identity = DocumentIdentity {
         id: document.id.clone(),
-        document_id: Some(document_id),
+        document_id,
         state: state.to_string(),
     };
     if let Some((key, request_sha256)) = &document.idempotency {
@@ -124,38 +136,91 @@ fn replay_idempotent(
     }))
 }
 
-/// Takes the office's number or the register's next one, and keeps the counter ahead of
-/// every number used so the register never hands out one twice.
+/// Takes the office's number (refused when its series already holds it this year) or the
+/// register's next one, inside the caller's savepoint, so a crash can neither skip nor
+/// reuse a number.
+///
+/// The counter (`register_counters.last_number`) is the last number the register itself
+/// handed out; an office-chosen number never moves it. The next assigned number is the
+/// smallest one above the counter that no document holds yet, so the register steps over
+/// numbers the office took ahead of it and 01..N stays free of gaps and duplicates.
 fn assign_number(
     connection: &Connection,
     document: &NewOutgoingDocument,
-) -> Result<(u32, String), StoreError> {
+) -> Result<(u32, Option<String>), StoreError> {
     let numbering = &document.numbering;
-    let last: Option<i64> = connection
+    let (year, series) = (numbering.year, numbering.series);
+    if let Some(number) = numbering.number {
+        if let Some(document_id) = number_holder(connection, year, series, number)? {
+            return Err(StoreError::NumberTaken {
+                year,
+                series: series.as_str(),
+                number,
+                document_id,
+            });
+        }
+        return Ok((number, numbering.document_id(number)));
+    }
+    let register = series.register_name();
+    let last: i64 = connection
         .query_row(
             "SELECT last_number FROM register_counters WHERE register = ?1 AND year = ?2",
-            rusqlite::params![numbering.register, numbering.year],
+            rusqlite::params![register, year],
             |row| row.get(0),
         )
         .optional()
-        .map_err(StoreError::sqlite("read a register counter"))?;
-    let last = last.unwrap_or(0);
-    let number = match numbering.number {
-        Some(number) => number,
-        None => u32::try_from(last + 1).map_err(|_| StoreError::NumberingExhausted {
-            register: numbering.register.clone(),
-            year: numbering.year,
-        })?,
-    };
+        .map_err(StoreError::sqlite("read a register counter"))?
+        .unwrap_or(0);
+    // The candidates are last + 1 and every number just above one already held: the
+    // smallest candidate nobody holds is the first free number above the counter.
+    let next: i64 = connection
+        .query_row(
+            "SELECT min(candidate) FROM (
+                 SELECT ?3 + 1 AS candidate
+                 UNION ALL
+                 SELECT code_number + 1 FROM documents
+                     WHERE direction = 'out' AND register_year = ?1 AND register_series = ?2
+                       AND code_number > ?3
+             ) WHERE NOT EXISTS (
+                 SELECT 1 FROM documents
+                     WHERE direction = 'out' AND register_year = ?1 AND register_series = ?2
+                       AND code_number = candidate)",
+            rusqlite::params![year, series.as_str(), last],
+            |row| row.get(0),
+        )
+        .map_err(StoreError::sqlite("find the next free register number"))?;
+    let number = u32::try_from(next).map_err(|_| StoreError::NumberingExhausted {
+        register: register.to_string(),
+        year,
+    })?;
     connection
         .execute(
             "INSERT INTO register_counters (register, year, last_number) VALUES (?1, ?2, ?3)
              ON CONFLICT (register, year) DO UPDATE
                  SET last_number = max(last_number, excluded.last_number)",
-            rusqlite::params![numbering.register, numbering.year, number],
+            rusqlite::params![register, year, number],
         )
         .map_err(StoreError::sqlite("advance a register counter"))?;
     Ok((number, numbering.document_id(number)))
+}
+
+/// The DocumentId of the outgoing document holding `number` in `year`'s `series`, if any.
+pub(super) fn number_holder(
+    connection: &Connection,
+    year: i32,
+    series: RegisterSeries,
+    number: u32,
+) -> Result<Option<String>, StoreError> {
+    connection
+        .query_row(
+            "SELECT coalesce(document_id, id) FROM documents
+             WHERE direction = 'out' AND register_year = ?1 AND register_series = ?2
+               AND code_number = ?3",
+            rusqlite::params![year, series.as_str(), number],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(StoreError::sqlite("look up a register number"))
 }
 
 /// The rows of a document's files, numbered from 1 in the order given.

@@ -55,23 +55,6 @@ pub(super) fn find_idempotency_key(
     }))
 }
 
-pub(super) fn outgoing_number_taken(
-    connection: &Connection,
-    year: i32,
-    number: u32,
-    notation: &str,
-) -> Result<Option<String>, StoreError> {
-    connection
-        .query_row(
-            "SELECT document_id FROM documents WHERE direction = 'out' AND register_year = ?1
-             AND code_number = ?2 AND code_notation = ?3",
-            rusqlite::params![year, number, notation],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(StoreError::sqlite("look up a register number"))
-}
-
 pub(super) fn document(
     connection: &Connection,
     id: &str,

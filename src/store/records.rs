@@ -51,11 +51,16 @@ pub enum DocumentState {
     Received,
     /// Either way: malformed or unacceptable; kept with the reason, never dropped.
     Quarantined,
+    /// Outgoing, secret series: numbered and recorded in the outgoing register, and final.
+    /// A secret document never travels over the exchange network (Law on Protection of
+    /// State Secrets), so the sealer and the packer, which take only `accepted` and
+    /// `signed`, never pick it.
+    Registered,
 }
 
 impl DocumentState {
     /// Every state, for metrics that must show zero counts too.
-    pub const ALL: [DocumentState; 7] = [
+    pub const ALL: [DocumentState; 8] = [
         DocumentState::Accepted,
         DocumentState::Signed,
         DocumentState::Packed,
@@ -63,6 +68,7 @@ impl DocumentState {
         DocumentState::Queued,
         DocumentState::Received,
         DocumentState::Quarantined,
+        DocumentState::Registered,
     ];
 
     /// The value stored in the database and used in the API.
@@ -75,6 +81,7 @@ impl DocumentState {
             DocumentState::Queued => "queued",
             DocumentState::Received => "received",
             DocumentState::Quarantined => "quarantined",
+            DocumentState::Registered => "registered",
         }
     }
 
@@ -86,11 +93,47 @@ impl DocumentState {
     }
 }
 
+/// A series of the outgoing register: numbers run from 01 each year in each series
+/// separately (NĐ 30/2020: secret documents have their own series).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegisterSeries {
+    General,
+    Secret,
+}
+
+impl RegisterSeries {
+    /// The value of `documents.register_series` and of the API's `series`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegisterSeries::General => "general",
+            RegisterSeries::Secret => "secret",
+        }
+    }
+
+    /// Parses the API/database spelling.
+    pub fn parse(value: &str) -> Option<RegisterSeries> {
+        match value {
+            "general" => Some(RegisterSeries::General),
+            "secret" => Some(RegisterSeries::Secret),
+            _ => None,
+        }
+    }
+
+    /// The register's name in `register_counters` and `register_closures`.
+    pub fn register_name(self) -> &'static str {
+        match self {
+            RegisterSeries::General => "out",
+            RegisterSeries::Secret => "out-secret",
+        }
+    }
+}
+
 /// How the DocumentId of a new outgoing document is made.
 #[derive(Debug, Clone)]
 pub struct NumberingRequest {
-    /// Register (sổ) the number comes from, e.g. `out`.
-    pub register: String,
+    /// The series the number comes from; its counter is `series.register_name()`.
+    pub series: RegisterSeries,
     /// Register year (numbers restart on 1 January).
     pub year: i32,
     /// The number the office chose, or `None` for the next one in the register.
@@ -104,12 +147,17 @@ pub struct NumberingRequest {
 }
 
 impl NumberingRequest {
-    /// `{OrganId},{yyyy/MM/dd},{number}/{notation}`, numbers below 10 zero-padded.
-    pub fn document_id(&self, number: u32) -> String {
-        format!(
-            "{},{},{:02}/{}",
-            self.organ_id, self.promulgation_date, number, self.notation
-        )
+    /// `{OrganId},{yyyy/MM/dd},{number}/{notation}`, numbers below 10 zero-padded; `None`
+    /// in the secret series, whose documents never travel and so have no edXML identity
+    /// (the same number and notation may stand in both series on the same day).
+    pub fn document_id(&self, number: u32) -> Option<String> {
+        match self.series {
+            RegisterSeries::General => Some(format!(
+                "{},{},{:02}/{}",
+                self.organ_id, self.promulgation_date, number, self.notation
+            )),
+            RegisterSeries::Secret => None,
+        }
     }
 }
 
@@ -132,6 +180,9 @@ pub struct NewOutgoingDocument {
     pub meta_json: String,
     pub files: Vec<NewFile>,
     pub numbering: NumberingRequest,
+    /// The state it is committed in: `accepted` (it will be sealed and sent), or
+    /// `registered` (a secret document: recorded in the register, never sent).
+    pub state: DocumentState,
     /// `Idempotency-Key` and the SHA-256 of the request it came with.
     pub idempotency: Option<(String, String)>,
     /// Commit time, RFC 3339 UTC.

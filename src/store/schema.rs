@@ -260,6 +260,14 @@ pub(super) const GATEWAY_MIGRATIONS: &[&str] = &[
         PRIMARY KEY (register, year)
     ) STRICT;
     "#,
+    // 7: outgoing numbers are unique per (year, series) since migration 6, so the first
+    // migration's uniqueness of (direction, year, number, notation) goes: it made a secret
+    // document's number collide with the same number of the general series, and it would
+    // make two incoming documents from different senders with the same number and notation
+    // collide once registered in the same year. DocumentIds stay unique per direction.
+    r#"
+    DROP INDEX documents_register_number;
+    "#,
 ];
 
 /// Brings the database up to the last of `migrations`; refuses a newer one.

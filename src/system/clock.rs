@@ -34,6 +34,35 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock that answers what it was last set to (tests that move through time, such as
+/// a register's year turning at midnight Vietnam time).
+#[derive(Debug)]
+pub struct SettableClock(std::sync::Mutex<OffsetDateTime>);
+
+impl SettableClock {
+    pub fn new(instant: OffsetDateTime) -> SettableClock {
+        SettableClock(std::sync::Mutex::new(instant))
+    }
+
+    /// From now on the clock answers `instant`.
+    pub fn set(&self, instant: OffsetDateTime) {
+        let mut now = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *now = instant;
+    }
+}
+
+impl Clock for SettableClock {
+    fn now(&self) -> OffsetDateTime {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// The clock most code takes.
 pub type SharedClock = Arc<dyn Clock>;
 

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use super::axis_config::AxisSection;
+pub use super::register_config::RegisterSection;
 pub use super::signing_config::SigningSection;
 
 /// A validated configuration.
@@ -28,6 +29,10 @@ pub struct GatewayConfig {
     /// `[signing]`: the agency seal and signature checks. Absent: none (stand-alone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing: Option<SigningSection>,
+    /// `[register]`: abbreviations for composing ký hiệu. Absent: the office must send
+    /// `code_notation` with every document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register: Option<RegisterSection>,
 }
 
 /// `[gateway]`: who this box is and where it keeps its state.
@@ -230,6 +235,9 @@ impl GatewayConfig {
         if let Some(signing) = &self.signing {
             signing.validate(path)?;
         }
+        if let Some(register) = &self.register {
+            register.validate(path)?;
+        }
         if let Some(axis) = &self.axis {
             axis.validate(path)?;
             if axis.token_key_label.is_some()
@@ -344,6 +352,7 @@ pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
         limits: LimitsSection::default(),
         axis: None,
         signing: None,
+        register: None,
     };
     let body = toml::to_string_pretty(&config).map_err(|error| ConfigError::Syntax {
         path: config_path.clone(),
@@ -351,8 +360,9 @@ pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
     })?;
     let text = format!(
         "# docgate gateway configuration, written by `docgate config init`.\n\
-         # Check it with `docgate config check {}`. Relative paths are relative to this file.\n\n{body}",
-        config_path.display()
+         # Check it with `docgate config check {}`. Relative paths are relative to this file.\n\n{body}{}",
+        config_path.display(),
+        super::register_config::EXAMPLE,
     );
     let mut file = create_private(&config_path).map_err(write_error)?;
     file.write_all(text.as_bytes()).map_err(write_error)?;
@@ -525,6 +535,57 @@ key = "gw.key"
         }
         let error = load(format!("{GOOD}\n[limits]\ndisk_quota_bytes = 0\n")).expect_err("quota");
         assert!(error.contains("limits.disk_quota_bytes"), "{error}");
+    }
+
+    #[test]
+    fn register_section_is_validated() {
+        let good = format!(
+            "{GOOD}\n[register]\nagency_abbreviation = \"UBND\"\nunit_abbreviation = \"VP\"\n\
+             [register.type_abbreviations]\n\"Kế hoạch\" = \"KHo\"\n"
+        );
+        let config = check(&good).expect("valid");
+        let register = config.register.expect("register");
+        assert_eq!(register.agency_abbreviation.as_deref(), Some("UBND"));
+        assert_eq!(register.type_abbreviations["Kế hoạch"], "KHo");
+        let cases = [
+            (
+                good.replace("\"UBND\"", "\"UB ND\""),
+                "register.agency_abbreviation",
+            ),
+            (
+                good.replace("\"VP\"", "\"V/P\""),
+                "register.unit_abbreviation",
+            ),
+            (
+                good.replace("\"KHo\"", "\"\""),
+                "register.type_abbreviations",
+            ),
+            (format!("{good}colour = 1\n"), "colour"),
+        ];
+        for (text, expected) in cases {
+            let error = check(&text).expect_err(expected);
+            assert!(error.contains(expected), "{expected:?} not in {error:?}");
+        }
+    }
+
+    #[test]
+    fn init_writes_a_commented_register_example() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let result = init(dir.path());
+        let text = fs::read_to_string(&result.config_path).expect("read");
+        assert!(text.contains("# [register]"), "{text}");
+        assert!(text.contains("# agency_abbreviation = \"UBND\""), "{text}");
+        // Uncommenting the example gives a valid file.
+        let uncommented = text
+            .replace("# [register]", "[register]")
+            .replace("# agency_abbreviation", "agency_abbreviation")
+            .replace("# unit_abbreviation", "unit_abbreviation");
+        fs::write(&result.config_path, uncommented).expect("write");
+        let config = GatewayConfig::load(&result.config_path).expect("load");
+        assert_eq!(
+            config.register.and_then(|r| r.unit_abbreviation).as_deref(),
+            Some("VP")
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod axis_config;
 pub mod clock;
 pub mod config;
 pub mod logging;
+mod register_config;
 pub mod shutdown;
 mod signing_config;
 pub mod tls;

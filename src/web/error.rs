@@ -7,6 +7,8 @@ use axum::Json;
 use serde_json::json;
 
 use crate::store::StoreError;
+use crate::workflow::register::RegisterError;
+use crate::workflow::register_export::ExportError;
 use crate::workflow::{IntakeError, StorageFull};
 
 /// An error answer.
@@ -62,8 +64,11 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         let message = error.to_string();
         match error {
-            StoreError::DuplicateDocumentId { .. } => {
+            StoreError::DuplicateDocumentId { .. } | StoreError::NumberTaken { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "duplicate_document_id", message)
+            }
+            StoreError::RegisterChangedSinceClosing { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "register_changed", message)
             }
             StoreError::IdempotencyKeyReused { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -115,7 +120,50 @@ impl From<IntakeError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_meta", message)
             }
             IntakeError::BadIdempotencyKey(_) => ApiError::bad_request(message),
+            IntakeError::Register(register) => register.into(),
             IntakeError::StorageFull(full) => full.into(),
+        }
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> ApiError {
+        let message = error.to_string();
+        match error {
+            RegisterError::NotationNotConfigured { .. }
+            | RegisterError::UnknownTypeAbbreviation { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "notation_unavailable",
+                message,
+            ),
+            RegisterError::UnknownRegister(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "unknown_register", message)
+            }
+            RegisterError::BadSeries(_) | RegisterError::BadYear(_) => {
+                ApiError::bad_request(message)
+            }
+            RegisterError::YearNotEnded { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "year_not_ended", message)
+            }
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(error: ExportError) -> ApiError {
+        let message = error.to_string();
+        match error {
+            ExportError::Register(register) => register.into(),
+            ExportError::Store(store) => store.into(),
+            ExportError::BadFormat(_) => ApiError::bad_request(message),
+            ExportError::NotAllSent { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "register_not_all_sent", message)
+            }
+            ExportError::Csv(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "export_failure",
+                format!("{message}; retry, and tell IT if it persists"),
+            ),
         }
     }
 }

@@ -6,6 +6,7 @@
 mod documents;
 mod error;
 pub mod openapi;
+mod registers;
 mod server;
 mod upload;
 

@@ -8,14 +8,14 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use ring::hmac;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::{documents, ApiError};
+use super::{documents, registers, ApiError};
 use crate::store::Store;
 use crate::sync::LinkState;
 use crate::system::shutdown::Shutdown;
@@ -34,6 +34,8 @@ pub struct AppState {
     pub max_request_bytes: u64,
     /// The axis link, as the scheduler last saw it (unconfigured when stand-alone).
     pub link: LinkState,
+    /// Our agency's name, printed on the registers.
+    pub organ_name: String,
     token: Arc<TokenCheck>,
 }
 
@@ -61,8 +63,15 @@ impl AppState {
             max_file_bytes,
             max_request_bytes,
             link: LinkState::unconfigured(),
+            organ_name: String::new(),
             token: Arc::new(TokenCheck { key, expected }),
         })
+    }
+
+    /// The same state, printing `organ_name` on the registers.
+    pub fn with_organ_name(mut self, organ_name: &str) -> AppState {
+        self.organ_name = organ_name.to_string();
+        self
     }
 
     /// The same state, reporting `link`.
@@ -92,6 +101,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/documents/{id}", get(documents::show))
         .route("/api/v1/documents/{id}/files/{n}", get(documents::file))
         .route("/api/v1/link", get(link))
+        .route("/api/v1/registers/{register}", get(registers::show))
+        .route(
+            "/api/v1/registers/{register}/{year}/close",
+            post(registers::close),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(api)

@@ -7,14 +7,13 @@ use ring::digest::{Context, SHA256};
 
 use super::exchange::{check_quota, StorageFull};
 use super::meta::{MetaError, OutgoingMeta};
+use super::register::{series_for, NotationRules, RegisterError};
 use crate::edxml::check_file_name;
 use crate::store::{
-    AcceptOutcome, NewFile, NewOutgoingDocument, NumberingRequest, StagedBlob, Store, StoreError,
+    AcceptOutcome, DocumentState, NewFile, NewOutgoingDocument, NumberingRequest, StagedBlob,
+    Store, StoreError,
 };
 use crate::system::clock::{edxml_date, rfc3339_utc, vietnam_year, SharedClock};
-
-/// The outgoing register's name (sổ văn bản đi).
-pub const OUTGOING_REGISTER: &str = "out";
 
 /// Longest idempotency key accepted.
 const MAX_IDEMPOTENCY_KEY: usize = 128;
@@ -50,6 +49,8 @@ pub struct IntakeContext {
     pub disk_quota_bytes: u64,
     /// `[signing]`: when set, the PDF must carry a valid leader's signature.
     pub signatures: Option<std::sync::Arc<super::signing::SignaturePolicy>>,
+    /// `[register]`: how a ký hiệu is composed when the office sends none.
+    pub notation: NotationRules,
 }
 
 /// Why a document was refused, or could not be stored.
@@ -76,6 +77,8 @@ pub enum IntakeError {
     #[error("file 1 ({name:?}): {reason}")]
     LeaderSignature { name: String, reason: String },
     #[error(transparent)]
+    Register(#[from] RegisterError),
+    #[error(transparent)]
     StorageFull(#[from] StorageFull),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -87,11 +90,12 @@ pub async fn accept_outgoing(
     context: &IntakeContext,
     request: IntakeRequest,
 ) -> Result<AcceptOutcome, IntakeError> {
-    let meta = OutgoingMeta::parse(&request.meta_json, &context.extra_agency_codes)?;
+    let mut meta = OutgoingMeta::parse(&request.meta_json, &context.extra_agency_codes)?;
     check_files(&request.files, context.max_files)?;
     if let Some(key) = &request.idempotency_key {
         check_idempotency_key(key)?;
     }
+    // The fingerprint is of the request as sent, before the gateway fills anything in.
     let request_sha256 = request_fingerprint(&meta, &request.files);
     if let Some(key) = &request.idempotency_key {
         // A retry of a request already answered is answered again without touching anything.
@@ -108,19 +112,32 @@ pub async fn accept_outgoing(
     }
     let incoming: u64 = request.files.iter().map(|file| file.staged.size()).sum();
     check_storage(store, context, incoming)?;
+    let notation = match &meta.code_notation {
+        Some(notation) => notation.clone(),
+        None => context.notation.compose(&meta.document_type.name)?,
+    };
+    meta.code_notation = Some(notation.clone());
+    let series = series_for(meta.secret);
     let now = context.clock.now();
     if let (Some(policy), Some(document)) = (&context.signatures, request.files.first()) {
         check_leader_signature(policy, document, now).await?;
     }
     if let Some(number) = meta.code_number {
         // Checked before publishing so a refused request leaves no file behind. (Two requests
-        // racing for one number both pass here; the loser's files are swept on next start.)
-        let (year, notation) = (vietnam_year(now), meta.code_notation.clone());
+        // racing for one number both pass here; the commit checks again and refuses the
+        // loser, whose files are swept on next start.)
+        let year = vietnam_year(now);
         let taken = read(store, move |store| {
-            store.outgoing_number_taken(year, number, &notation)
+            store.outgoing_number_taken(year, series, number)
         });
         if let Some(document_id) = taken.await? {
-            return Err(StoreError::DuplicateDocumentId { document_id }.into());
+            return Err(StoreError::NumberTaken {
+                year,
+                series: series.as_str(),
+                number,
+                document_id,
+            }
+            .into());
         }
     }
     let files = publish_files(store, request.files).await?;
@@ -133,11 +150,18 @@ pub async fn accept_outgoing(
         subject: meta.subject.trim().to_string(),
         meta_json,
         files,
+        // A secret document is recorded in the register and goes no further: the sealer and
+        // the packer never take `registered`.
+        state: if meta.secret {
+            DocumentState::Registered
+        } else {
+            DocumentState::Accepted
+        },
         numbering: NumberingRequest {
-            register: OUTGOING_REGISTER.to_string(),
+            series,
             year: vietnam_year(now),
             number: meta.code_number,
-            notation: meta.code_notation.clone(),
+            notation,
             organ_id: context.organ_id.clone(),
             promulgation_date: edxml_date(now),
         },

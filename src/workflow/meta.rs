@@ -24,8 +24,10 @@ pub struct OutgoingMeta {
     pub document_type: DocumentTypeMeta,
     /// Số: `null` asks the gateway for the register's next number.
     pub code_number: Option<u32>,
-    /// Ký hiệu, e.g. `UBND-VP`.
-    pub code_notation: String,
+    /// Ký hiệu, e.g. `UBND-VP`; `null` or absent: composed from the `[register]`
+    /// configuration (`workflow::register`).
+    #[serde(default)]
+    pub code_notation: Option<String>,
     pub signer: SignerMeta,
     /// 0 normal, 1 urgent, 2 very urgent, 3 express, 4 express at a set time.
     #[serde(default)]
@@ -39,6 +41,21 @@ pub struct OutgoingMeta {
     /// Place of promulgation (edXML `PromulgationInfo/Place`), e.g. `Nghệ An`.
     #[serde(default)]
     pub place: Option<String>,
+    /// A secret document (văn bản mật): numbered in the secret series and recorded in the
+    /// outgoing register, but never sent over the exchange network.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub secret: bool,
+    /// For the register: the unit or person keeping the file copy (đơn vị, người nhận bản
+    /// lưu).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_copy_keeper: Option<String>,
+    /// For the register: the number of copies issued (số lượng bản).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies: Option<u32>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Document type: code and name (e.g. `1`, `Công văn`).
@@ -133,7 +150,9 @@ impl OutgoingMeta {
                 "must be 1 or more, or null to have the next number assigned",
             ));
         }
-        notation_field(&self.code_notation)?;
+        if let Some(notation) = &self.code_notation {
+            notation_field(notation)?;
+        }
         if let Some(competence) = &self.signer.competence {
             optional_text_field("signer.competence", competence, 20)?;
         }
@@ -159,6 +178,12 @@ impl OutgoingMeta {
         }
         if let Some(place) = &self.place {
             optional_text_field("place", place, 200)?;
+        }
+        if let Some(keeper) = &self.file_copy_keeper {
+            optional_text_field("file_copy_keeper", keeper, 200)?;
+        }
+        if self.copies == Some(0) || self.copies.is_some_and(|copies| copies > 100_000) {
+            return Err(refuse("copies", "must be 1 to 100000 when given"));
         }
         Ok(())
     }
@@ -304,6 +329,41 @@ mod tests {
         // Found by the `document_meta` fuzz target: a field name with a line break.
         let error = OutgoingMeta::parse(b"{\"tt\\n\xc3\xa1\": 1}", &[]).expect_err("unknown field");
         assert!(!error.to_string().contains('\n'), "{error}");
+    }
+
+    #[test]
+    fn notation_may_be_left_to_the_register_and_secret_defaults_to_false() {
+        let meta = OutgoingMeta::parse(
+            SAMPLE
+                .replace(r#""code_notation": "UBND-VP""#, r#""code_notation": null"#)
+                .as_bytes(),
+            &[],
+        )
+        .expect("null notation");
+        assert_eq!(meta.code_notation, None);
+        assert!(!meta.secret);
+        let without = SAMPLE.replace(r#""code_notation": "UBND-VP", "#, "");
+        assert_ne!(without, SAMPLE);
+        assert_eq!(
+            OutgoingMeta::parse(without.as_bytes(), &[])
+                .expect("absent")
+                .code_notation,
+            None
+        );
+        let secret = SAMPLE.replace(
+            r#""priority": 0"#,
+            r#""priority": 0, "secret": true, "copies": 3, "file_copy_keeper": "VT""#,
+        );
+        let meta = OutgoingMeta::parse(secret.as_bytes(), &[]).expect("secret");
+        assert!(meta.secret);
+        assert_eq!(meta.copies, Some(3));
+        // A document that is not secret is stored exactly as before the field existed.
+        let plain = OutgoingMeta::parse(SAMPLE.as_bytes(), &[]).expect("sample");
+        assert!(!serde_json::to_string(&plain)
+            .expect("json")
+            .contains("secret"));
+        let zero = SAMPLE.replace(r#""priority": 0"#, r#""priority": 0, "copies": 0"#);
+        assert!(OutgoingMeta::parse(zero.as_bytes(), &[]).is_err());
     }
 
     #[test]

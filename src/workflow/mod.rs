@@ -6,6 +6,9 @@ pub mod evidence;
 pub mod exchange;
 pub mod intake;
 pub mod meta;
+pub mod register;
+pub mod register_export;
+mod register_html;
 pub mod signing;
 
 pub use exchange::StorageFull;

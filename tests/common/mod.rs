@@ -9,6 +9,7 @@ pub mod exchange;
 pub mod http;
 pub mod ocsp;
 pub mod proxy;
+pub mod registers;
 pub mod signing;
 pub mod softhsm;
 pub mod tsa;
