@@ -164,13 +164,13 @@ pub fn series_for(secret: bool) -> RegisterSeries {
 /// optional `general|secret`.
 pub fn parse_register(register: &str, series: Option<&str>) -> Result<RegisterKind, RegisterError> {
     match (register, series) {
-        ("out", None | Some("")) => Ok(RegisterKind::Outgoing(RegisterSeries::General)),
+        ("out", None) => Ok(RegisterKind::Outgoing(RegisterSeries::General)),
         ("out", Some(series)) => RegisterSeries::parse(series)
             .map(RegisterKind::Outgoing)
             .ok_or_else(|| {
                 RegisterError::BadSeries(format!("series {series:?} is not `general` or `secret`"))
             }),
-        ("in", None | Some("")) => Ok(RegisterKind::Incoming),
+        ("in", None) => Ok(RegisterKind::Incoming),
         ("in", Some(_)) => Err(RegisterError::BadSeries(
             "the incoming register has no series; leave series out".into(),
         )),
@@ -178,12 +178,12 @@ pub fn parse_register(register: &str, series: Option<&str>) -> Result<RegisterKi
     }
 }
 
-/// A register year from text: digits only, 2000 to 9999.
+/// A register year from text: exactly four digits, 2000 to 9999.
 pub fn parse_year(text: &str) -> Result<i32, RegisterError> {
-    text.trim()
-        .parse::<i32>()
-        .ok()
-        .filter(|year| (FIRST_YEAR..=LAST_YEAR).contains(year) && text.trim().len() == 4)
+    Some(text)
+        .filter(|text| text.len() == 4 && text.bytes().all(|byte| byte.is_ascii_digit()))
+        .and_then(|text| text.parse::<i32>().ok())
+        .filter(|year| (FIRST_YEAR..=LAST_YEAR).contains(year))
         .ok_or_else(|| RegisterError::BadYear(text.to_string()))
 }
 
@@ -286,6 +286,7 @@ mod tests {
         assert!(parse_register("in", Some("secret")).is_err());
         assert!(parse_register("out", Some("mật")).is_err());
         assert!(parse_register("di", None).is_err());
+        assert!(parse_register("out", Some("")).is_err());
         assert_eq!(series_for(true), Secret);
         assert_eq!(series_for(false), General);
     }
@@ -294,7 +295,7 @@ mod tests {
     fn years() {
         assert_eq!(parse_year("2026"), Ok(2026));
         for bad in [
-            "", "26", "1999", "10000", "20x6", "+2026", "-2026", "2026.0",
+            "", "26", "1999", "10000", "20x6", "+2026", "-2026", "2026.0", " 2026", "+202",
         ] {
             assert!(parse_year(bad).is_err(), "{bad:?}");
         }

@@ -162,7 +162,7 @@ pub enum ExportFormat {
 impl ExportFormat {
     pub fn parse(value: Option<&str>) -> Result<ExportFormat, ExportError> {
         match value {
-            None | Some("") | Some("json") => Ok(ExportFormat::Json),
+            None | Some("json") => Ok(ExportFormat::Json),
             Some("csv") => Ok(ExportFormat::Csv),
             Some("html") => Ok(ExportFormat::Html),
             Some(other) => Err(ExportError::BadFormat(other.to_string())),

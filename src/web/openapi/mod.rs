@@ -5,6 +5,7 @@
 //! handles a request itself.
 
 mod paths;
+mod registers;
 mod schemas;
 
 use serde_json::{json, Value};

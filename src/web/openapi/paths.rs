@@ -21,6 +21,9 @@ pub(super) fn paths() -> Value {
     ] {
         paths.insert(path.to_string(), item);
     }
+    for (path, item) in super::registers::paths() {
+        paths.insert(path.to_string(), item);
+    }
     Value::Object(paths)
 }
 

@@ -107,6 +107,9 @@ pub(super) fn components(extra_agency_codes: &[String]) -> Value {
     ] {
         schemas.insert(name.to_string(), schema);
     }
+    for (name, schema) in super::registers::entry_schemas() {
+        schemas.insert(name.to_string(), schema);
+    }
     Value::Object(schemas)
 }
 
@@ -276,7 +279,7 @@ fn meta(extra_agency_codes: &[String]) -> Value {
     let notation = json!({
         "type": "string", "minLength": 1, "maxLength": 50,
         "pattern": format!("^[^{CONTROL},/\\s]+$"),
-        "description": "ký hiệu, e.g. UBND-VP; no ',', '/' or spaces",
+        "description": "ký hiệu, e.g. UBND-VP; no ',', '/' or spaces; null or absent: composed from [register]",
     });
     let mut meta = object(
         &[
@@ -313,7 +316,7 @@ fn meta(extra_agency_codes: &[String]) -> Value {
                     json!({"type": "integer", "minimum": 1, "maximum": u32::MAX, "description": "null: the register assigns the next number"}),
                 ),
             ),
-            ("code_notation", notation),
+            ("code_notation", nullable(notation)),
             (
                 "priority",
                 json!({"type": "integer", "minimum": 0, "maximum": 4, "default": 0}),
@@ -324,6 +327,15 @@ fn meta(extra_agency_codes: &[String]) -> Value {
             ),
             ("content", nullable(optional_text(20_000))),
             ("place", nullable(optional_text(200))),
+            (
+                "secret",
+                json!({"type": "boolean", "default": false, "description": "a secret document: numbered in the secret series, recorded in the register, never sent over the network"}),
+            ),
+            ("file_copy_keeper", nullable(optional_text(200))),
+            (
+                "copies",
+                nullable(json!({"type": "integer", "minimum": 1, "maximum": 100_000})),
+            ),
         ],
     );
     // `meta` and its parts refuse fields they do not know (a misspelt field is an error).
