@@ -23,8 +23,9 @@ pub(super) fn accept_outgoing(
     let state = DocumentState::Accepted.as_str();
     let inserted = connection.execute(
         "INSERT INTO documents (id, direction, document_id, state, subject, code_number,
-             code_notation, register_year, meta_json, created_at, updated_at, register_series)
-         VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'general')",
+             code_notation, register_year, meta_json, created_at, updated_at, register_series,
+             replaces)
+         VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'general', ?10)",
         rusqlite::params![
             document.id,
             document_id,
@@ -35,6 +36,7 @@ pub(super) fn accept_outgoing(
             document.numbering.year,
             document.meta_json,
             document.at,
+            document.replaces,
         ],
     );
     if let Err(error) = inserted {

@@ -260,6 +260,16 @@ pub(super) const GATEWAY_MIGRATIONS: &[&str] = &[
         PRIMARY KEY (register, year)
     ) STRICT;
     "#,
+    // 7: the sender's number and notation are unique per year for OUR outgoing documents
+    // only. Incoming documents get a `register_year` when accepted (số đến), and two
+    // senders may well both issue `01/UBND-VP` in one year; with migration 1's index the
+    // second acceptance would be refused. The same index, limited to outgoing rows.
+    r#"
+    DROP INDEX documents_register_number;
+    CREATE UNIQUE INDEX documents_register_number
+        ON documents (direction, register_year, code_number, code_notation)
+        WHERE direction = 'out' AND code_number IS NOT NULL;
+    "#,
 ];
 
 /// Brings the database up to the last of `migrations`; refuses a newer one.
@@ -340,10 +350,34 @@ mod tests {
         assert_eq!(
             series,
             vec![
-                ("a".into(), Some("general".into()), Some("2026-12-31".into())),
+                (
+                    "a".into(),
+                    Some("general".into()),
+                    Some("2026-12-31".into())
+                ),
                 ("b".into(), None, None),
                 ("c".into(), Some("general".into()), None),
             ]
+        );
+    }
+
+    #[test]
+    fn two_senders_may_use_the_same_number_in_one_register_year() {
+        let mut connection = Connection::open_in_memory().expect("in-memory database");
+        migrate(&mut connection, GATEWAY_MIGRATIONS).expect("migration");
+        let insert = "INSERT INTO documents (id, direction, document_id, state, subject, code_number, code_notation, register_year, meta_json, created_at, updated_at, incoming_number)
+                      VALUES (?1, 'in', ?2, 'received', 's', 1, 'UBND-VP', 2026, '{}', 't', 't', ?3)";
+        connection
+            .execute(insert, rusqlite::params!["a", "x,1", 1])
+            .expect("first");
+        connection
+            .execute(insert, rusqlite::params!["b", "y,1", 2])
+            .expect("another sender's 01/UBND-VP");
+        assert!(
+            connection
+                .execute(insert, rusqlite::params!["c", "z,1", 2])
+                .is_err(),
+            "a số đến is still unique per year"
         );
     }
 

@@ -8,14 +8,14 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use ring::hmac;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::{documents, ApiError};
+use super::{business, documents, ApiError};
 use crate::store::Store;
 use crate::sync::LinkState;
 use crate::system::shutdown::Shutdown;
@@ -91,6 +91,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/documents/{id}", get(documents::show))
         .route("/api/v1/documents/{id}/files/{n}", get(documents::file))
+        .route("/api/v1/documents/{id}/status", post(business::status))
+        .route("/api/v1/documents/{id}/recall", post(business::recall))
+        .route("/api/v1/documents/{id}/update", post(business::update))
+        .route("/api/v1/documents/{id}/replace", post(business::replace))
         .route("/api/v1/link", get(link))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()

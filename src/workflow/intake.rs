@@ -37,6 +37,8 @@ pub struct IntakeRequest {
     pub meta_json: Vec<u8>,
     pub files: Vec<IncomingFile>,
     pub idempotency_key: Option<String>,
+    /// `/replace`: our id of the outgoing document the new one replaces.
+    pub replaces: Option<String>,
 }
 
 /// Who we are, for numbering and validation.
@@ -143,6 +145,7 @@ pub async fn accept_outgoing(
         },
         idempotency: request.idempotency_key.map(|key| (key, request_sha256)),
         at: rfc3339_utc(now),
+        replaces: request.replaces,
     };
     Ok(store.accept_outgoing(document).await?)
 }
