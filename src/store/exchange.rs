@@ -70,7 +70,9 @@ impl Store {
 
     /// Commits that a packet is about to be handed to the axis (before the request):
     /// outbox `sent`, attempts + 1; an edoc's document moves to `sent` the first time.
-    pub async fn mark_sending(&self, outbox_id: i64, at: String) -> Result<(), StoreError> {
+    /// `false` (nothing written): the row no longer waits (the office withdrew the
+    /// document), so it must not be sent.
+    pub async fn mark_sending(&self, outbox_id: i64, at: String) -> Result<bool, StoreError> {
         self.inner
             .database
             .write(move |connection| mark_sending(connection, outbox_id, &at))
@@ -229,7 +231,7 @@ fn mark_packed(
         .execute(
             "UPDATE documents SET state = ?2, packet_sha256 = ?3, packet_size = ?4,
                  priority = ?5, updated_at = ?6
-             WHERE id = ?1 AND direction = 'out' AND state = ?7",
+             WHERE id = ?1 AND direction = 'out' AND state = ?7 AND cancelled_at IS NULL",
             rusqlite::params![
                 id,
                 packed,
@@ -282,28 +284,39 @@ pub(super) fn insert_outbox(
     Ok(connection.last_insert_rowid())
 }
 
-/// The outbox row's kind and document.
+/// The outbox row's kind and document. A recall or update packet (BussinessDocType 1/2)
+/// travels for a document already sent: it reads as a status-like packet here, so it never
+/// moves the document's own state.
 fn outbox_row(connection: &Connection, outbox_id: i64) -> Result<(PacketKind, String), StoreError> {
-    let (kind, document): (String, String) = connection
+    let (kind, document, business_type): (String, String, i64) = connection
         .query_row(
-            "SELECT kind, document FROM outbox WHERE id = ?1",
+            "SELECT kind, document, business_type FROM outbox WHERE id = ?1",
             [outbox_id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .map_err(StoreError::sqlite("read an outbox row"))?;
     let kind = PacketKind::parse(&kind)
         .ok_or_else(|| StoreError::Decode(format!("outbox kind {kind:?}")))?;
+    let kind = if kind == PacketKind::Edoc && business_type != 0 {
+        PacketKind::Status
+    } else {
+        kind
+    };
     Ok((kind, document))
 }
 
-fn mark_sending(connection: &Connection, outbox_id: i64, at: &str) -> Result<(), StoreError> {
-    connection
+/// `false` when the row is no longer waiting (withdrawn by the office): do not send it.
+fn mark_sending(connection: &Connection, outbox_id: i64, at: &str) -> Result<bool, StoreError> {
+    let waiting = connection
         .execute(
             "UPDATE outbox SET state = 'sent', attempts = attempts + 1, updated_at = ?2
              WHERE id = ?1 AND state IN ('pending', 'sent')",
             rusqlite::params![outbox_id, at],
         )
         .map_err(StoreError::sqlite("mark a packet sent"))?;
+    if waiting == 0 {
+        return Ok(false);
+    }
     let (kind, document) = outbox_row(connection, outbox_id)?;
     if kind == PacketKind::Edoc {
         let sent = DocumentState::Sent.as_str();
@@ -324,7 +337,7 @@ fn mark_sending(connection: &Connection, outbox_id: i64, at: &str) -> Result<(),
             )?;
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 fn mark_queued(

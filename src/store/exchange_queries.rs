@@ -21,8 +21,9 @@ pub(super) fn packable_documents(
     // (priority 3 hỏa tốc, 4 at a set time; then 2, 1), each level oldest first.
     let mut statement = connection
         .prepare(
-            "SELECT id, document_id, subject, code_number, code_notation, meta_json, created_at
-             FROM documents WHERE direction = 'out' AND state = ?1
+            "SELECT id, document_id, subject, code_number, code_notation, meta_json, created_at,
+                 (SELECT old.document_id FROM documents AS old WHERE old.id = documents.replaces)
+             FROM documents WHERE direction = 'out' AND state = ?1 AND cancelled_at IS NULL
                  AND (?3 IS NULL OR signature_level IS NULL OR signature_level = 'B-T'
                       OR sealed_at <= ?3)
              ORDER BY priority DESC, id LIMIT ?2",
@@ -41,6 +42,7 @@ pub(super) fn packable_documents(
                     meta_json: row.get(5)?,
                     created_at: row.get(6)?,
                     files: Vec::new(),
+                    replaces_document_id: row.get(7)?,
                 })
             },
         )

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::*;
 
-fn blob(store: &Store, content: &[u8]) -> PacketBlob {
+pub(super) fn blob(store: &Store, content: &[u8]) -> PacketBlob {
     let mut writer = store.blobs().writer(1 << 20).expect("writer");
     writer.write_all(content).expect("write");
     let published = store
@@ -35,10 +35,11 @@ fn outgoing(index: usize) -> NewOutgoingDocument {
         },
         idempotency: None,
         at: format!("2026-11-21T00:00:{index:02}.000Z"),
+        replaces: None,
     }
 }
 
-fn incoming(store: &Store, axis_doc_id: &str, document_id: &str) -> NewIncomingDocument {
+pub(super) fn incoming(store: &Store, axis_doc_id: &str, document_id: &str) -> NewIncomingDocument {
     let file = blob(store, format!("attachment of {axis_doc_id}").as_bytes());
     NewIncomingDocument {
         id: ulid::Ulid::new().to_string(),
@@ -67,6 +68,8 @@ fn incoming(store: &Store, axis_doc_id: &str, document_id: &str) -> NewIncomingD
             packet_timestamp: "2026/11/21 10:00:00".into(),
         },
         at: "2026-11-21T03:00:00.000Z".into(),
+        due_date: Some("2026-12-31".into()),
+        replaces_document_id: None,
     }
 }
 

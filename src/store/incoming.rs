@@ -3,7 +3,7 @@
 //! with its row in the `incoming_deliveries` ledger so a delivery fetched twice is
 //! committed once. Runs on the writer thread; knows rows, not rules.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::exchange::{append_event, insert_outbox, IncomingCommit};
 use super::exchange_queries;
@@ -15,18 +15,21 @@ use super::writer::is_unique_violation;
 use super::StoreError;
 
 /// One row of the incoming-delivery ledger.
-struct LedgerEntry<'a> {
-    axis_doc_id: &'a str,
-    kind: PacketKind,
-    outcome: DeliveryOutcome,
-    document: Option<&'a str>,
-    packet: Option<&'a PacketBlob>,
-    peer_organ: Option<&'a str>,
-    reason: Option<&'a str>,
-    at: &'a str,
+pub(super) struct LedgerEntry<'a> {
+    pub(super) axis_doc_id: &'a str,
+    pub(super) kind: PacketKind,
+    pub(super) outcome: DeliveryOutcome,
+    pub(super) document: Option<&'a str>,
+    pub(super) packet: Option<&'a PacketBlob>,
+    pub(super) peer_organ: Option<&'a str>,
+    pub(super) reason: Option<&'a str>,
+    pub(super) at: &'a str,
 }
 
-fn insert_ledger(connection: &Connection, entry: LedgerEntry<'_>) -> Result<(), StoreError> {
+pub(super) fn insert_ledger(
+    connection: &Connection,
+    entry: LedgerEntry<'_>,
+) -> Result<(), StoreError> {
     connection
         .execute(
             "INSERT INTO incoming_deliveries (axis_doc_id, message_type, outcome, document,
@@ -67,11 +70,17 @@ pub(super) fn commit_incoming(
         return Ok(done);
     }
     let received = DocumentState::Received.as_str();
+    // A replacement (BussinessDocType 3) links the document it replaces when we hold it
+    // (from the same sender); the business status starts at 01, sent below.
     let inserted = connection.execute(
         "INSERT INTO documents (id, direction, document_id, state, subject, code_number,
              code_notation, register_year, meta_json, created_at, updated_at, priority,
-             packet_sha256, packet_size, axis_doc_id, peer_organ, signatures_json)
-         VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             packet_sha256, packet_size, axis_doc_id, peer_organ, signatures_json,
+             business_status, due_date, replaces)
+         VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+             '01', ?15,
+             (SELECT id FROM documents WHERE direction = 'in' AND document_id = ?16
+                  AND peer_organ = ?13))",
         rusqlite::params![
             document.id,
             document.document_id,
@@ -87,6 +96,8 @@ pub(super) fn commit_incoming(
             document.axis_doc_id,
             document.peer_organ,
             document.signatures_json,
+            document.due_date,
+            document.replaces_document_id,
         ],
     );
     if let Err(error) = inserted {
@@ -118,6 +129,7 @@ pub(super) fn commit_incoming(
         Some(received),
         &detail,
     )?;
+    link_replaced(connection, &document.id, &document.at)?;
     insert_ledger(
         connection,
         LedgerEntry {
@@ -162,8 +174,44 @@ pub(super) fn commit_incoming(
     Ok(IncomingCommit::Committed)
 }
 
+/// Notes on both documents that a newly committed one replaces an earlier one.
+fn link_replaced(connection: &Connection, id: &str, at: &str) -> Result<(), StoreError> {
+    let replaced: Option<(String, Option<String>)> = connection
+        .query_row(
+            "SELECT old.id, old.document_id FROM documents AS new
+                 JOIN documents AS old ON old.id = new.replaces
+             WHERE new.id = ?1",
+            [id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(StoreError::sqlite("look up a replaced document"))?;
+    let Some((old, old_document_id)) = replaced else {
+        return Ok(());
+    };
+    append_event(
+        connection,
+        id,
+        at,
+        "replaces",
+        None,
+        &format!(
+            "replaces {old} ({})",
+            old_document_id.as_deref().unwrap_or("no DocumentId")
+        ),
+    )?;
+    append_event(
+        connection,
+        &old,
+        at,
+        "replaced",
+        None,
+        &format!("replaced by {id}"),
+    )
+}
+
 /// Queues a status packet we send about an incoming document, and records the status.
-fn queue_status(
+pub(super) fn queue_status(
     connection: &Connection,
     document: &str,
     priority: u8,
@@ -227,6 +275,13 @@ pub(super) fn record_incoming_status(
             ],
         )
         .map_err(StoreError::sqlite("record a status received"))?;
+    super::business_outgoing::record_answer_received(
+        connection,
+        &status.document,
+        &status.organ_id,
+        &status.code,
+        &status.at,
+    )?;
     append_event(
         connection,
         &status.document,

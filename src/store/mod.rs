@@ -13,6 +13,12 @@
 
 pub mod axis;
 mod blobs;
+mod business;
+mod business_outgoing;
+mod business_queries;
+mod business_records;
+#[cfg(test)]
+mod business_tests;
 mod database;
 mod error;
 pub mod evidence;
@@ -37,6 +43,13 @@ use std::sync::Arc;
 use database::Database;
 
 pub use blobs::{BlobStore, BlobWriter, PublishedBlob, StagedBlob};
+pub use business::INCOMING_REGISTER;
+pub use business_records::{
+    BusinessFacts, BusinessInfo, BusinessRequestRecord, BusinessSend, Cancellation,
+    ClerkStatusCommit, ClerkStatusOutcome, ClerkStatusWrite, MetaUpdate, NewReceivedRequest,
+    PendingRequest, RecallWrite, ReceivedStatus, RecipientStatus, RecipientView, RequestAnswer,
+    UpdateWrite, Withdrawal,
+};
 pub use error::StoreError;
 pub use exchange::IncomingCommit;
 pub use queries::MAX_PAGE;
@@ -200,6 +213,7 @@ mod tests {
             },
             idempotency: key.map(|key| (key.to_string(), format!("request-{key}"))),
             at: "2026-11-21T00:00:00.000Z".into(),
+            replaces: None,
         }
     }
 

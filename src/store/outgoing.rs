@@ -23,8 +23,9 @@ pub(super) fn accept_outgoing(
     let state = document.state.as_str();
     let inserted = connection.execute(
         "INSERT INTO documents (id, direction, document_id, state, subject, code_number,
-             code_notation, register_year, meta_json, created_at, updated_at, register_series)
-         VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+             code_notation, register_year, meta_json, created_at, updated_at, register_series,
+             replaces)
+         VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
         rusqlite::params![
             document.id,
             document_id,
@@ -36,6 +37,7 @@ pub(super) fn accept_outgoing(
             document.meta_json,
             document.at,
             document.numbering.series.as_str(),
+            document.replaces,
         ],
     );
     if let Err(error) = inserted {

@@ -71,9 +71,16 @@ pub(super) fn document(
         return Ok(None);
     };
     let summary = summary?;
-    let meta = serde_json::from_str(&meta_json)
+    let meta: serde_json::Value = serde_json::from_str(&meta_json)
         .map_err(|error| StoreError::Decode(format!("meta of {id}: {error}")))?;
+    let business = super::business_queries::business_info(
+        connection,
+        id,
+        summary.direction == Direction::Outgoing,
+        &meta,
+    )?;
     Ok(Some(DocumentRecord {
+        business,
         files: files(connection, id)?,
         events: events(connection, id)?,
         exchange: super::exchange_queries::exchange_info(connection, id)?,

@@ -187,6 +187,8 @@ pub struct NewOutgoingDocument {
     pub idempotency: Option<(String, String)>,
     /// Commit time, RFC 3339 UTC.
     pub at: String,
+    /// Our id of the outgoing document this one replaces (`/replace`), if any.
+    pub replaces: Option<String>,
 }
 
 /// Id, DocumentId and state: what the API answers when a document is accepted.
@@ -262,6 +264,9 @@ pub struct DocumentRecord {
     /// The verification report of its signatures (`docgate verify --json`'s shape), when
     /// one was made: every incoming document when `[signing]` is configured.
     pub signatures: Option<serde_json::Value>,
+    /// Business status, registers, recall/update/replace (flattened into the document).
+    #[serde(flatten)]
+    pub business: super::business_records::BusinessInfo,
 }
 
 /// The exchange fields of a document.
@@ -315,6 +320,8 @@ pub struct PackableDocument {
     pub meta_json: String,
     pub created_at: String,
     pub files: Vec<DocumentFile>,
+    /// The DocumentId of the document this one replaces (packed as BussinessDocType 3).
+    pub replaces_document_id: Option<String>,
 }
 
 /// What kind of packet an outbox row carries.
@@ -388,6 +395,10 @@ pub struct NewIncomingDocument {
     pub signatures_json: Option<String>,
     pub status: NewStatusPacket,
     pub at: String,
+    /// The handling deadline, `YYYY-MM-DD` (from the header's `DueDate`).
+    pub due_date: Option<String>,
+    /// A replacement: the DocumentId (same sender) of the document it replaces.
+    pub replaces_document_id: Option<String>,
 }
 
 /// A status packet received about one of our outgoing documents.

@@ -28,6 +28,7 @@ fn outgoing(
             promulgation_date: format!("{year}/03/01"),
         },
         idempotency: None,
+        replaces: None,
         at: format!("{year}-03-01T00:00:00.000Z"),
     }
 }

@@ -360,6 +360,26 @@ mod tests {
     }
 
     #[test]
+    fn two_senders_may_use_the_same_number_in_one_register_year() {
+        let mut connection = Connection::open_in_memory().expect("in-memory database");
+        migrate(&mut connection, GATEWAY_MIGRATIONS).expect("migration");
+        let insert = "INSERT INTO documents (id, direction, document_id, state, subject, code_number, code_notation, register_year, meta_json, created_at, updated_at, incoming_number)
+                      VALUES (?1, 'in', ?2, 'received', 's', 1, 'UBND-VP', 2026, '{}', 't', 't', ?3)";
+        connection
+            .execute(insert, rusqlite::params!["a", "x,1", 1])
+            .expect("first");
+        connection
+            .execute(insert, rusqlite::params!["b", "y,1", 2])
+            .expect("another sender's 01/UBND-VP");
+        assert!(
+            connection
+                .execute(insert, rusqlite::params!["c", "z,1", 2])
+                .is_err(),
+            "a số đến is still unique per year"
+        );
+    }
+
+    #[test]
     fn event_log_is_append_only() {
         let mut connection = Connection::open_in_memory().expect("in-memory database");
         migrate(&mut connection, GATEWAY_MIGRATIONS).expect("migration");

@@ -2,8 +2,9 @@
 //! waits), lists waiting edoc and status deliveries, and for each one (a few at once): already committed →
 //! acknowledge again; else fetch to a staging file → publish the packet blob → parse →
 //! commit (document + attachments + its status 01 in the outbox; or the status against our
-//! document; or quarantine with the reason) → only then acknowledge `done` (or `fail` for
-//! quarantine). Deliveries that would pass the storage quota stay on the axis.
+//! document; or, for a recall/update packet or a status 13 about a document we hold, a
+//! pending request on it; or quarantine with the reason) → only then acknowledge `done`
+//! (or `fail` for quarantine). Deliveries that would pass the storage quota stay on the axis.
 //!
 //! Never acknowledges before the commit returned; never drops a packet it fetched.
 
@@ -14,13 +15,18 @@ use super::backoff::Backoff;
 use super::client::{AxisClient, AxisError, Delivery};
 use super::scheduler::{in_flight, Context, SyncError};
 use crate::edxml::{
-    read_packet_file, write_packet, AttachmentContent, EdocHeader, Header, Packet, StatusHeader,
+    read_packet_file, write_packet, AttachmentContent, BusinessDocType, EdocHeader, Header, Packet,
+    StatusCode, StatusHeader,
 };
 use crate::store::{
     DeliveryOutcome, IncomingCommit, NewFile, NewIncomingDocument, NewIncomingStatus,
-    NewQuarantine, NewStatusPacket, PacketBlob, PacketKind, StoreError,
+    NewQuarantine, NewReceivedRequest, NewStatusPacket, PacketBlob, PacketKind, ReceivedStatus,
+    StoreError,
 };
 use crate::vdxp::{MessageType, TransportStatus};
+use crate::workflow::business_packets::{
+    iso_due_date, received_update_changes, receiver_change, ReceiverChange,
+};
 use crate::workflow::exchange::{arrival_status, check_quota, priority_of};
 
 /// Deliveries taken at once. Each is independent (its own staging file, its own commit
@@ -224,6 +230,31 @@ async fn commit_document<C: AxisClient>(
     let Header::Edoc(header) = parsed.header else {
         return Err(SyncError::Task);
     };
+    let business_type = header
+        .business
+        .as_ref()
+        .map_or(BusinessDocType::New, |business| business.business_doc_type);
+    let mut note_added = None;
+    if matches!(
+        business_type,
+        BusinessDocType::Recall | BusinessDocType::Update
+    ) {
+        match business_request(context, delivery, &packet, &header, business_type).await? {
+            Some(outcome) => return Ok(outcome),
+            // An update naming us as a new receiver: we get the document now.
+            None => note_added = Some("added as a receiver by the sender's update".to_string()),
+        }
+    }
+    let replaces_document_id = (business_type == BusinessDocType::Replace)
+        .then(|| {
+            header.business.as_ref().and_then(|business| {
+                business
+                    .replacement_info_list
+                    .iter()
+                    .find_map(|replaced| replaced.document_id.clone())
+            })
+        })
+        .flatten();
     let now = context.clock.now();
     let status_header = arrival_status(&header, &context.settings.organ, now);
     let attachments = parsed.attachments;
@@ -301,7 +332,11 @@ async fn commit_document<C: AxisClient>(
         meta_json: header_json(&header)?,
         packet: packet.clone(),
         files,
-        note: notes.join("; "),
+        note: notes
+            .into_iter()
+            .chain(note_added)
+            .collect::<Vec<_>>()
+            .join("; "),
         signatures_json,
         status: NewStatusPacket {
             packet: PacketBlob {
@@ -314,6 +349,8 @@ async fn commit_document<C: AxisClient>(
             packet_timestamp: crate::workflow::exchange::edxml_timestamp(now),
         },
         at: context.now_text(),
+        due_date: iso_due_date(header.due_date.as_deref()),
+        replaces_document_id,
     };
     match context.store.commit_incoming(document).await {
         Ok(IncomingCommit::Committed) => {
@@ -324,7 +361,7 @@ async fn commit_document<C: AxisClient>(
         Ok(IncomingCommit::AlreadyCommitted(outcome)) => Ok(outcome),
         Err(StoreError::DuplicateDocumentId { document_id }) => {
             let reason = format!(
-                "a document with DocumentId {document_id} was already received; recall, update and replacement packets are not handled yet"
+                "a document with DocumentId {document_id} was already received; a second new (or replacement) packet cannot reuse it"
             );
             quarantine(context, delivery, Some(packet), reason).await
         }
@@ -347,6 +384,9 @@ async fn commit_status<C: AxisClient>(
         .blocking(move |store| Ok(store.outgoing_by_document_id(&lookup)?))
         .await?;
     let Some(document) = ours else {
+        if status.status_code == StatusCode::RecallRequested {
+            return recall_status(context, delivery, packet, status, document_id).await;
+        }
         let reason = format!(
             "the status is about {document_id}, which is not one of our outgoing documents"
         );
@@ -363,6 +403,114 @@ async fn commit_status<C: AxisClient>(
         at: context.now_text(),
     };
     match context.store.record_incoming_status(record).await? {
+        IncomingCommit::Committed => Ok(DeliveryOutcome::Status),
+        IncomingCommit::AlreadyCommitted(outcome) => Ok(outcome),
+    }
+}
+
+/// A recall or update packet (BussinessDocType 1/2) about a document the sender sent us
+/// before: recorded as a pending request on it (no new document). `Ok(None)`: an update
+/// adding us as a receiver of a document we do not hold, to commit as a new document.
+async fn business_request<C: AxisClient>(
+    context: &Context<C>,
+    delivery: &Delivery,
+    packet: &PacketBlob,
+    header: &EdocHeader,
+    business_type: BusinessDocType,
+) -> Result<Option<DeliveryOutcome>, SyncError> {
+    let kind = if business_type == BusinessDocType::Recall {
+        "recall"
+    } else {
+        "update"
+    };
+    let Some(document_id) = header.document_id.clone() else {
+        let reason = format!("the {kind} packet names no DocumentId");
+        return quarantine(context, delivery, Some(packet.clone()), reason)
+            .await
+            .map(Some);
+    };
+    let (lookup, sender) = (document_id.clone(), header.from.organ_id.clone());
+    let held = context
+        .blocking(move |store| Ok(store.incoming_by_document_id(&lookup, &sender)?))
+        .await?;
+    let Some(document) = held else {
+        let us = &context.settings.organ.organ_id;
+        if business_type == BusinessDocType::Update
+            && receiver_change(header, us) == ReceiverChange::Added
+        {
+            return Ok(None);
+        }
+        let reason = format!(
+            "a {kind} (BussinessDocType {}) for DocumentId {document_id}, which {} never sent us",
+            business_type.number(),
+            header.from.organ_id
+        );
+        return quarantine(context, delivery, Some(packet.clone()), reason)
+            .await
+            .map(Some);
+    };
+    let reason = header
+        .business
+        .as_ref()
+        .and_then(|business| business.business_doc_reason.clone())
+        .unwrap_or_default();
+    let request = NewReceivedRequest {
+        axis_doc_id: delivery.id.clone(),
+        document,
+        kind: kind.to_string(),
+        organ_id: header.from.organ_id.clone(),
+        reason,
+        changes_json: (business_type == BusinessDocType::Update)
+            .then(|| received_update_changes(header).to_string()),
+        packet: packet.clone(),
+        status: None,
+        at: context.now_text(),
+    };
+    let outcome = match context.store.record_received_request(request).await? {
+        IncomingCommit::Committed => DeliveryOutcome::Document,
+        IncomingCommit::AlreadyCommitted(outcome) => outcome,
+    };
+    tracing::info!(delivery = %delivery.id, %document_id, kind, "request received about an incoming document");
+    Ok(Some(outcome))
+}
+
+/// A status 13 (recall requested) about one of our incoming documents: the recall request
+/// is created, or completed when its BussinessDocType 1 packet came first.
+async fn recall_status<C: AxisClient>(
+    context: &Context<C>,
+    delivery: &Delivery,
+    packet: PacketBlob,
+    status: StatusHeader,
+    document_id: String,
+) -> Result<DeliveryOutcome, SyncError> {
+    let (lookup, sender) = (document_id.clone(), status.from.organ_id.clone());
+    let held = context
+        .blocking(move |store| Ok(store.incoming_by_document_id(&lookup, &sender)?))
+        .await?;
+    let Some(document) = held else {
+        let reason = format!(
+            "a status 13 (recall) about {document_id}, which {} never sent us",
+            status.from.organ_id
+        );
+        return quarantine(context, delivery, Some(packet), reason).await;
+    };
+    let description = status.description.clone().unwrap_or_default();
+    let request = NewReceivedRequest {
+        axis_doc_id: delivery.id.clone(),
+        document,
+        kind: "recall".into(),
+        organ_id: status.from.organ_id.clone(),
+        reason: description.clone(),
+        changes_json: None,
+        packet,
+        status: Some(ReceivedStatus {
+            code: status.status_code.code().to_string(),
+            description,
+            packet_timestamp: status.timestamp.clone(),
+        }),
+        at: context.now_text(),
+    };
+    match context.store.record_received_request(request).await? {
         IncomingCommit::Committed => Ok(DeliveryOutcome::Status),
         IncomingCommit::AlreadyCommitted(outcome) => Ok(outcome),
     }

@@ -4,6 +4,8 @@
 //! DocId; a permanent refusal is recorded and never retried; a passing failure backs off
 //! and retries the same bytes (the axis answers a repeated packet with its first DocId, so
 //! a retry after a crash cannot make a second copy). Edoc and status packets alike.
+//! Packets about one document go one at a time, in outbox order, so the axis (and the
+//! recipient) get a clerk's 04, 05, 06 in the order they were set.
 
 use std::sync::Arc;
 
@@ -35,7 +37,7 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
         let items = match batch {
             Ok((items, depth)) => {
                 context.link.update(|link| link.outbox_depth = depth);
-                items
+                first_per_document(items)
             }
             Err(error) => {
                 tracing::error!(%error, "cannot read the outbox");
@@ -79,14 +81,28 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
     }
 }
 
+/// The first packet of each document in the batch (the batch is in send order); the
+/// others wait for the next round.
+fn first_per_document(items: Vec<OutboxItem>) -> Vec<OutboxItem> {
+    let mut seen = std::collections::HashSet::new();
+    items
+        .into_iter()
+        .filter(|item| seen.insert(item.document.clone()))
+        .collect()
+}
+
 /// Sends one packet. `Err` only for a passing failure (the row stays waiting).
 async fn send<C: AxisClient>(context: &Context<C>, item: &OutboxItem) -> Result<(), SyncError> {
     // Committed before the request: after a crash the row is still waiting and is sent
     // again with the same bytes.
-    context
+    let waiting = context
         .store
         .mark_sending(item.id, context.now_text())
         .await?;
+    if !waiting {
+        tracing::info!(outbox = item.id, document = %item.document, "packet withdrawn before sending; not sent");
+        return Ok(());
+    }
     let packet = OutgoingPacket {
         path: context.store.blobs().blob_path(&item.packet.sha256)?,
         size: item.packet.size,

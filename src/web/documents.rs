@@ -22,6 +22,16 @@ pub async fn create(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
+    create_document(&state, &headers, multipart, None).await
+}
+
+/// A new outgoing document from a multipart request; `replaces` for `/replace`.
+pub(super) async fn create_document(
+    state: &AppState,
+    headers: &HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+    replaces: Option<String>,
+) -> Result<Response, ApiError> {
     // A request that cannot fit is refused before its body is read (it is drained below
     // so the client sees the 507 rather than a reset connection).
     let declared = headers
@@ -41,7 +51,7 @@ pub async fn create(
             rejection.body_text()
         ))
     })?;
-    let result = create_from(&state, &headers, &mut multipart).await;
+    let result = create_from(state, headers, &mut multipart, replaces).await;
     if result.is_err() {
         drain(&mut multipart).await;
     }
@@ -52,6 +62,7 @@ async fn create_from(
     state: &AppState,
     headers: &HeaderMap,
     multipart: &mut Multipart,
+    replaces: Option<String>,
 ) -> Result<Response, ApiError> {
     let idempotency_key = match headers.get("idempotency-key") {
         Some(value) => Some(
@@ -74,6 +85,7 @@ async fn create_from(
         meta_json,
         files: upload.files,
         idempotency_key,
+        replaces,
     };
     let outcome = accept_outgoing(&state.store, &state.intake, request).await?;
     if !outcome.replayed {
@@ -176,7 +188,7 @@ async fn read<T: Send + 'static>(
 }
 
 /// The document `id`, or a 404 that names it.
-async fn load_document(state: &AppState, id: &str) -> Result<DocumentRecord, ApiError> {
+pub(super) async fn load_document(state: &AppState, id: &str) -> Result<DocumentRecord, ApiError> {
     let lookup = id.to_string();
     read(state, move |store| store.document(&lookup))
         .await?
@@ -188,7 +200,16 @@ pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let document = load_document(&state, &id).await?;
+    let mut document = load_document(&state, &id).await?;
+    if document.summary.direction == Direction::Incoming {
+        let today = crate::system::clock::edxml_date(state.intake.clock.now()).replace('/', "-");
+        document.business.overdue = crate::workflow::business::is_overdue(
+            document.business.due_date.as_deref(),
+            document.business.business_status.as_deref(),
+            document.business.cancelled.is_some(),
+            &today,
+        );
+    }
     Ok(Json(document).into_response())
 }
 

@@ -7,6 +7,8 @@ use axum::Json;
 use serde_json::json;
 
 use crate::store::StoreError;
+use crate::workflow::business::StatusRuleError;
+use crate::workflow::clerk::ClerkError;
 use crate::workflow::register::RegisterError;
 use crate::workflow::register_export::ExportError;
 use crate::workflow::{IntakeError, StorageFull};
@@ -163,6 +165,54 @@ impl From<ExportError> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "export_failure",
                 format!("{message}; retry, and tell IT if it persists"),
+            ),
+        }
+    }
+}
+
+impl From<StatusRuleError> for ApiError {
+    fn from(error: StatusRuleError) -> ApiError {
+        let message = error.to_string();
+        let (status, code) = match error {
+            StatusRuleError::UnknownCode { .. } => (StatusCode::BAD_REQUEST, "bad_status_code"),
+            StatusRuleError::BadDescription { .. } => {
+                (StatusCode::BAD_REQUEST, "malformed_request")
+            }
+            StatusRuleError::ReasonRequired { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "reason_required")
+            }
+            StatusRuleError::NoPendingRequest { .. } => {
+                (StatusCode::CONFLICT, "no_pending_request")
+            }
+            StatusRuleError::Cancelled => (StatusCode::CONFLICT, "cancelled"),
+            StatusRuleError::Quarantined => (StatusCode::CONFLICT, "quarantined"),
+            StatusRuleError::OutgoingDocument
+            | StatusRuleError::Automatic
+            | StatusRuleError::RecallViaStatus
+            | StatusRuleError::Illegal { .. } => (StatusCode::CONFLICT, "illegal_transition"),
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl From<ClerkError> for ApiError {
+    fn from(error: ClerkError) -> ApiError {
+        let message = error.to_string();
+        match error {
+            ClerkError::NotFound { .. } => ApiError::not_found(message),
+            ClerkError::Rule(rule) => rule.into(),
+            ClerkError::Meta(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_meta", message)
+            }
+            ClerkError::ReasonRequired { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reason_required", message)
+            }
+            ClerkError::Conflict { code, .. } => ApiError::new(StatusCode::CONFLICT, code, message),
+            ClerkError::Store(store) => store.into(),
+            ClerkError::Unreadable(_) | ClerkError::Packet(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("{message}; nothing was changed, tell IT"),
             ),
         }
     }

@@ -3,6 +3,7 @@
 //! into answers. Never opens the database or a blob file itself; never decides what a
 //! document must contain.
 
+mod business;
 mod documents;
 mod error;
 pub mod openapi;

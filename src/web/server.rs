@@ -15,7 +15,7 @@ use ring::hmac;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::{documents, registers, ApiError};
+use super::{business, documents, registers, ApiError};
 use crate::store::Store;
 use crate::sync::LinkState;
 use crate::system::shutdown::Shutdown;
@@ -100,6 +100,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/documents/{id}", get(documents::show))
         .route("/api/v1/documents/{id}/files/{n}", get(documents::file))
+        .route("/api/v1/documents/{id}/status", post(business::status))
+        .route("/api/v1/documents/{id}/recall", post(business::recall))
+        .route("/api/v1/documents/{id}/update", post(business::update))
+        .route("/api/v1/documents/{id}/replace", post(business::replace))
         .route("/api/v1/link", get(link))
         .route("/api/v1/registers/{register}", get(registers::show))
         .route(

@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use super::meta::OutgoingMeta;
 use crate::edxml::{
     Business, BusinessDocType, Code, DocumentType, EdocHeader, Header, Organization, OtherInfo,
-    PromulgationInfo, ResponseFor, SignerInfo, StatusCode, StatusHeader, TraceHeader,
+    PromulgationInfo, ReplacementInfo, ResponseFor, SignerInfo, StaffInfo, StatusCode,
+    StatusHeader, TraceHeader,
 };
 use crate::store::PackableDocument;
 use crate::system::clock::{edxml_date, VIETNAM};
@@ -95,10 +96,23 @@ pub fn outgoing_header(
             organ_id: Some(us.organ_id.clone()),
             timestamp: Some(edxml_timestamp(now)),
         }],
-        business: Some(Business {
-            document_id: Some(document_id),
-            business_doc_type: BusinessDocType::New,
-            ..Business::default()
+        business: Some(match &document.replaces_document_id {
+            // A replacement: its own DocumentId, naming the replaced one for the same
+            // recipients (BussinessDocType 3).
+            Some(replaced) => Business {
+                document_id: Some(document_id),
+                business_doc_type: BusinessDocType::Replace,
+                replacement_info_list: vec![ReplacementInfo {
+                    document_id: Some(replaced.clone()),
+                    organ_ids: meta.to.clone(),
+                }],
+                ..Business::default()
+            },
+            None => Business {
+                document_id: Some(document_id),
+                business_doc_type: BusinessDocType::New,
+                ..Business::default()
+            },
         }),
         ..EdocHeader::default()
     };
@@ -107,6 +121,25 @@ pub fn outgoing_header(
 
 /// The automatic status 01 (arrived) a receiver sends about an incoming document.
 pub fn arrival_status(incoming: &EdocHeader, us: &Organization, now: OffsetDateTime) -> Header {
+    status_about(
+        incoming,
+        us,
+        StatusCode::Arrived,
+        "Đã đến (received by the gateway)",
+        StaffInfo::default(),
+        now,
+    )
+}
+
+/// A status packet a receiver sends to the sender about an incoming document.
+pub fn status_about(
+    incoming: &EdocHeader,
+    us: &Organization,
+    status: StatusCode,
+    description: &str,
+    staff_info: StaffInfo,
+    now: OffsetDateTime,
+) -> Header {
     let code = match (&incoming.code.code_number, &incoming.code.code_notation) {
         (Some(number), Some(notation)) => Some(format!("{number}/{notation}")),
         (Some(number), None) => Some(number.clone()),
@@ -120,9 +153,9 @@ pub fn arrival_status(incoming: &EdocHeader, us: &Organization, now: OffsetDateT
             promulgation_date: incoming.promulgation_info.promulgation_date.clone(),
             document_id: incoming.document_id.clone(),
         },
-        staff_info: Default::default(),
-        status_code: StatusCode::Arrived,
-        description: Some("Đã đến (received by the gateway)".into()),
+        staff_info,
+        status_code: status,
+        description: Some(description.to_string()).filter(|text| !text.is_empty()),
         timestamp: Some(edxml_timestamp(now)),
     })
 }
@@ -198,6 +231,7 @@ mod tests {
             meta_json: meta.to_string(),
             created_at: "2026-11-21T00:00:00.000Z".into(),
             files: Vec::new(),
+            replaces_document_id: None,
         };
         let us = Organization {
             organ_id: "000.00.01.H41".into(),

@@ -36,6 +36,8 @@ pub struct IntakeRequest {
     pub meta_json: Vec<u8>,
     pub files: Vec<IncomingFile>,
     pub idempotency_key: Option<String>,
+    /// `/replace`: our id of the outgoing document the new one replaces.
+    pub replaces: Option<String>,
 }
 
 /// Who we are, for numbering and validation.
@@ -96,7 +98,7 @@ pub async fn accept_outgoing(
         check_idempotency_key(key)?;
     }
     // The fingerprint is of the request as sent, before the gateway fills anything in.
-    let request_sha256 = request_fingerprint(&meta, &request.files);
+    let request_sha256 = request_fingerprint(&meta, request.replaces.as_deref(), &request.files);
     if let Some(key) = &request.idempotency_key {
         // A retry of a request already answered is answered again without touching anything.
         let lookup = key.clone();
@@ -167,6 +169,7 @@ pub async fn accept_outgoing(
         },
         idempotency: request.idempotency_key.map(|key| (key, request_sha256)),
         at: rfc3339_utc(now),
+        replaces: request.replaces,
     };
     Ok(store.accept_outgoing(document).await?)
 }
@@ -270,10 +273,21 @@ fn check_idempotency_key(key: &str) -> Result<(), IntakeError> {
 
 /// A fingerprint of what the request asks for: the normalised meta and every file's name,
 /// type and content hash. Two requests with the same fingerprint are the same request.
-fn request_fingerprint(meta: &OutgoingMeta, files: &[IncomingFile]) -> String {
+fn request_fingerprint(
+    meta: &OutgoingMeta,
+    replaces: Option<&str>,
+    files: &[IncomingFile],
+) -> String {
     let mut digest = Context::new(&SHA256);
     // serde_json writes struct fields in declaration order, so this is canonical.
     digest.update(serde_json::to_string(meta).unwrap_or_default().as_bytes());
+    // A replacement of another document is another request than a new document. (Only
+    // then: a new document's fingerprint stays what it was before replacements existed.)
+    if let Some(replaces) = replaces {
+        digest.update(b"replaces");
+        digest.update(&(replaces.len() as u64).to_be_bytes());
+        digest.update(replaces.as_bytes());
+    }
     for file in files {
         for part in [
             file.name.as_str(),

@@ -2,6 +2,9 @@
 //! numbered, and which state follows which. Decides; never touches SQLite or files
 //! directly (that is `store`) and never speaks HTTP (that is `web`).
 
+pub mod business;
+pub mod business_packets;
+pub mod clerk;
 pub mod evidence;
 pub mod exchange;
 pub mod intake;

@@ -86,6 +86,7 @@ pub async fn accept(
             meta_json: meta.to_string().into_bytes(),
             files: vec![file],
             idempotency_key: idempotency_key.map(str::to_string),
+            replaces: None,
         },
     )
     .await

@@ -1,0 +1,163 @@
+//! Tests of the business writes: a clerk's status is compare-and-set (a second clerk
+//! deciding on the same state writes nothing and takes no số đến), a recall is one request
+//! whichever of its two packets comes first, and an agreed recall cancels the document.
+
+use super::exchange_tests::{blob, incoming};
+use super::*;
+
+fn status_write(
+    store: &Store,
+    document: &str,
+    expected: &str,
+    code: &str,
+    register_year: Option<i32>,
+) -> ClerkStatusWrite {
+    ClerkStatusWrite {
+        document: document.into(),
+        expected_status: Some(expected.into()),
+        expected_version: 1,
+        status: NewStatusPacket {
+            packet: blob(store, format!("status {code} for {document}").as_bytes()),
+            organ_id: "000.00.01.H41".into(),
+            code: code.into(),
+            description: String::new(),
+            packet_timestamp: "2026/11/21 10:00:00".into(),
+        },
+        priority: 0,
+        new_business_status: Some(code.into()),
+        register_year,
+        answer: None,
+        at: "2026-11-21T03:00:00.000Z".into(),
+    }
+}
+
+async fn received(store: &Store, delivery: &str, document_id: &str) -> String {
+    let document = incoming(store, delivery, document_id);
+    let id = document.id.clone();
+    store.commit_incoming(document).await.expect("commit");
+    id
+}
+
+#[tokio::test]
+async fn a_clerk_status_is_compare_and_set_and_numbers_have_no_gap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let first = received(&store, "D1", "000.00.00.H41,2026/11/20,07/UBND").await;
+    let second = received(&store, "D2", "000.00.00.H41,2026/11/20,08/UBND").await;
+    let facts = store
+        .business_facts(&first)
+        .expect("facts")
+        .expect("present");
+    assert_eq!(facts.business_status.as_deref(), Some("01"));
+
+    let accept = status_write(&store, &first, "01", "03", Some(2026));
+    let ClerkStatusCommit::Committed(outcome) =
+        store.set_clerk_status(accept.clone()).await.expect("03")
+    else {
+        panic!("the first 03 commits");
+    };
+    assert_eq!(outcome.incoming_number, Some(1));
+    // A second clerk who decided on 01 too loses, and takes no number.
+    assert_eq!(
+        store.set_clerk_status(accept).await.expect("again"),
+        ClerkStatusCommit::Changed
+    );
+    let ClerkStatusCommit::Committed(outcome) = store
+        .set_clerk_status(status_write(&store, &second, "01", "03", Some(2026)))
+        .await
+        .expect("03 on the second")
+    else {
+        panic!("commits");
+    };
+    assert_eq!(outcome.incoming_number, Some(2), "no gap");
+    let record = store.document(&first).expect("read").expect("present");
+    assert_eq!(record.business.incoming_number, Some(1));
+    assert_eq!(record.business.due_date.as_deref(), Some("2026-12-31"));
+    assert_eq!(record.statuses.len(), 2, "01 and one 03");
+    store.close();
+}
+
+fn recall_request(
+    store: &Store,
+    document: &str,
+    delivery: &str,
+    status: bool,
+) -> NewReceivedRequest {
+    NewReceivedRequest {
+        axis_doc_id: delivery.into(),
+        document: document.into(),
+        kind: "recall".into(),
+        organ_id: "000.00.00.H41".into(),
+        reason: "Sai số liệu".into(),
+        changes_json: None,
+        packet: blob(store, format!("packet {delivery}").as_bytes()),
+        status: status.then(|| ReceivedStatus {
+            code: "13".into(),
+            description: "Sai số liệu".into(),
+            packet_timestamp: Some("2026/11/21 10:00:00".into()),
+        }),
+        at: "2026-11-21T03:00:00.000Z".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_recall_is_one_request_and_an_agreement_cancels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let id = received(&store, "D1", "000.00.00.H41,2026/11/20,07/UBND").await;
+    let thirteen = recall_request(&store, &id, "S13", true);
+    assert_eq!(
+        store
+            .record_received_request(thirteen.clone())
+            .await
+            .expect("13"),
+        IncomingCommit::Committed
+    );
+    assert_eq!(
+        store
+            .record_received_request(thirteen)
+            .await
+            .expect("13 again"),
+        IncomingCommit::AlreadyCommitted(DeliveryOutcome::Status)
+    );
+    assert_eq!(
+        store
+            .record_received_request(recall_request(&store, &id, "E1", false))
+            .await
+            .expect("recall packet"),
+        IncomingCommit::Committed
+    );
+    let record = store.document(&id).expect("read").expect("present");
+    assert_eq!(
+        record.business.requests.len(),
+        1,
+        "one request for two packets"
+    );
+    let facts = store.business_facts(&id).expect("facts").expect("present");
+    let pending = facts.pending_request.expect("pending");
+    assert_eq!(pending.kind, "recall");
+
+    let mut agree = status_write(&store, &id, "01", "15", None);
+    agree.new_business_status = None;
+    agree.answer = Some(RequestAnswer {
+        request_id: pending.id,
+        answer: "15".into(),
+        cancel_reason: Some("recalled by the sender: Sai số liệu".into()),
+        update: None,
+    });
+    let ClerkStatusCommit::Committed(outcome) =
+        store.set_clerk_status(agree.clone()).await.expect("15")
+    else {
+        panic!("commits");
+    };
+    assert!(outcome.cancelled);
+    assert_eq!(outcome.business_status.as_deref(), Some("01"));
+    assert_eq!(
+        store.set_clerk_status(agree).await.expect("15 again"),
+        ClerkStatusCommit::Changed
+    );
+    let record = store.document(&id).expect("read").expect("present");
+    assert_eq!(record.business.requests[0].answer.as_deref(), Some("15"));
+    assert!(record.business.cancelled.is_some());
+    store.close();
+}
