@@ -214,3 +214,44 @@ fn every_subcommand_has_help() {
         );
     }
 }
+
+#[test]
+fn list_filters_refuse_what_they_cannot_read_and_find_what_they_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = GatewayDir::init(dir.path(), &[]).start();
+    for (tag, priority) in [("thường", 0), ("hỏa tốc", 3)] {
+        let mut meta = sample_meta();
+        meta["subject"] = format!("Công văn {tag}").into();
+        meta["priority"] = priority.into();
+        let files = [("van-ban.pdf", "application/pdf", sample_pdf(tag))];
+        let (status, answer) = gateway.post_document(&meta, &files, None);
+        assert_eq!(status, 202, "{answer}");
+    }
+    for bad in [
+        "direction=",
+        "state=sent-ish",
+        "business_status=07",
+        "business_status=3",
+        "overdue=yes",
+        "priority_min=5",
+        "priority_min=-1",
+        "limit=0",
+        "limit=501",
+        "q=",
+        "cursor=not-a-cursor",
+        "unknown=1",
+    ] {
+        let (status, body) = gateway.get_json(&format!("/api/v1/documents?{bad}"));
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "malformed_request", "{bad}");
+    }
+    let (status, page) = gateway.get_json("/api/v1/documents?priority_min=3");
+    assert_eq!(status, 200);
+    let documents = page["documents"].as_array().expect("documents");
+    assert_eq!(documents.len(), 1, "{page}");
+    assert_eq!(documents[0]["subject"], "Công văn hỏa tốc");
+    assert_eq!(documents[0]["priority"], 3);
+    assert_eq!(documents[0]["overdue"], false);
+    let (_, page) = gateway.get_json("/api/v1/documents?q=th%C6%B0%E1%BB%9Dng");
+    assert_eq!(page["documents"].as_array().map(Vec::len), Some(1), "{page}");
+}

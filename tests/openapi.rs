@@ -16,23 +16,26 @@ use std::process::Command;
 use common::{client, sample_meta, sample_pdf, GatewayDir};
 use serde_json::Value;
 
-fn start_gateway(dir: &std::path::Path) -> (GatewayDir, common::GatewayProcess) {
+/// A stand-alone gateway holding two outgoing documents; answers their ids.
+fn start_gateway(dir: &std::path::Path) -> (GatewayDir, common::GatewayProcess, Vec<String>) {
     let gateway = GatewayDir::init(dir, &[]);
     let process = gateway.start();
+    let mut ids = Vec::new();
     for tag in ["openapi-1", "openapi-2"] {
         let mut meta = sample_meta();
         meta["subject"] = format!("OpenAPI {tag}").into();
         let files = [("van-ban.pdf", "application/pdf", sample_pdf(tag))];
         let (status, answer) = process.post_document(&meta, &files, None);
         assert_eq!(status, 202, "{answer}");
+        ids.push(answer["id"].as_str().expect("id").to_string());
     }
-    (gateway, process)
+    (gateway, process, ids)
 }
 
 #[test]
 fn the_served_document_is_the_library_one_and_needs_no_token() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_gateway, process) = start_gateway(dir.path());
+    let (_gateway, process, _) = start_gateway(dir.path());
     let response = client()
         .get(format!("{}/api/v1/openapi.json", process.url))
         .send()
@@ -46,7 +49,7 @@ fn the_served_document_is_the_library_one_and_needs_no_token() {
 #[test]
 fn every_documented_operation_is_routed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_gateway, process) = start_gateway(dir.path());
+    let (_gateway, process, _) = start_gateway(dir.path());
     let document = docgate::web::openapi::document(&[]);
     let paths = document["paths"].as_object().expect("paths");
     let mut checked = 0;
@@ -75,11 +78,16 @@ fn every_documented_operation_is_routed() {
     assert!(checked >= 6, "only {checked} operations");
 }
 
-/// One check is off for one operation, because no schema can say it: a new document's first
-/// file must really be a PDF (it starts with `%PDF-`, and with `[signing]` it must carry a
-/// valid leader's signature), so schema-valid random bytes are rightly refused with 422
-/// `invalid_file`. Every other check stays on for it, including that invalid input is
-/// refused; `tests/local_api.rs` covers the accepted path with real PDFs.
+/// The run's configuration. Operations on a document get real ones besides the random
+/// ids the tool makes up (which only ever reach the 404 branch): the first document for a
+/// recall, the second for everything else.
+///
+/// One check is off for the two operations that take a new document's files, because no
+/// schema can say it: the first file must really be a PDF (it starts with `%PDF-`, and with
+/// `[signing]` it must carry a valid leader's signature), so schema-valid random bytes are
+/// rightly refused with 422 `invalid_file`. Every other check stays on for them, including
+/// that invalid input is refused; `tests/local_api.rs` and `tests/status_flow.rs` cover the
+/// accepted paths with real PDFs.
 const SCHEMATHESIS_CONFIG: &str = r#"
 [checks]
 enabled = true
@@ -87,6 +95,19 @@ enabled = true
 [[operations]]
 include-operation-id = "createDocument"
 checks.positive_data_acceptance.enabled = false
+
+[[operations]]
+include-operation-id = "replaceDocument"
+checks.positive_data_acceptance.enabled = false
+parameters = { "path.id" = "{SECOND}" }
+
+[[operations]]
+include-operation-id = "recallDocument"
+parameters = { "path.id" = "{FIRST}" }
+
+[[operations]]
+include-operation-id-regex = "^(getDocument|getDocumentFile|setStatus|updateDocument)$"
+parameters = { "path.id" = "{SECOND}" }
 "#;
 
 #[test]
@@ -94,10 +115,13 @@ fn schemathesis_finds_no_mismatch() {
     let schemathesis =
         std::env::var("DOCGATE_SCHEMATHESIS").unwrap_or_else(|_| "schemathesis".into());
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_gateway, process) = start_gateway(dir.path());
+    let (_gateway, process, ids) = start_gateway(dir.path());
     let report = dir.path().join("schemathesis");
     let config = dir.path().join("schemathesis.toml");
-    std::fs::write(&config, SCHEMATHESIS_CONFIG).expect("write schemathesis.toml");
+    let config_text = SCHEMATHESIS_CONFIG
+        .replace("{FIRST}", &ids[0])
+        .replace("{SECOND}", &ids[1]);
+    std::fs::write(&config, config_text).expect("write schemathesis.toml");
     let output = Command::new(&schemathesis)
         .arg("--config-file")
         .arg(&config)
@@ -125,6 +149,8 @@ fn schemathesis_finds_no_mismatch() {
         output.status.success(),
         "schemathesis found mismatches:\n{stdout}\n{stderr}"
     );
+    // The operations on a document reached real documents, not only the 404 branch.
+    assert!(!stdout.contains("Missing test data"), "{stdout}");
     // It really tested the operations (a run that tested nothing also exits 0).
     assert!(
         stdout.contains("createDocument") || stdout.contains("POST /api/v1/documents"),

@@ -103,8 +103,8 @@ pub(super) fn incoming_by_document_id(
         .map_err(StoreError::sqlite("look up an incoming document"))
 }
 
-/// The business view of document `id` (`overdue` is left `false`: it depends on today's
-/// date, which the caller knows).
+/// The business view of document `id` (its status, số đến and due date are in the
+/// summary).
 pub(super) fn business_info(
     connection: &Connection,
     id: &str,
@@ -113,27 +113,23 @@ pub(super) fn business_info(
 ) -> Result<BusinessInfo, StoreError> {
     let mut info = connection
         .query_row(
-            "SELECT business_status, incoming_number, registered_at, cancelled_at, cancel_reason,
-                 replaces, version, due_date,
+            "SELECT registered_at, cancelled_at, cancel_reason, replaces, version,
                  (SELECT id FROM documents AS newer WHERE newer.replaces = documents.id
                   ORDER BY newer.id DESC LIMIT 1)
              FROM documents WHERE id = ?1",
             [id],
             |row| {
-                let cancelled_at: Option<String> = row.get(3)?;
-                let cancel_reason: Option<String> = row.get(4)?;
+                let cancelled_at: Option<String> = row.get(1)?;
+                let cancel_reason: Option<String> = row.get(2)?;
                 Ok(BusinessInfo {
-                    business_status: row.get(0)?,
-                    incoming_number: row.get::<_, Option<i64>>(1)?.map(to_u32),
-                    registered_at: row.get(2)?,
+                    registered_at: row.get(0)?,
                     cancelled: cancelled_at.map(|at| Cancellation {
                         at,
                         reason: cancel_reason.unwrap_or_default(),
                     }),
-                    replaces: row.get(5)?,
-                    version: to_u32(row.get(6)?),
-                    due_date: row.get(7)?,
-                    replaced_by: row.get(8)?,
+                    replaces: row.get(3)?,
+                    version: to_u32(row.get(4)?),
+                    replaced_by: row.get(5)?,
                     ..BusinessInfo::default()
                 })
             },

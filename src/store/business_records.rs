@@ -178,12 +178,7 @@ pub enum BusinessSend {
 /// The business view of a document in `GET /api/v1/documents/{id}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct BusinessInfo {
-    /// Incoming: the last status this office set (01…06).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub business_status: Option<String>,
-    /// Incoming: số đến, once accepted (03).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub incoming_number: Option<u32>,
+    /// When this office accepted an incoming document into its register (03).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registered_at: Option<String>,
     /// Set when the document was cancelled (agreed recall, or withdrawn before sending).
@@ -194,10 +189,6 @@ pub struct BusinessInfo {
     pub replaced_by: Option<String>,
     /// 1, plus one per agreed (incoming) or sent (outgoing) update.
     pub version: u32,
-    /// `YYYY-MM-DD`.
-    pub due_date: Option<String>,
-    /// Incoming: due date passed (Vietnam time) and not 02/06/cancelled.
-    pub overdue: bool,
     /// Recall/update requests sent (outgoing, one per recipient) or received (incoming).
     pub requests: Vec<BusinessRequestRecord>,
     /// Outgoing: one entry per recipient with the statuses it sent, in order.

@@ -71,8 +71,8 @@ async fn a_clerk_status_is_compare_and_set_and_numbers_have_no_gap() {
     };
     assert_eq!(outcome.incoming_number, Some(2), "no gap");
     let record = store.document(&first).expect("read").expect("present");
-    assert_eq!(record.business.incoming_number, Some(1));
-    assert_eq!(record.business.due_date.as_deref(), Some("2026-12-31"));
+    assert_eq!(record.summary.incoming_number, Some(1));
+    assert_eq!(record.summary.due_date.as_deref(), Some("2026-12-31"));
     assert_eq!(record.statuses.len(), 2, "01 and one 03");
     store.close();
 }

@@ -354,3 +354,84 @@ async fn express_documents_are_sealed_and_packed_first() {
         .collect();
     assert_eq!(order, expected);
 }
+
+#[tokio::test]
+async fn the_list_filters_by_status_deadline_urgency_and_subject() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let cases = [
+        ("D1", "Về việc 100% kế hoạch", 0u8, Some("2026-11-01")),
+        ("D2", "Báo cáo quý", 3, Some("2026-12-31")),
+        ("D3", "Giấy mời họp", 1, None),
+    ];
+    for (delivery, subject, priority, due_date) in cases {
+        let mut document = incoming(
+            &store,
+            delivery,
+            &format!("000.00.00.H41,2026/11/20,{delivery}/UBND"),
+        );
+        document.subject = subject.into();
+        document.priority = priority;
+        document.due_date = due_date.map(str::to_string);
+        store.commit_incoming(document).await.expect("commit");
+    }
+    let subjects = |filter: ListFilter| -> Vec<String> {
+        let page = store
+            .list_documents(&ListFilter {
+                limit: 10,
+                today: "2026-11-22".into(),
+                ..filter
+            })
+            .expect("list");
+        let mut subjects: Vec<String> = page.documents.into_iter().map(|d| d.subject).collect();
+        subjects.sort();
+        subjects
+    };
+    assert_eq!(
+        subjects(ListFilter {
+            overdue: Some(true),
+            ..ListFilter::default()
+        }),
+        ["Về việc 100% kế hoạch"]
+    );
+    assert_eq!(
+        subjects(ListFilter {
+            overdue: Some(false),
+            ..ListFilter::default()
+        }),
+        ["Báo cáo quý", "Giấy mời họp"]
+    );
+    assert_eq!(
+        subjects(ListFilter {
+            priority_min: Some(1),
+            ..ListFilter::default()
+        }),
+        ["Báo cáo quý", "Giấy mời họp"]
+    );
+    // `%` is taken literally, not as a wildcard.
+    assert_eq!(
+        subjects(ListFilter {
+            subject_contains: Some("100%".into()),
+            ..ListFilter::default()
+        }),
+        ["Về việc 100% kế hoạch"]
+    );
+    assert!(subjects(ListFilter {
+        subject_contains: Some("1%k".into()),
+        ..ListFilter::default()
+    })
+    .is_empty());
+    assert_eq!(
+        subjects(ListFilter {
+            business_status: Some("01".into()),
+            ..ListFilter::default()
+        })
+        .len(),
+        3
+    );
+    assert!(subjects(ListFilter {
+        business_status: Some("03".into()),
+        ..ListFilter::default()
+    })
+    .is_empty());
+}

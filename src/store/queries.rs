@@ -14,7 +14,8 @@ use super::StoreError;
 pub const MAX_PAGE: u32 = 500;
 
 const SUMMARY_COLUMNS: &str = "id, direction, document_id, state, subject, code_number,
-     code_notation, created_at, updated_at";
+     code_notation, created_at, updated_at, priority, due_date, business_status,
+     incoming_number, cancelled_at IS NOT NULL";
 
 pub(super) fn referenced_blobs(connection: &Connection) -> Result<HashSet<String>, StoreError> {
     let mut statement = connection
@@ -61,9 +62,9 @@ pub(super) fn document(
 ) -> Result<Option<DocumentRecord>, StoreError> {
     let found = connection
         .query_row(
-            &format!("SELECT {SUMMARY_COLUMNS}, meta_json FROM documents WHERE id = ?1"),
+            &format!("SELECT meta_json, {SUMMARY_COLUMNS} FROM documents WHERE id = ?1"),
             [id],
-            |row| Ok((summary_from_row(row), row.get::<_, String>(9)?)),
+            |row| Ok((summary_from_row(row, 1), row.get::<_, String>(0)?)),
         )
         .optional()
         .map_err(StoreError::sqlite("read a document"))?;
@@ -147,6 +148,12 @@ pub(super) fn list_documents(
                AND (?2 IS NULL OR state = ?2)
                AND (?3 IS NULL OR created_at >= ?3)
                AND (?4 IS NULL OR id < ?4)
+               AND (?6 IS NULL OR business_status = ?6)
+               AND (?7 IS NULL OR ?7 = (direction = 'in' AND due_date IS NOT NULL
+                        AND due_date < ?8 AND coalesce(business_status, '') NOT IN ('02', '06')
+                        AND cancelled_at IS NULL))
+               AND (?9 IS NULL OR priority >= ?9)
+               AND (?10 IS NULL OR subject LIKE '%' || ?10 || '%' ESCAPE '\\')
              ORDER BY id DESC
              LIMIT ?5"
         ))
@@ -159,8 +166,13 @@ pub(super) fn list_documents(
                 filter.since,
                 filter.before_id,
                 i64::from(limit) + 1,
+                filter.business_status,
+                filter.overdue,
+                filter.today,
+                filter.priority_min,
+                filter.subject_contains.as_deref().map(like_literal),
             ],
-            |row| Ok(summary_from_row(row)),
+            |row| Ok(summary_from_row(row, 0)),
         )
         .map_err(StoreError::sqlite("list documents"))?;
     let mut documents = Vec::new();
@@ -206,10 +218,25 @@ pub(super) fn count_documents(
     Ok(counts)
 }
 
-/// Maps the [`SUMMARY_COLUMNS`] of a row. The outer `Result` is rusqlite's, the inner ours.
-fn summary_from_row(row: &Row<'_>) -> Result<DocumentSummary, StoreError> {
-    let read =
-        |row: &Row<'_>| -> rusqlite::Result<(String, String)> { Ok((row.get(0)?, row.get(1)?)) };
+/// `text` for a `LIKE … ESCAPE '\\'` pattern, its wildcards taken literally.
+fn like_literal(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len());
+    for character in text.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            literal.push('\\');
+        }
+        literal.push(character);
+    }
+    literal
+}
+
+/// Maps the [`SUMMARY_COLUMNS`] of a row, which start at column `first`. The outer `Result`
+/// is rusqlite's, the inner ours.
+fn summary_from_row(row: &Row<'_>, first: usize) -> Result<DocumentSummary, StoreError> {
+    let column = |index: usize| first + index;
+    let read = |row: &Row<'_>| -> rusqlite::Result<(String, String)> {
+        Ok((row.get(column(0))?, row.get(column(1))?))
+    };
     let (id, direction) = read(row).map_err(StoreError::sqlite("read a document row"))?;
     let direction = Direction::parse(&direction)
         .ok_or_else(|| StoreError::Decode(format!("direction {direction:?} of {id}")))?;
@@ -217,13 +244,21 @@ fn summary_from_row(row: &Row<'_>) -> Result<DocumentSummary, StoreError> {
         Ok(DocumentSummary {
             id: id.clone(),
             direction,
-            document_id: row.get(2)?,
-            state: row.get(3)?,
-            subject: row.get(4)?,
-            code_number: row.get(5)?,
-            code_notation: row.get(6)?,
-            created_at: row.get(7)?,
-            updated_at: row.get(8)?,
+            document_id: row.get(column(2))?,
+            state: row.get(column(3))?,
+            subject: row.get(column(4))?,
+            code_number: row.get(column(5))?,
+            code_notation: row.get(column(6))?,
+            created_at: row.get(column(7))?,
+            updated_at: row.get(column(8))?,
+            priority: row.get::<_, i64>(column(9))?.clamp(0, 4) as u8,
+            due_date: row.get(column(10))?,
+            business_status: row.get(column(11))?,
+            incoming_number: row
+                .get::<_, Option<i64>>(column(12))?
+                .and_then(|number| u32::try_from(number).ok()),
+            overdue: false,
+            cancelled: row.get(column(13))?,
         })
     })();
     rest.map_err(StoreError::sqlite("read a document row"))

@@ -226,6 +226,35 @@ pub struct DocumentSummary {
     pub code_notation: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// 0 normal … 3 express (hỏa tốc), 4 express at a set time.
+    pub priority: u8,
+    /// Deadline for handling, `YYYY-MM-DD` (incoming: as the sender wrote it).
+    pub due_date: Option<String>,
+    /// Incoming: the last status this office set (01…06).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub business_status: Option<String>,
+    /// Incoming: số đến, once accepted (03).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incoming_number: Option<u32>,
+    /// Incoming: past its due date (Vietnam time) and neither refused, completed nor
+    /// cancelled. Worked out when asked (it depends on today): see [`DocumentSummary::mark_overdue`].
+    pub overdue: bool,
+    /// Cancelled by an agreed recall or withdrawn (the details are in the document's view).
+    #[serde(skip)]
+    pub cancelled: bool,
+}
+
+impl DocumentSummary {
+    /// Sets `overdue` for `today` (`YYYY-MM-DD`, Vietnam time).
+    pub fn mark_overdue(&mut self, today: &str) {
+        self.overdue = self.direction == Direction::Incoming
+            && crate::workflow::business::is_overdue(
+                self.due_date.as_deref(),
+                self.business_status.as_deref(),
+                self.cancelled,
+                today,
+            );
+    }
 }
 
 /// One file of a document.
@@ -484,6 +513,17 @@ pub struct ListFilter {
     /// Paging cursor: only documents older than this id.
     pub before_id: Option<String>,
     pub limit: u32,
+    /// Incoming documents whose last status from this office is this code.
+    pub business_status: Option<String>,
+    /// Only overdue (`Some(true)`) or only not overdue (`Some(false)`) documents, as of
+    /// `today`.
+    pub overdue: Option<bool>,
+    /// Today, `YYYY-MM-DD` in Vietnam time (for `overdue`).
+    pub today: String,
+    /// Only documents at least this urgent (0…4).
+    pub priority_min: Option<u8>,
+    /// Only documents whose subject (trích yếu) contains this text.
+    pub subject_contains: Option<String>,
 }
 
 /// One page of a list, newest first.

@@ -2,18 +2,15 @@
 
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
 use tokio_util::io::ReaderStream;
 
 use super::upload::{drain, read_upload};
 use super::{ApiError, AppState};
-use crate::store::{
-    Direction, DocumentRecord, DocumentState, ListFilter, Store, StoreError, MAX_PAGE,
-};
+use crate::store::{DocumentRecord, Store, StoreError};
 use crate::workflow::{accept_outgoing, check_storage, IntakeError, IntakeRequest};
 
 /// `POST /api/v1/documents` → 202 once the document is committed.
@@ -94,83 +91,8 @@ async fn create_from(
     Ok((StatusCode::ACCEPTED, Json(outcome.identity)).into_response())
 }
 
-/// Documents per page when the caller does not say.
-const DEFAULT_PAGE: u32 = 50;
-
-/// Query of `GET /api/v1/documents`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    direction: Option<String>,
-    state: Option<String>,
-    since: Option<String>,
-    cursor: Option<String>,
-    limit: Option<u32>,
-}
-
-/// `GET /api/v1/documents?direction=out|in&state=&since=&cursor=&limit=`, newest first.
-pub async fn list(
-    State(state): State<AppState>,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
-    let filter = list_filter(query)?;
-    let page = read(&state, move |store| store.list_documents(&filter)).await?;
-    Ok(Json(page).into_response())
-}
-
-fn list_filter(query: ListQuery) -> Result<ListFilter, ApiError> {
-    let direction = match query.direction.as_deref() {
-        None => None,
-        Some(value) => Some(Direction::parse(value).ok_or_else(|| {
-            ApiError::bad_request(format!("direction {value:?} is not `out` or `in`"))
-        })?),
-    };
-    let state = match query.state.as_deref() {
-        None => None,
-        Some(value) => Some(DocumentState::parse(value).ok_or_else(|| {
-            ApiError::bad_request(format!("state {value:?} is not a document state"))
-        })?),
-    };
-    let since = match query.since.as_deref() {
-        None => None,
-        Some(value) => {
-            let instant =
-                time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-                    .map_err(|_| {
-                        ApiError::bad_request(format!(
-                    "since {value:?} is not an RFC 3339 time such as 2026-11-21T08:00:00+07:00"
-                ))
-                    })?;
-            Some(crate::system::clock::rfc3339_utc(instant))
-        }
-    };
-    let before_id = match query.cursor {
-        Some(cursor) if ulid::Ulid::from_string(&cursor).is_err() => {
-            return Err(ApiError::bad_request(
-                "cursor is not one this API handed out",
-            ));
-        }
-        // Ids are stored in upper case; the ULID alphabet reads either.
-        cursor => cursor.map(|cursor| cursor.to_ascii_uppercase()),
-    };
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit {limit} is outside 1…{MAX_PAGE}; page through longer lists with `cursor`"
-        )));
-    }
-    Ok(ListFilter {
-        direction,
-        state,
-        since,
-        before_id,
-        limit,
-    })
-}
-
 /// Runs a store read on a blocking thread (SQLite never runs on the async runtime).
-async fn read<T: Send + 'static>(
+pub(super) async fn read<T: Send + 'static>(
     state: &AppState,
     query: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -195,21 +117,18 @@ pub(super) async fn load_document(state: &AppState, id: &str) -> Result<Document
         .ok_or_else(|| ApiError::not_found(format!("no document with id {id}")))
 }
 
+/// Today in Vietnam, `YYYY-MM-DD` (due dates are compared with it).
+pub(super) fn today(state: &AppState) -> String {
+    crate::system::clock::edxml_date(state.intake.clock.now()).replace('/', "-")
+}
+
 /// `GET /api/v1/documents/{id}`.
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let mut document = load_document(&state, &id).await?;
-    if document.summary.direction == Direction::Incoming {
-        let today = crate::system::clock::edxml_date(state.intake.clock.now()).replace('/', "-");
-        document.business.overdue = crate::workflow::business::is_overdue(
-            document.business.due_date.as_deref(),
-            document.business.business_status.as_deref(),
-            document.business.cancelled.is_some(),
-            &today,
-        );
-    }
+    document.summary.mark_overdue(&today(&state));
     Ok(Json(document).into_response())
 }
 

@@ -4,6 +4,7 @@
 //! document must contain.
 
 mod business;
+mod document_list;
 mod documents;
 mod error;
 pub mod openapi;

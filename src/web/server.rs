@@ -15,7 +15,7 @@ use ring::hmac;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::{business, documents, registers, ApiError};
+use super::{business, document_list, documents, registers, ApiError};
 use crate::store::Store;
 use crate::sync::LinkState;
 use crate::system::shutdown::Shutdown;
@@ -96,7 +96,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route(
             "/api/v1/documents",
-            get(documents::list).post(documents::create),
+            get(document_list::list).post(documents::create),
         )
         .route("/api/v1/documents/{id}", get(documents::show))
         .route("/api/v1/documents/{id}/files/{n}", get(documents::file))

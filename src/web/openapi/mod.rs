@@ -4,6 +4,7 @@
 //! running server against it with an independent tool (schemathesis). Describes; never
 //! handles a request itself.
 
+mod clerk;
 mod paths;
 mod registers;
 mod schemas;

@@ -21,6 +21,9 @@ pub(super) fn paths() -> Value {
     ] {
         paths.insert(path.to_string(), item);
     }
+    for (path, item) in super::clerk::paths() {
+        paths.insert(path.to_string(), item);
+    }
     for (path, item) in super::registers::paths() {
         paths.insert(path.to_string(), item);
     }
@@ -84,6 +87,14 @@ fn documents() -> Value {
                 {"name": "cursor", "in": "query", "description": "`next_cursor` of the previous page",
                  "schema": {"type": "string", "pattern": ULID_PATTERN}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}},
+                {"name": "business_status", "in": "query", "description": "incoming documents whose last status from this office is this",
+                 "schema": {"type": "string", "enum": ["01", "02", "03", "04", "05", "06"]}},
+                {"name": "overdue", "in": "query", "description": "true: only incoming documents past their due date and still open; false: only the others",
+                 "schema": {"type": "string", "enum": ["true", "false"]}},
+                {"name": "priority_min", "in": "query", "description": "only documents at least this urgent (3: hỏa tốc and above)",
+                 "schema": {"type": "integer", "minimum": 0, "maximum": 4}},
+                {"name": "q", "in": "query", "description": "only documents whose trích yếu (subject) contains this text",
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"}},
             ],
             "responses": list_responses,
         },
@@ -96,27 +107,32 @@ fn documents() -> Value {
                 {"name": "Idempotency-Key", "in": "header", "required": false,
                  "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$"}},
             ],
-            "requestBody": {
-                "required": true,
-                "content": {"multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["meta", "file"],
-                        "additionalProperties": false,
-                        "properties": {
-                            "meta": reference("Meta"),
-                            "file": {
-                                "type": "array", "minItems": 1,
-                                "items": {"type": "string", "format": "binary"},
-                                "description": "the files, each a part with a filename: first the PDF signed by the competent person (it must start with %PDF-), then the annexes",
-                            },
-                        },
-                    },
-                    "encoding": {"meta": {"contentType": "application/json"}, "file": {"contentType": "application/pdf"}},
-                }},
-            },
+            "requestBody": document_upload_body(),
             "responses": create_responses,
         },
+    })
+}
+
+/// The multipart body of a new document (also of a replacement).
+pub(super) fn document_upload_body() -> Value {
+    json!({
+        "required": true,
+        "content": {"multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["meta", "file"],
+                "additionalProperties": false,
+                "properties": {
+                    "meta": reference("Meta"),
+                    "file": {
+                        "type": "array", "minItems": 1,
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "the files, each a part with a filename: first the PDF signed by the competent person (it must start with %PDF-), then the annexes",
+                    },
+                },
+            },
+            "encoding": {"meta": {"contentType": "application/json"}, "file": {"contentType": "application/pdf"}},
+        }},
     })
 }
 

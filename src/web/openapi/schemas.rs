@@ -107,6 +107,9 @@ pub(super) fn components(extra_agency_codes: &[String]) -> Value {
     ] {
         schemas.insert(name.to_string(), schema);
     }
+    for (name, schema) in super::clerk::schemas() {
+        schemas.insert(name.to_string(), schema);
+    }
     for (name, schema) in super::registers::entry_schemas() {
         schemas.insert(name.to_string(), schema);
     }
@@ -172,8 +175,31 @@ fn summary() -> Value {
             ("code_notation", nullable(string())),
             ("created_at", timestamp()),
             ("updated_at", timestamp()),
+            (
+                "priority",
+                json!({"type": "integer", "minimum": 0, "maximum": 4}),
+            ),
+            (
+                "due_date",
+                nullable(
+                    json!({"type": "string", "description": "YYYY-MM-DD (incoming: as the sender wrote it)"}),
+                ),
+            ),
+            (
+                "overdue",
+                json!({"type": "boolean", "description": "incoming: past its due date (Vietnam time) and neither refused, completed nor cancelled"}),
+            ),
         ],
-        &[],
+        &[
+            (
+                "business_status",
+                json!({"type": "string", "pattern": "^0[1-6]$", "description": "incoming: the last status this office set"}),
+            ),
+            (
+                "incoming_number",
+                json!({"type": "integer", "minimum": 1, "description": "incoming: số đến, once accepted (03)"}),
+            ),
+        ],
     )
 }
 
@@ -257,22 +283,34 @@ fn status() -> Value {
 }
 
 fn document() -> Value {
-    json!({
-        "allOf": [
-            reference("DocumentSummary"),
-            object(
-                &[
-                    ("meta", json!({"type": "object", "description": "outgoing: the meta as accepted; incoming: the edXML header as parsed"})),
-                    ("files", json!({"type": "array", "items": reference("DocumentFile")})),
-                    ("events", json!({"type": "array", "items": reference("DocumentEvent")})),
-                    ("exchange", reference("ExchangeInfo")),
-                    ("statuses", json!({"type": "array", "items": reference("DocumentStatus")})),
-                    ("signatures", nullable(json!({"type": "object", "description": "the verification report, as `docgate verify --json` prints it"}))),
-                ],
-                &[],
+    let mut required = vec![
+        (
+            "meta",
+            json!({"type": "object", "description": "outgoing: the meta as accepted; incoming: the edXML header as parsed"}),
+        ),
+        (
+            "files",
+            json!({"type": "array", "items": reference("DocumentFile")}),
+        ),
+        (
+            "events",
+            json!({"type": "array", "items": reference("DocumentEvent")}),
+        ),
+        ("exchange", reference("ExchangeInfo")),
+        (
+            "statuses",
+            json!({"type": "array", "items": reference("DocumentStatus")}),
+        ),
+        (
+            "signatures",
+            nullable(
+                json!({"type": "object", "description": "the verification report, as `docgate verify --json` prints it"}),
             ),
-        ]
-    })
+        ),
+    ];
+    let (business_required, business_optional) = super::clerk::document_fields();
+    required.extend(business_required);
+    json!({"allOf": [reference("DocumentSummary"), object(&required, &business_optional)]})
 }
 
 fn meta(extra_agency_codes: &[String]) -> Value {
