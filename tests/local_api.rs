@@ -253,5 +253,9 @@ fn list_filters_refuse_what_they_cannot_read_and_find_what_they_name() {
     assert_eq!(documents[0]["priority"], 3);
     assert_eq!(documents[0]["overdue"], false);
     let (_, page) = gateway.get_json("/api/v1/documents?q=th%C6%B0%E1%BB%9Dng");
-    assert_eq!(page["documents"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(
+        page["documents"].as_array().map(Vec::len),
+        Some(1),
+        "{page}"
+    );
 }

@@ -394,22 +394,18 @@ fn record_received_request(
         }
     }
     if let Some(status) = &request.status {
-        connection
-            .execute(
-                "INSERT INTO document_statuses (document, direction, organ_id, code, description,
-                     packet_timestamp, axis_doc_id, recorded_at)
-                 VALUES (?1, 'received', ?2, ?3, ?4, ?5, ?6, ?7)",
-                rusqlite::params![
-                    request.document,
-                    request.organ_id,
-                    status.code,
-                    status.description,
-                    status.packet_timestamp,
-                    request.axis_doc_id,
-                    request.at
-                ],
-            )
-            .map_err(StoreError::sqlite("record a status received"))?;
+        incoming::insert_received_status(
+            connection,
+            incoming::ReceivedStatusRow {
+                document: &request.document,
+                organ_id: &request.organ_id,
+                code: &status.code,
+                description: &status.description,
+                packet_timestamp: status.packet_timestamp.as_deref(),
+                axis_doc_id: &request.axis_doc_id,
+                at: &request.at,
+            },
+        )?;
     }
     let (kind, outcome) = if is_status {
         (PacketKind::Status, DeliveryOutcome::Status)

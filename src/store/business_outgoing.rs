@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension};
 use super::business::current;
 use super::business_queries;
 use super::business_records::{BusinessSend, RecallWrite, UpdateWrite, Withdrawal};
-use super::exchange::{append_event, insert_outbox};
-use super::records::{PacketBlob, PacketKind};
+use super::exchange::append_event;
+use super::records::PacketBlob;
 use super::StoreError;
 
 pub(super) fn withdraw_outgoing(
@@ -155,30 +155,13 @@ pub(super) fn record_recall_sent(
         &write.at,
     )?;
     for (recipient, status) in &write.statuses {
-        let outbox = insert_outbox(
+        super::incoming::queue_status(
             connection,
-            PacketKind::Status,
             &write.document,
             write.priority,
-            &status.packet,
+            status,
             &write.at,
         )?;
-        connection
-            .execute(
-                "INSERT INTO document_statuses (document, direction, organ_id, code, description,
-                     packet_timestamp, outbox, recorded_at)
-                 VALUES (?1, 'sent', ?2, ?3, ?4, ?5, ?6, ?7)",
-                rusqlite::params![
-                    write.document,
-                    status.organ_id,
-                    status.code,
-                    status.description,
-                    status.packet_timestamp,
-                    outbox,
-                    write.at
-                ],
-            )
-            .map_err(StoreError::sqlite("record a status sent"))?;
         insert_sent_request(
             connection,
             SentRequest {

@@ -252,6 +252,40 @@ pub(super) fn queue_status(
     )
 }
 
+/// A status received from a recipient (or a sender's 13), as one `document_statuses` row.
+pub(super) struct ReceivedStatusRow<'a> {
+    pub document: &'a str,
+    pub organ_id: &'a str,
+    pub code: &'a str,
+    pub description: &'a str,
+    pub packet_timestamp: Option<&'a str>,
+    pub axis_doc_id: &'a str,
+    pub at: &'a str,
+}
+
+pub(super) fn insert_received_status(
+    connection: &Connection,
+    row: ReceivedStatusRow<'_>,
+) -> Result<(), StoreError> {
+    connection
+        .execute(
+            "INSERT INTO document_statuses (document, direction, organ_id, code, description,
+                 packet_timestamp, axis_doc_id, recorded_at)
+             VALUES (?1, 'received', ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![
+                row.document,
+                row.organ_id,
+                row.code,
+                row.description,
+                row.packet_timestamp,
+                row.axis_doc_id,
+                row.at
+            ],
+        )
+        .map_err(StoreError::sqlite("record a status received"))?;
+    Ok(())
+}
+
 pub(super) fn record_incoming_status(
     connection: &Connection,
     status: &NewIncomingStatus,
@@ -259,22 +293,18 @@ pub(super) fn record_incoming_status(
     if let Some(done) = already(connection, &status.axis_doc_id)? {
         return Ok(done);
     }
-    connection
-        .execute(
-            "INSERT INTO document_statuses (document, direction, organ_id, code, description,
-                 packet_timestamp, axis_doc_id, recorded_at)
-             VALUES (?1, 'received', ?2, ?3, ?4, ?5, ?6, ?7)",
-            rusqlite::params![
-                status.document,
-                status.organ_id,
-                status.code,
-                status.description,
-                status.packet_timestamp,
-                status.axis_doc_id,
-                status.at
-            ],
-        )
-        .map_err(StoreError::sqlite("record a status received"))?;
+    insert_received_status(
+        connection,
+        ReceivedStatusRow {
+            document: &status.document,
+            organ_id: &status.organ_id,
+            code: &status.code,
+            description: &status.description,
+            packet_timestamp: status.packet_timestamp.as_deref(),
+            axis_doc_id: &status.axis_doc_id,
+            at: &status.at,
+        },
+    )?;
     super::business_outgoing::record_answer_received(
         connection,
         &status.document,
