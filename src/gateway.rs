@@ -150,7 +150,10 @@ pub async fn run(
         config.limits.max_request_bytes,
     )
     .map_err(|_| GatewayError::Random)?
-    .with_organ_name(&config.gateway.organ_name);
+    .with_identity(web::facts::BoxIdentity::from_config(
+        config,
+        time::OffsetDateTime::now_utc(),
+    ));
     let (link, sync) = match &config.axis {
         Some(axis) => {
             let link_key = link_key_on_token(axis, config.signing.as_ref())?;

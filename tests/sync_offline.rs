@@ -117,6 +117,23 @@ fn offline_gateway_accepts_reports_the_link_and_enforces_its_quota() {
     );
     assert_eq!(gateway.all_document_ids(), ids_before);
     assert_eq!(list_files(&gateway_dir.blobs_dir()), files_before);
+    // /healthz names the disk among its reasons, with what to do.
+    let health: Value = gateway
+        .client
+        .get(format!("{}/healthz", gateway.url))
+        .send()
+        .and_then(|response| response.json())
+        .expect("healthz");
+    let disk = health["reasons"]
+        .as_array()
+        .and_then(|reasons| reasons.iter().find(|reason| reason["component"] == "disk"))
+        .unwrap_or_else(|| panic!("no disk reason in {health}"));
+    assert!(
+        disk["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("4096-byte quota")),
+        "{disk}"
+    );
     drop(gateway);
 
     // Space is back (the quota raised): accepted again.

@@ -18,7 +18,7 @@ pub(super) fn blob(store: &Store, content: &[u8]) -> PacketBlob {
     }
 }
 
-fn outgoing(index: usize) -> NewOutgoingDocument {
+pub(super) fn outgoing(index: usize) -> NewOutgoingDocument {
     NewOutgoingDocument {
         id: ulid::Ulid::new().to_string(),
         subject: format!("document {index}"),

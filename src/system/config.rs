@@ -33,6 +33,9 @@ pub struct GatewayConfig {
     /// `code_notation` with every document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub register: Option<RegisterSection>,
+    /// The file this configuration was read from (for re-checking it while running).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 /// `[gateway]`: who this box is and where it keeps its state.
@@ -141,6 +144,7 @@ impl GatewayConfig {
                 message: describe_toml_error(text, &error),
             })?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
+        config.source = Some(path.to_path_buf());
         config.gateway.state_dir = base.join(&config.gateway.state_dir);
         if let Some(token_file) = &config.api.token_file {
             config.api.token_file = Some(base.join(token_file));
@@ -353,6 +357,7 @@ pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
         axis: None,
         signing: None,
         register: None,
+        source: None,
     };
     let body = toml::to_string_pretty(&config).map_err(|error| ConfigError::Syntax {
         path: config_path.clone(),

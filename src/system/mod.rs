@@ -3,6 +3,7 @@
 //! never touches the store.
 
 mod axis_config;
+pub mod certificates;
 pub mod clock;
 pub mod config;
 pub mod logging;

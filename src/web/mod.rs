@@ -7,6 +7,7 @@ mod business;
 mod document_list;
 mod documents;
 mod error;
+pub mod facts;
 pub mod openapi;
 mod registers;
 mod server;

@@ -15,6 +15,7 @@ use ring::hmac;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use super::facts::BoxIdentity;
 use super::{business, document_list, documents, registers, ApiError};
 use crate::store::Store;
 use crate::sync::LinkState;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub link: LinkState,
     /// Our agency's name, printed on the registers.
     pub organ_name: String,
+    /// Who the box is and what it watches, for the status facts.
+    pub identity: Arc<BoxIdentity>,
     token: Arc<TokenCheck>,
 }
 
@@ -64,6 +67,14 @@ impl AppState {
             max_request_bytes,
             link: LinkState::unconfigured(),
             organ_name: String::new(),
+            identity: Arc::new(BoxIdentity {
+                organ_id: String::new(),
+                organ_name: String::new(),
+                started_at: time::OffsetDateTime::now_utc(),
+                config_path: None,
+                certificates: Vec::new(),
+                signing: None,
+            }),
             token: Arc::new(TokenCheck { key, expected }),
         })
     }
@@ -71,6 +82,13 @@ impl AppState {
     /// The same state, printing `organ_name` on the registers.
     pub fn with_organ_name(mut self, organ_name: &str) -> AppState {
         self.organ_name = organ_name.to_string();
+        self
+    }
+
+    /// The same state, describing the box as `identity` in its status facts.
+    pub fn with_identity(mut self, identity: BoxIdentity) -> AppState {
+        self.organ_name = identity.organ_name.clone();
+        self.identity = Arc::new(identity);
         self
     }
 
@@ -105,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/documents/{id}/update", post(business::update))
         .route("/api/v1/documents/{id}/replace", post(business::replace))
         .route("/api/v1/link", get(link))
+        .route("/api/v1/status", get(status))
         .route("/api/v1/registers/{register}", get(registers::show))
         .route(
             "/api/v1/registers/{register}/{year}/close",
@@ -142,33 +161,26 @@ async fn link(State(state): State<AppState>) -> Response {
     Json(state.link.snapshot()).into_response()
 }
 
-/// 200 when the store answers and the axis link (if configured) works; 503 otherwise, with
-/// `reasons`, each `{"component": "store"|"link", "message"}`, so a caller can tell "link
-/// down" (the gateway still accepts documents) from "store broken".
+/// `GET /api/v1/status`: the status facts as JSON (what `docgate status` prints).
+async fn status(State(state): State<AppState>) -> Response {
+    Json(super::facts::gather(&state).await).into_response()
+}
+
+/// 200 when nothing fails; 503 otherwise, with `reasons`, each `{"component", "message"}`
+/// (`store`, `config`, `link`, `token`, `certificate`, `disk`, `clock`), so a monitor can
+/// tell "link down" (the gateway still accepts documents) from "store broken". `checks`
+/// lists every check, warnings included.
 async fn healthz(State(state): State<AppState>) -> Response {
-    let store = state.store.clone();
-    let check = tokio::task::spawn_blocking(move || store.count_documents()).await;
-    let mut reasons = Vec::new();
-    let mut reason = |component: &str, message: String| {
-        reasons.push(json!({"component": component, "message": message}));
-    };
-    match check {
-        Ok(Ok(_)) => {}
-        Ok(Err(error)) => reason("store", format!("store: {error}")),
-        Err(_) => reason("store", "store: the check did not finish".to_string()),
-    }
-    if let Some(problem) = state.link.problem() {
-        reason("link", problem);
-    }
-    let link = state.link.snapshot();
+    let facts = super::facts::gather(&state).await;
+    let reasons: Vec<_> = facts
+        .failing()
+        .map(|check| json!({"component": check.component, "message": check.message}))
+        .collect();
+    let body = |status: &str| json!({"status": status, "reasons": reasons, "checks": facts.checks, "link": facts.link});
     if reasons.is_empty() {
-        (StatusCode::OK, Json(json!({"status": "ok", "link": link}))).into_response()
+        (StatusCode::OK, Json(body("ok"))).into_response()
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "reasons": reasons, "link": link})),
-        )
-            .into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body("unavailable"))).into_response()
     }
 }
 

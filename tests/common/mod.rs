@@ -263,7 +263,8 @@ pub fn wait_until_healthy(child: &mut Child, client: &Client, url: &str, limit: 
 }
 
 /// Whether a `/healthz` answer means "the gateway is up": 200, or 503 whose only reasons
-/// are the axis link (a gateway with its link down still serves and accepts documents).
+/// are the axis link or the disk quota (a gateway with its link down still serves and
+/// accepts documents; one over its quota still serves and sends its backlog).
 pub fn is_up(response: reqwest::blocking::Response) -> bool {
     if response.status().is_success() {
         return true;
@@ -276,7 +277,7 @@ pub fn is_up(response: reqwest::blocking::Response) -> bool {
         !reasons.is_empty()
             && reasons
                 .iter()
-                .all(|reason| reason["component"].as_str() == Some("link"))
+                .all(|reason| matches!(reason["component"].as_str(), Some("link" | "disk")))
     })
 }
 

@@ -16,6 +16,7 @@ pub(super) fn paths() -> Value {
         ("/api/v1/documents/{id}", document()),
         ("/api/v1/documents/{id}/files/{n}", document_file()),
         ("/api/v1/link", link()),
+        ("/api/v1/status", status()),
         ("/api/v1/openapi.json", openapi()),
         ("/healthz", healthz()),
     ] {
@@ -192,6 +193,18 @@ fn link() -> Value {
     })
 }
 
+fn status() -> Value {
+    let mut responses = json!({"200": json_answer("what the status page shows: counts and states, no document content", reference("StatusFacts"))});
+    common_errors(&mut responses);
+    json!({
+        "get": {
+            "operationId": "getStatus",
+            "summary": "The box's status: link, queues, seal, certificates, disk, clock, and every health check",
+            "responses": responses,
+        }
+    })
+}
+
 fn openapi() -> Value {
     json!({
         "get": {
@@ -207,7 +220,7 @@ fn healthz() -> Value {
     json!({
         "get": {
             "operationId": "getHealth",
-            "summary": "Health for monitors: 200 when store and link are fine, 503 with the reasons",
+            "summary": "Health for monitors: 200 when no check fails, 503 with the failing checks as reasons",
             "security": [],
             "responses": {
                 "200": json_answer("healthy", reference("Health")),

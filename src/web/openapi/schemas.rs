@@ -103,7 +103,9 @@ pub(super) fn components(extra_agency_codes: &[String]) -> Value {
         ("Document", document()),
         ("Meta", meta(extra_agency_codes)),
         ("Link", link()),
+        ("Check", check()),
         ("Health", health()),
+        ("StatusFacts", status_facts()),
     ] {
         schemas.insert(name.to_string(), schema);
     }
@@ -401,6 +403,23 @@ fn link() -> Value {
     )
 }
 
+fn check() -> Value {
+    object(
+        &[
+            (
+                "component",
+                json!({"type": "string", "enum": ["store", "config", "link", "token", "certificate", "disk", "clock"]}),
+            ),
+            (
+                "severity",
+                json!({"type": "string", "enum": ["ok", "warning", "failing"]}),
+            ),
+            ("message", string()),
+        ],
+        &[],
+    )
+}
+
 fn health() -> Value {
     object(
         &[
@@ -409,10 +428,91 @@ fn health() -> Value {
                 json!({"type": "string", "enum": ["ok", "unavailable"]}),
             ),
             ("link", reference("Link")),
+            (
+                "reasons",
+                json!({"type": "array", "items": object(&[("component", string()), ("message", string())], &[])}),
+            ),
+            (
+                "checks",
+                json!({"type": "array", "items": reference("Check")}),
+            ),
         ],
-        &[(
-            "reasons",
-            json!({"type": "array", "items": object(&[("component", string()), ("message", string())], &[])}),
-        )],
+        &[],
+    )
+}
+
+fn status_facts() -> Value {
+    let count = || json!({"type": "integer", "minimum": 0});
+    object(
+        &[
+            (
+                "agency",
+                object(&[("organ_id", string()), ("organ_name", string())], &[]),
+            ),
+            ("version", string()),
+            ("now", timestamp()),
+            ("started_at", timestamp()),
+            ("uptime_secs", count()),
+            ("link", reference("Link")),
+            (
+                "queues",
+                object(
+                    &[
+                        ("waiting_to_send", count()),
+                        ("oldest_waiting_since", nullable(timestamp())),
+                        ("sent_unconfirmed", count()),
+                        ("failed_outgoing", count()),
+                        ("quarantined_incoming", count()),
+                        ("awaiting_clerk", count()),
+                        ("overdue", count()),
+                        ("registered_only", count()),
+                    ],
+                    &[],
+                ),
+            ),
+            ("oldest_waiting_secs", nullable(count())),
+            (
+                "seal",
+                object(
+                    &[
+                        ("configured", json!({"type": "boolean"})),
+                        ("token_label", nullable(string())),
+                        ("problem", nullable(string())),
+                        ("tsa_url", nullable(string())),
+                    ],
+                    &[],
+                ),
+            ),
+            (
+                "certificates",
+                json!({"type": "array", "items": object(
+                    &[
+                        ("role", string()),
+                        ("subject", nullable(string())),
+                        ("not_before", nullable(timestamp())),
+                        ("not_after", nullable(timestamp())),
+                        ("seconds_left", nullable(json!({"type": "integer"}))),
+                        ("state", json!({"type": "string", "enum": ["valid", "expiring", "expired", "not_yet_valid", "unreadable"]})),
+                    ],
+                    &[("problem", string())],
+                )}),
+            ),
+            (
+                "disk",
+                object(
+                    &[
+                        ("used_bytes", count()),
+                        ("quota_bytes", count()),
+                        ("percent", count()),
+                    ],
+                    &[],
+                ),
+            ),
+            (
+                "checks",
+                json!({"type": "array", "items": reference("Check")}),
+            ),
+        ],
+        &[],
     )
 }
