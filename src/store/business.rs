@@ -156,6 +156,14 @@ fn set_clerk_status(
     if !unchanged {
         return Ok(ClerkStatusCommit::Changed);
     }
+    // The same status set again within the same second (a clerk's retry after a lost
+    // answer, a double click; only a status that may follow itself, 04, gets here) makes
+    // a packet byte for byte the one already queued: the axis would take it for a resend
+    // of the first and deliver nothing, and we would record a status the sender never
+    // gets. It is the status already recorded: answer that, and write nothing.
+    if write.answer.is_none() && status_packet_queued(connection, write)? {
+        return clerk_outcome(connection, &write.document).map(ClerkStatusCommit::Committed);
+    }
     if let Some(answer) = &write.answer {
         if !answer_request(connection, &write.document, answer, &write.at)? {
             return Ok(ClerkStatusCommit::Changed);
@@ -182,12 +190,36 @@ fn set_clerk_status(
     if let Some(answer) = &write.answer {
         apply_answer(connection, &write.document, answer, &write.at)?;
     }
-    let outcome = connection
+    clerk_outcome(connection, &write.document).map(ClerkStatusCommit::Committed)
+}
+
+/// Whether the status packet of `write` (the same bytes) is already in the outbox for
+/// its document.
+fn status_packet_queued(
+    connection: &Connection,
+    write: &ClerkStatusWrite,
+) -> Result<bool, StoreError> {
+    connection
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox
+                 WHERE document = ?1 AND kind = 'status' AND packet_sha256 = ?2)",
+            rusqlite::params![write.document, write.status.packet.sha256],
+            |row| row.get(0),
+        )
+        .map_err(StoreError::sqlite("look up a status packet"))
+}
+
+/// The business fields a clerk's status answers with.
+fn clerk_outcome(
+    connection: &Connection,
+    document: &str,
+) -> Result<ClerkStatusOutcome, StoreError> {
+    connection
         .query_row(
             "SELECT business_status, incoming_number, registered_at, cancelled_at IS NOT NULL,
                  version
              FROM documents WHERE id = ?1",
-            [&write.document],
+            [document],
             |row| {
                 Ok(ClerkStatusOutcome {
                     business_status: row.get(0)?,
@@ -198,8 +230,7 @@ fn set_clerk_status(
                 })
             },
         )
-        .map_err(StoreError::sqlite("read a document's business fields"))?;
-    Ok(ClerkStatusCommit::Committed(outcome))
+        .map_err(StoreError::sqlite("read a document's business fields"))
 }
 
 /// Takes the next số đến of `year` (continuous, in order of acceptance: the counter moves

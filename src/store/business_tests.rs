@@ -77,6 +77,45 @@ async fn a_clerk_status_is_compare_and_set_and_numbers_have_no_gap() {
     store.close();
 }
 
+#[tokio::test]
+async fn a_status_whose_packet_is_already_queued_is_the_one_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let id = received(&store, "D1", "000.00.00.H41,2026/11/20,07/UBND").await;
+    store
+        .set_clerk_status(status_write(&store, &id, "01", "03", Some(2026)))
+        .await
+        .expect("03");
+    let assign = status_write(&store, &id, "03", "04", None);
+    assert!(matches!(
+        store.set_clerk_status(assign).await.expect("04"),
+        ClerkStatusCommit::Committed(_)
+    ));
+    // 04 again, the same bytes (same second, same words): the axis would take its packet
+    // for a resend of the first, so it is the first, not a second 04.
+    let again = status_write(&store, &id, "04", "04", None);
+    let ClerkStatusCommit::Committed(outcome) =
+        store.set_clerk_status(again).await.expect("04 again")
+    else {
+        panic!("answered with the status recorded");
+    };
+    assert_eq!(outcome.business_status.as_deref(), Some("04"));
+    let record = store.document(&id).expect("read").expect("present");
+    let codes: Vec<&str> = record
+        .statuses
+        .iter()
+        .map(|status| status.code.as_str())
+        .collect();
+    assert_eq!(codes, ["01", "03", "04"]);
+    // A reassignment in other words is a second 04, with its own packet.
+    let mut reassign = status_write(&store, &id, "04", "04", None);
+    reassign.status.packet = blob(&store, b"status 04 to another clerk");
+    store.set_clerk_status(reassign).await.expect("04 to B");
+    let record = store.document(&id).expect("read").expect("present");
+    assert_eq!(record.statuses.len(), 4);
+    store.close();
+}
+
 fn recall_request(
     store: &Store,
     document: &str,

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::records::RegisterSeries;
 use super::{Store, StoreError};
@@ -65,6 +65,19 @@ pub struct OutgoingRegisterRow {
     pub replaces: Option<String>,
     /// The DocumentIds of the documents replacing this one.
     pub replaced_by: Vec<String>,
+    /// The recipients that agreed (15) to our recall of it, by time of answer.
+    pub recalls_agreed: Vec<AgreedRecall>,
+}
+
+/// A recipient's agreement (status 15) to a recall of one of our outgoing documents.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AgreedRecall {
+    /// The recipient that agreed.
+    pub organ_id: String,
+    /// When its answer was recorded, RFC 3339 UTC.
+    pub answered_at: Option<String>,
+    /// The reason we gave for the recall.
+    pub reason: String,
 }
 
 /// One incoming document holding a số đến (incoming number) of a register year.
@@ -89,6 +102,10 @@ pub struct IncomingRegisterRow {
     pub due_date: Option<String>,
     pub cancelled_at: Option<String>,
     pub cancel_reason: Option<String>,
+    /// The DocumentId (the sender's) of the incoming document this one replaces.
+    pub replaces: Option<String>,
+    /// The DocumentIds of the incoming documents replacing this one.
+    pub replaced_by: Vec<String>,
 }
 
 /// The rows of one register year, in register order (by number).
@@ -141,36 +158,75 @@ pub enum CloseOutcome {
     AlreadyClosed(RegisterClosure),
 }
 
-// The replacements are grouped once (a join, not a subquery per row: `replaces` has no
-// index, and a register year may hold tens of thousands of documents).
+// The replacements and the agreed recalls are grouped once (a join, not a subquery per
+// row: `replaces` has no index, and a register year may hold tens of thousands of
+// documents). A recall is answered per recipient, so an outgoing document is not cancelled
+// by it: each recipient's agreement is noted.
 const OUTGOING_ROWS: &str = "
     WITH replacements AS (
         SELECT replaces AS original,
                group_concat(coalesce(document_id, id), char(10)) AS list
-        FROM documents WHERE replaces IS NOT NULL GROUP BY replaces)
+        FROM documents WHERE replaces IS NOT NULL GROUP BY replaces),
+    agreed_recalls AS (
+        SELECT document,
+               json_group_array(json_object('organ_id', organ_id, 'answered_at', answered_at,
+                                            'reason', reason)) AS list
+        FROM business_requests
+        WHERE direction = 'sent' AND kind = 'recall' AND answer = '15'
+        GROUP BY document)
     SELECT d.id, d.document_id, d.code_number, d.code_notation, d.state, d.subject, d.meta_json,
            d.created_at,
            (SELECT min(e.at) FROM document_events e WHERE e.document = d.id AND e.kind = 'queued'),
            d.quarantine_reason, d.cancelled_at, d.cancel_reason,
            (SELECT coalesce(r.document_id, r.id) FROM documents r WHERE r.id = d.replaces),
-           replacements.list
+           replacements.list, agreed_recalls.list
     FROM documents d LEFT JOIN replacements ON replacements.original = d.id
+        LEFT JOIN agreed_recalls ON agreed_recalls.document = d.id
     WHERE d.direction = 'out' AND d.register_year = ?1 AND d.register_series = ?2
       AND d.code_number IS NOT NULL
     ORDER BY d.code_number, d.id";
 
 const INCOMING_ROWS: &str = "
+    WITH replacements AS (
+        SELECT replaces AS original,
+               group_concat(coalesce(document_id, id), char(10)) AS list
+        FROM documents WHERE replaces IS NOT NULL GROUP BY replaces)
     SELECT d.id, d.incoming_number, d.document_id, d.code_number, d.code_notation, d.subject,
            d.peer_organ, d.meta_json, d.created_at, d.registered_at,
            (SELECT min(s.recorded_at) FROM document_statuses s
                 WHERE s.document = d.id AND s.direction = 'sent' AND s.code = '04'),
-           d.due_date, d.cancelled_at, d.cancel_reason
-    FROM documents d
+           d.due_date, d.cancelled_at, d.cancel_reason,
+           (SELECT coalesce(r.document_id, r.id) FROM documents r WHERE r.id = d.replaces),
+           replacements.list
+    FROM documents d LEFT JOIN replacements ON replacements.original = d.id
     WHERE d.direction = 'in' AND d.register_year = ?1 AND d.incoming_number IS NOT NULL
     ORDER BY d.incoming_number, d.id";
 
+/// A `group_concat(…, char(10))` list, sorted (the order of `group_concat` is not defined,
+/// and the CSV export must be the same bytes every time).
+fn sorted_list(list: Option<String>) -> Vec<String> {
+    let mut items: Vec<String> = list
+        .map(|list| list.split('\n').map(str::to_string).collect())
+        .unwrap_or_default();
+    items.sort();
+    items
+}
+
 fn outgoing_row(row: &Row<'_>) -> rusqlite::Result<OutgoingRegisterRow> {
     let replaced_by: Option<String> = row.get(13)?;
+    let recalls: Option<String> = row.get(14)?;
+    let mut recalls_agreed: Vec<AgreedRecall> = match recalls {
+        Some(list) => serde_json::from_str(&list).map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(
+                14,
+                rusqlite::types::Type::Text,
+                Box::new(error),
+            )
+        })?,
+        None => Vec::new(),
+    };
+    recalls_agreed
+        .sort_by(|a, b| (&a.answered_at, &a.organ_id).cmp(&(&b.answered_at, &b.organ_id)));
     Ok(OutgoingRegisterRow {
         id: row.get(0)?,
         document_id: row.get(1)?,
@@ -185,9 +241,8 @@ fn outgoing_row(row: &Row<'_>) -> rusqlite::Result<OutgoingRegisterRow> {
         cancelled_at: row.get(10)?,
         cancel_reason: row.get(11)?,
         replaces: row.get(12)?,
-        replaced_by: replaced_by
-            .map(|list| list.split('\n').map(str::to_string).collect())
-            .unwrap_or_default(),
+        replaced_by: sorted_list(replaced_by),
+        recalls_agreed,
     })
 }
 
@@ -207,6 +262,8 @@ fn incoming_row(row: &Row<'_>) -> rusqlite::Result<IncomingRegisterRow> {
         due_date: row.get(11)?,
         cancelled_at: row.get(12)?,
         cancel_reason: row.get(13)?,
+        replaces: row.get(14)?,
+        replaced_by: sorted_list(row.get(15)?),
     })
 }
 

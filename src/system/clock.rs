@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use time::format_description::well_known::Rfc3339;
 use time::{macros::format_description, OffsetDateTime, UtcOffset};
 
 /// Vietnam's offset from UTC.
@@ -67,14 +66,14 @@ impl Clock for SettableClock {
 pub type SharedClock = Arc<dyn Clock>;
 
 /// RFC 3339 in UTC with milliseconds, the form stored in the database (sorts as text).
+/// Always three digits of fraction: `Rfc3339` leaves the fraction out on a whole second,
+/// and `…:00Z` sorts after `…:00.500Z` (`Z` > `.`), so it would sort as a later instant.
 pub fn rfc3339_utc(instant: OffsetDateTime) -> String {
     let utc = instant.to_offset(UtcOffset::UTC);
-    let truncated = utc
-        .replace_nanosecond(utc.millisecond() as u32 * 1_000_000)
-        .unwrap_or(utc);
-    truncated
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| utc.unix_timestamp().to_string())
+    utc.format(format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    ))
+    .unwrap_or_else(|_| utc.unix_timestamp().to_string())
 }
 
 /// The Vietnam-local date as edXML writes it: `yyyy/MM/dd`.
@@ -107,5 +106,9 @@ mod tests {
     fn stored_timestamps_are_utc_with_milliseconds() {
         let instant = datetime!(2026-11-21 23:07:46.123456 +7);
         assert_eq!(rfc3339_utc(instant), "2026-11-21T16:07:46.123Z");
+        // A whole second keeps its fraction, so it sorts before a later instant.
+        let whole = rfc3339_utc(datetime!(2026-12-31 17:00:00 UTC));
+        assert_eq!(whole, "2026-12-31T17:00:00.000Z");
+        assert!(whole < rfc3339_utc(datetime!(2026-12-31 17:00:00.5 UTC)));
     }
 }

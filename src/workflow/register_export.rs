@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 
 use super::register::{check_year_ended, RegisterError};
 use crate::store::registers::{
-    CloseOutcome, IncomingRegisterRow, OutgoingRegisterRow, RegisterClosure, RegisterDigest,
-    RegisterKind, RegisterRows,
+    AgreedRecall, CloseOutcome, IncomingRegisterRow, OutgoingRegisterRow, RegisterClosure,
+    RegisterDigest, RegisterKind, RegisterRows,
 };
 use crate::store::{Store, StoreError};
 use crate::system::clock::{rfc3339_utc, VIETNAM};
@@ -302,6 +302,20 @@ fn cancellation_note(at: &Option<String>, reason: &Option<String>) -> Option<Str
     })
 }
 
+/// A recipient's agreement to our recall: the document is recalled for it (thu hồi).
+fn recall_note(recall: &AgreedRecall) -> String {
+    let date = recall
+        .answered_at
+        .as_deref()
+        .and_then(vietnam_date)
+        .map(|date| format!(" ngày {}", vietnamese_date(&date)))
+        .unwrap_or_default();
+    match recall.reason.trim() {
+        "" => format!("Đã thu hồi{date} ({} đồng ý)", recall.organ_id),
+        reason => format!("Đã thu hồi{date} ({} đồng ý): {reason}", recall.organ_id),
+    }
+}
+
 fn outgoing_entry(row: &OutgoingRegisterRow) -> OutgoingEntry {
     let meta: Value = serde_json::from_str(&row.meta_json).unwrap_or(Value::Null);
     let signer = ["competence", "position", "name"]
@@ -326,6 +340,7 @@ fn outgoing_entry(row: &OutgoingRegisterRow) -> OutgoingEntry {
     if let Some(note) = cancellation_note(&row.cancelled_at, &row.cancel_reason) {
         notes.push(note);
     }
+    notes.extend(row.recalls_agreed.iter().map(recall_note));
     if let Some(replaced) = &row.replaces {
         notes.push(format!("Thay thế văn bản {replaced}"));
     }
@@ -376,6 +391,12 @@ fn incoming_entry(row: &IncomingRegisterRow) -> IncomingEntry {
     let mut notes = Vec::new();
     if let Some(note) = cancellation_note(&row.cancelled_at, &row.cancel_reason) {
         notes.push(note);
+    }
+    if let Some(replaced) = &row.replaces {
+        notes.push(format!("Thay thế văn bản {replaced}"));
+    }
+    for replacement in &row.replaced_by {
+        notes.push(format!("Được thay thế bởi văn bản {replacement}"));
     }
     if let Some(due) = &row.due_date {
         notes.push(format!("Hạn giải quyết: {}", vietnamese_date(due)));

@@ -51,6 +51,7 @@ fn outgoing_row(number: u32, subject: &str) -> OutgoingRegisterRow {
         cancel_reason: None,
         replaces: None,
         replaced_by: Vec::new(),
+        recalls_agreed: Vec::new(),
     }
 }
 
@@ -112,4 +113,50 @@ fn the_digest_is_of_the_csv_and_changes_with_any_cell() {
     changed.cancelled_at = Some("2026-04-01T00:00:00.000Z".into());
     let second = digest(&RegisterRows::Outgoing(vec![changed])).expect("digest");
     assert_ne!(first.digest, second.digest);
+}
+
+#[test]
+fn notes_name_agreed_recalls_and_replacements_in_both_registers() {
+    let mut recalled = outgoing_row(3, "c");
+    recalled.recalls_agreed = vec![crate::store::registers::AgreedRecall {
+        organ_id: "001.01.10.H41".into(),
+        // 18:00 UTC on 1 April is 2 April in Vietnam.
+        answered_at: Some("2026-04-01T18:00:00.000Z".into()),
+        reason: "Sai số liệu".into(),
+    }];
+    let Entries::Outgoing(outgoing) = entries(&RegisterRows::Outgoing(vec![recalled])) else {
+        panic!("outgoing entries");
+    };
+    assert_eq!(
+        outgoing[0].notes,
+        ["Đã thu hồi ngày 02/04/2026 (001.01.10.H41 đồng ý): Sai số liệu"]
+    );
+    let incoming = IncomingRegisterRow {
+        id: "IN1".into(),
+        incoming_number: 1,
+        document_id: Some("000.00.01.H41,2026/03/01,01/UBND-VP".into()),
+        code_number: Some(1),
+        code_notation: Some("UBND-VP".into()),
+        subject: "a".into(),
+        peer_organ: Some("000.00.01.H41".into()),
+        meta_json: "{}".into(),
+        received_at: "2026-03-01T01:00:00.000Z".into(),
+        registered_at: Some("2026-03-01T02:00:00.000Z".into()),
+        passed_on_at: None,
+        due_date: None,
+        cancelled_at: None,
+        cancel_reason: None,
+        replaces: Some("000.00.01.H41,2026/02/01,09/UBND-VP".into()),
+        replaced_by: vec!["000.00.01.H41,2026/03/05,04/UBND-VP".into()],
+    };
+    let Entries::Incoming(incoming) = entries(&RegisterRows::Incoming(vec![incoming])) else {
+        panic!("incoming entries");
+    };
+    assert_eq!(
+        incoming[0].notes,
+        [
+            "Thay thế văn bản 000.00.01.H41,2026/02/01,09/UBND-VP",
+            "Được thay thế bởi văn bản 000.00.01.H41,2026/03/05,04/UBND-VP"
+        ]
+    );
 }

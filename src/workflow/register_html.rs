@@ -110,6 +110,7 @@ mod tests {
             cancel_reason: None,
             replaces: None,
             replaced_by: Vec::new(),
+            recalls_agreed: Vec::new(),
         };
         let export = RegisterExport::new(
             RegisterKind::Outgoing(RegisterSeries::General),

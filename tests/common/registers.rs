@@ -170,6 +170,17 @@ impl Api {
         (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
+    /// An authorised POST of a JSON body; a transport failure (the gateway was killed, or
+    /// is not listening yet) is an `Err`.
+    pub fn try_post_json(&self, path: &str, body: &Value) -> Result<(u16, Value), reqwest::Error> {
+        self.client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .map(super::into_json)
+    }
+
     /// An authorised POST without a body; status and JSON.
     pub fn post_empty(&self, path: &str) -> (u16, Value) {
         let response = self
