@@ -298,3 +298,60 @@ async fn closing_records_the_digest_and_its_evidence_once() {
     assert_eq!(closed[0].document, "register:in:2026");
     store.close();
 }
+
+#[tokio::test]
+async fn what_happens_after_closing_does_not_change_a_closed_register() {
+    use crate::workflow::register_export::{entries, to_csv};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    insert_incoming(&store).await;
+    let kind = RegisterKind::Incoming;
+    let csv_now = |store: &Store| {
+        let rows = store.register_rows(kind, 2026).expect("rows");
+        to_csv(&entries(&rows)).expect("csv")
+    };
+    let before = csv_now(&store);
+    store
+        .close_register(kind, 2026, "2027-01-02T00:00:00.000Z".into(), |rows| {
+            Ok::<_, String>(RegisterDigest {
+                digest: "c".repeat(64),
+                entries: rows.len() as u32,
+            })
+        })
+        .await
+        .expect("store")
+        .expect("digest");
+    // After the closing: IN1 is passed on (its first 04) and IN2 is cancelled by a recall.
+    store
+        .inner
+        .database
+        .write(|connection| {
+            connection
+                .execute_batch(
+                    "INSERT INTO document_statuses (document, direction, organ_id, code, description, recorded_at)
+                       VALUES ('IN1', 'sent', '000.00.01.H41', '04', 'giao', '2027-01-03T02:00:00.000Z');
+                     UPDATE documents SET cancelled_at = '2027-01-04T02:00:00.000Z', cancel_reason = 'thu hồi'
+                       WHERE id = 'IN2';",
+                )
+                .map_err(StoreError::sqlite("change after closing"))
+        })
+        .await
+        .expect("change");
+    assert_eq!(
+        csv_now(&store),
+        before,
+        "the closed register reads as it was"
+    );
+    let again = store
+        .close_register(kind, 2026, "2027-02-01T00:00:00.000Z".into(), |rows| {
+            Ok::<_, String>(RegisterDigest {
+                digest: "c".repeat(64),
+                entries: rows.len() as u32,
+            })
+        })
+        .await
+        .expect("store")
+        .expect("digest");
+    assert!(matches!(again, CloseOutcome::AlreadyClosed(_)), "{again:?}");
+    store.close();
+}

@@ -166,18 +166,23 @@ const OUTGOING_ROWS: &str = "
     WITH replacements AS (
         SELECT replaces AS original,
                group_concat(coalesce(document_id, id), char(10)) AS list
-        FROM documents WHERE replaces IS NOT NULL GROUP BY replaces),
+        FROM documents WHERE replaces IS NOT NULL AND (?3 IS NULL OR created_at <= ?3)
+        GROUP BY replaces),
     agreed_recalls AS (
         SELECT document,
                json_group_array(json_object('organ_id', organ_id, 'answered_at', answered_at,
                                             'reason', reason)) AS list
         FROM business_requests
         WHERE direction = 'sent' AND kind = 'recall' AND answer = '15'
+          AND (?3 IS NULL OR answered_at <= ?3)
         GROUP BY document)
     SELECT d.id, d.document_id, d.code_number, d.code_notation, d.state, d.subject, d.meta_json,
            d.created_at,
-           (SELECT min(e.at) FROM document_events e WHERE e.document = d.id AND e.kind = 'queued'),
-           d.quarantine_reason, d.cancelled_at, d.cancel_reason,
+           (SELECT min(e.at) FROM document_events e WHERE e.document = d.id AND e.kind = 'queued'
+                AND (?3 IS NULL OR e.at <= ?3)),
+           d.quarantine_reason,
+           CASE WHEN ?3 IS NULL OR d.cancelled_at <= ?3 THEN d.cancelled_at END,
+           CASE WHEN ?3 IS NULL OR d.cancelled_at <= ?3 THEN d.cancel_reason END,
            (SELECT coalesce(r.document_id, r.id) FROM documents r WHERE r.id = d.replaces),
            replacements.list, agreed_recalls.list
     FROM documents d LEFT JOIN replacements ON replacements.original = d.id
@@ -190,12 +195,16 @@ const INCOMING_ROWS: &str = "
     WITH replacements AS (
         SELECT replaces AS original,
                group_concat(coalesce(document_id, id), char(10)) AS list
-        FROM documents WHERE replaces IS NOT NULL GROUP BY replaces)
+        FROM documents WHERE replaces IS NOT NULL AND (?2 IS NULL OR created_at <= ?2)
+        GROUP BY replaces)
     SELECT d.id, d.incoming_number, d.document_id, d.code_number, d.code_notation, d.subject,
            d.peer_organ, d.meta_json, d.created_at, d.registered_at,
            (SELECT min(s.recorded_at) FROM document_statuses s
-                WHERE s.document = d.id AND s.direction = 'sent' AND s.code = '04'),
-           d.due_date, d.cancelled_at, d.cancel_reason,
+                WHERE s.document = d.id AND s.direction = 'sent' AND s.code = '04'
+                  AND (?2 IS NULL OR s.recorded_at <= ?2)),
+           d.due_date,
+           CASE WHEN ?2 IS NULL OR d.cancelled_at <= ?2 THEN d.cancelled_at END,
+           CASE WHEN ?2 IS NULL OR d.cancelled_at <= ?2 THEN d.cancel_reason END,
            (SELECT coalesce(r.document_id, r.id) FROM documents r WHERE r.id = d.replaces),
            replacements.list
     FROM documents d LEFT JOIN replacements ON replacements.original = d.id
@@ -267,20 +276,26 @@ fn incoming_row(row: &Row<'_>) -> rusqlite::Result<IncomingRegisterRow> {
     })
 }
 
-/// The rows of `kind`'s register for `year`, in register order.
+/// The rows of `kind`'s register for `year`, in register order. A closed year's rows are
+/// as they stood when it was closed: what happens to its documents later (a first 04, an
+/// agreed recall, a replacement) does not change a closed register, so its digest holds.
 pub(super) fn register_rows(
     connection: &Connection,
     kind: RegisterKind,
     year: i32,
 ) -> Result<RegisterRows, StoreError> {
     let action = "read a register";
+    let as_of = closure(connection, kind, year)?.map(|closed| closed.at);
     match kind {
         RegisterKind::Outgoing(series) => {
             let mut statement = connection
                 .prepare_cached(OUTGOING_ROWS)
                 .map_err(StoreError::sqlite(action))?;
             let rows = statement
-                .query_map(rusqlite::params![year, series.as_str()], outgoing_row)
+                .query_map(
+                    rusqlite::params![year, series.as_str(), as_of],
+                    outgoing_row,
+                )
                 .map_err(StoreError::sqlite(action))?
                 .collect::<Result<_, _>>()
                 .map_err(StoreError::sqlite(action))?;
@@ -291,7 +306,7 @@ pub(super) fn register_rows(
                 .prepare_cached(INCOMING_ROWS)
                 .map_err(StoreError::sqlite(action))?;
             let rows = statement
-                .query_map([year], incoming_row)
+                .query_map(rusqlite::params![year, as_of], incoming_row)
                 .map_err(StoreError::sqlite(action))?
                 .collect::<Result<_, _>>()
                 .map_err(StoreError::sqlite(action))?;
@@ -346,8 +361,9 @@ pub(super) fn unsent_outgoing(
 
 /// Closes `kind`'s register for `year` inside the writer's transaction: the digest of the
 /// rows as they are now (made by `digest_of`), then either a new closure with its evidence
-/// record, or the earlier closure when its digest is the same, or a refusal when the
-/// register changed since it was closed.
+/// record, or the earlier closure when its digest is the same (the rows of a closed year
+/// are read as of its closing), or a refusal when the register changed since it was closed
+/// — which only tampering with what was recorded before the closing can do.
 fn close(
     connection: &Connection,
     kind: RegisterKind,
