@@ -19,7 +19,7 @@
 //!   (the district's `recipients[].statuses` equal the commune's sent statuses);
 //! - `PRAGMA integrity_check` is ok on both stores, and neither side quarantined a packet.
 //!
-//! `DOCGATE_CLERK_CRASH_DOCS` changes the number of documents (default 60); the seed is
+//! `DOCGATE_CLERK_CRASH_DOCS` changes the number of documents (default 200: enough for the same-second retries that once recorded a status twice); the seed is
 //! printed and `DOCGATE_CLERK_CRASH_SEED` replays a run.
 #![allow(clippy::disallowed_methods)] // Tests inspect the databases independently, read-only.
 
@@ -127,7 +127,7 @@ fn clerk_statuses_survive_sigkill_at_any_instant() {
     let total: usize = std::env::var("DOCGATE_CLERK_CRASH_DOCS")
         .ok()
         .and_then(|value| value.parse().ok())
-        .unwrap_or(60);
+        .unwrap_or(200);
     let seed = seed_from_env("DOCGATE_CLERK_CRASH_SEED");
     println!("clerk crash: {total} documents, DOCGATE_CLERK_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
