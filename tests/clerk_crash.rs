@@ -19,8 +19,9 @@
 //!   (the district's `recipients[].statuses` equal the commune's sent statuses);
 //! - `PRAGMA integrity_check` is ok on both stores, and neither side quarantined a packet.
 //!
-//! `DOCGATE_CLERK_CRASH_DOCS` changes the number of documents (default 200: enough for the same-second retries that once recorded a status twice); the seed is
-//! printed and `DOCGATE_CLERK_CRASH_SEED` replays a run.
+//! `DOCGATE_CLERK_CRASH_DOCS` changes the number of documents (default 200: enough for the
+//! same-second retries that once recorded a status twice); the seed is printed and
+//! `DOCGATE_CLERK_CRASH_SEED` replays a run.
 #![allow(clippy::disallowed_methods)] // Tests inspect the databases independently, read-only.
 
 mod common;
