@@ -63,6 +63,24 @@ fn a_token_pulled_out_mid_batch_loses_nothing_and_sealing_resumes() {
     })
     .expect("the link names the sealing problem");
     assert!(reason.contains(&label), "{reason}");
+    // /healthz fails on the token, naming it.
+    let health = district
+        .client
+        .get(format!("{}/healthz", district.url))
+        .send()
+        .expect("healthz");
+    assert_eq!(health.status().as_u16(), 503);
+    let health: serde_json::Value = health.json().expect("json");
+    let token = health["reasons"]
+        .as_array()
+        .and_then(|reasons| reasons.iter().find(|reason| reason["component"] == "token"))
+        .unwrap_or_else(|| panic!("no token reason in {health}"));
+    assert!(
+        token["message"]
+            .as_str()
+            .is_some_and(|message| message.contains(&label)),
+        "{token}"
+    );
     let waiting = documents(&district, "out")
         .iter()
         .filter(|document| document["state"] == "accepted")

@@ -36,17 +36,21 @@ if [ ! -d ../shared/conformance ]; then
     exit 1
 fi
 
-# schemathesis (from PyPI, pinned) checks the running API against its OpenAPI document
-# (tests/openapi.rs). It lives in a virtual environment outside the checkout, made once.
-SCHEMATHESIS_VERSION=4.32.5
-venv="${XDG_CACHE_HOME:-$HOME/.cache}/docgate/schemathesis-$SCHEMATHESIS_VERSION"
+# Independent checkers from PyPI, pinned, in a virtual environment outside the checkout
+# (made once): schemathesis checks the running API against its OpenAPI document
+# (tests/openapi.rs); prometheus-client's own text parser reads /metrics
+# (tests/health_metrics.rs). Neither is packaged in Debian 12.
+TEST_TOOLS="schemathesis==4.32.5 prometheus-client==0.21.1"
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/docgate/test-tools-$(echo "$TEST_TOOLS" | sha256sum | cut -c1-12)"
 if [ ! -x "$venv/bin/schemathesis" ]; then
-    echo "tools/test.sh: installing schemathesis $SCHEMATHESIS_VERSION into $venv"
-    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"; }; then
-        echo "tools/test.sh: cannot install schemathesis (python3-venv and network access to PyPI are needed); tests/openapi.rs will fail" >&2
+    echo "tools/test.sh: installing $TEST_TOOLS into $venv"
+    # shellcheck disable=SC2086 # the list is split on purpose
+    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q $TEST_TOOLS; }; then
+        echo "tools/test.sh: cannot install $TEST_TOOLS (python3-venv and network access to PyPI are needed); tests/openapi.rs and tests/health_metrics.rs will fail" >&2
     fi
 fi
 export DOCGATE_SCHEMATHESIS="$venv/bin/schemathesis"
+export DOCGATE_PYTHON="$venv/bin/python"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

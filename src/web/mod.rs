@@ -8,6 +8,7 @@ mod document_list;
 mod documents;
 mod error;
 pub mod facts;
+mod metrics;
 pub mod openapi;
 mod registers;
 mod server;

@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .route("/healthz", get(healthz))
+        .route("/metrics", get(super::metrics::metrics))
         .route("/api/v1/openapi.json", get(openapi_document))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))

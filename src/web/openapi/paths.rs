@@ -19,6 +19,7 @@ pub(super) fn paths() -> Value {
         ("/api/v1/status", status()),
         ("/api/v1/openapi.json", openapi()),
         ("/healthz", healthz()),
+        ("/metrics", metrics()),
     ] {
         paths.insert(path.to_string(), item);
     }
@@ -212,6 +213,26 @@ fn openapi() -> Value {
             "summary": "This document",
             "security": [],
             "responses": {"200": json_answer("the OpenAPI 3 description of this API", json!({"type": "object"}))},
+        }
+    })
+}
+
+fn metrics() -> Value {
+    json!({
+        "get": {
+            "operationId": "getMetrics",
+            "summary": "The status facts in the Prometheus text format (counts and states only)",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "Prometheus text exposition format 0.0.4",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "503": {
+                    "description": "the store did not answer",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+            },
         }
     })
 }
