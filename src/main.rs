@@ -65,6 +65,17 @@ enum Command {
     /// The registers (sổ văn bản) of a gateway.
     #[command(subcommand)]
     Register(RegisterCommand),
+    /// What the status page shows, for a console: link, queues, seal, certificates, disk
+    /// and every failing check. Asks the running daemon; exits 1 when a check fails and 2
+    /// when the daemon does not answer.
+    Status {
+        /// The configuration file (for the listen address and the API token).
+        #[arg(long, default_value = "/etc/docgate/docgate.toml")]
+        config: PathBuf,
+        /// Print the facts as JSON (as `GET /api/v1/status` answers them).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -282,6 +293,7 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::Run { config } => run_gateway(&config),
+        Command::Status { config, json } => status(&config, json),
         Command::Axis { config } => run_axis(&config),
         Command::Config(ConfigCommand::Init {
             dir,
@@ -516,6 +528,48 @@ fn run_gateway(config_path: &Path) -> Result<(), Failure> {
         .await?;
         Ok(())
     })
+}
+
+/// `docgate status`: the daemon's status facts, as text or JSON.
+fn status(config_path: &Path, json: bool) -> Result<(), Failure> {
+    let config = GatewayConfig::load(config_path).map_err(bad_config)?;
+    let token = config.api_token().map_err(bad_config)?;
+    let mut address = config.api.listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{address}/api/v1/status");
+    let answer = runtime()?.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        client
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json::<serde_json::Value>()
+            .await
+    });
+    let facts = answer.map_err(|error| Failure {
+        code: 2,
+        error: anyhow::anyhow!(
+            "the gateway does not answer at {url} ({error}); is it running? (systemctl status docgate)"
+        ),
+    })?;
+    if json {
+        println!("{facts:#}");
+    } else {
+        print!("{}", docgate::web::status_text::render(&facts));
+    }
+    if docgate::web::status_text::any_failing(&facts) {
+        return Err(Failure {
+            code: 1,
+            error: anyhow::anyhow!("a check fails; see above"),
+        });
+    }
+    Ok(())
 }
 
 fn run_axis(config_path: &Path) -> Result<(), Failure> {

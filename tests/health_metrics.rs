@@ -124,6 +124,43 @@ fn metrics_are_prometheus_text_with_the_facts() {
     assert_eq!(facts["agency"]["organ_id"], "000.00.01.H41");
 }
 
+#[test]
+fn docgate_status_prints_the_facts_and_says_when_the_daemon_is_away() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway_dir = GatewayDir::init(dir.path(), &[]);
+    let mut gateway = gateway_dir.start();
+    let files = [("van-ban.pdf", "application/pdf", sample_pdf("status"))];
+    let (status, answer) = gateway.post_document(&sample_meta(), &files, None);
+    assert_eq!(status, 202, "{answer}");
+    let run = |json: bool| {
+        let mut command = common::docgate();
+        command
+            .args(["status", "--config"])
+            .arg(&gateway_dir.config);
+        if json {
+            command.arg("--json");
+        }
+        command.output().expect("docgate status")
+    };
+    let output = run(false);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("): working"), "{text}");
+    assert!(text.contains("to send: 1"), "{text}");
+    assert!(text.contains("link: no axis configured"), "{text}");
+    let output = run(true);
+    let facts: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(facts["queues"]["waiting_to_send"], 1);
+    gateway.kill();
+    let output = run(false);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is it running?"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// A self-signed certificate for the key in `key_pem`, expired yesterday.
 fn expired_certificate(key_pem: &str) -> String {
     let key = rcgen::KeyPair::from_pem(key_pem).expect("key");

@@ -12,6 +12,7 @@ mod metrics;
 pub mod openapi;
 mod registers;
 mod server;
+pub mod status_text;
 mod upload;
 
 pub use error::ApiError;

@@ -1,0 +1,198 @@
+//! The status facts (`GET /api/v1/status`) as lines for a console: what `docgate status`
+//! prints. Works on the JSON the daemon answered, so the command needs nothing but HTTP.
+//! Renders; never gathers.
+
+use serde_json::Value;
+
+/// The facts as readable lines: a headline, the link, the queues, the seal, certificates,
+/// disk, then every check that is not ok with what to do.
+pub fn render(facts: &Value) -> String {
+    let mut lines = Vec::new();
+    let text = |value: &Value| value.as_str().unwrap_or("?").to_string();
+    let number = |value: &Value| value.as_u64().unwrap_or(0);
+    let failing = checks_with(facts, "failing");
+    let warnings = checks_with(facts, "warning");
+    lines.push(format!(
+        "docgate {} — {} ({}): {}",
+        text(&facts["version"]),
+        text(&facts["agency"]["organ_name"]),
+        text(&facts["agency"]["organ_id"]),
+        if !failing.is_empty() {
+            "NOT WORKING"
+        } else if !warnings.is_empty() {
+            "working, with warnings"
+        } else {
+            "working"
+        }
+    ));
+    lines.push(format!(
+        "up for {}",
+        duration(facts["uptime_secs"].as_i64().unwrap_or(0))
+    ));
+    lines.push(link_line(&facts["link"]));
+    let queues = &facts["queues"];
+    let oldest = facts["oldest_waiting_secs"]
+        .as_i64()
+        .map(|seconds| format!(" (oldest {})", duration(seconds)))
+        .unwrap_or_default();
+    lines.push(format!(
+        "to send: {}{oldest}; sent, not yet confirmed: {}; failed: {}",
+        number(&queues["waiting_to_send"]),
+        number(&queues["sent_unconfirmed"]),
+        number(&queues["failed_outgoing"]),
+    ));
+    lines.push(format!(
+        "incoming awaiting the clerk: {}; overdue: {}; quarantined packets: {}",
+        number(&queues["awaiting_clerk"]),
+        number(&queues["overdue"]),
+        number(&queues["quarantined_incoming"]),
+    ));
+    lines.push(seal_line(&facts["seal"]));
+    for certificate in facts["certificates"].as_array().into_iter().flatten() {
+        let days = certificate["seconds_left"]
+            .as_i64()
+            .map(|seconds| format!(", {} days left", seconds.div_euclid(86_400)))
+            .unwrap_or_default();
+        lines.push(format!(
+            "certificate {}: {}{days}",
+            text(&certificate["role"]),
+            text(&certificate["state"]),
+        ));
+    }
+    let disk = &facts["disk"];
+    lines.push(format!(
+        "disk: {} of {} ({}%)",
+        bytes(number(&disk["used_bytes"])),
+        bytes(number(&disk["quota_bytes"])),
+        number(&disk["percent"])
+    ));
+    for (label, checks) in [("FAILING", failing), ("warning", warnings)] {
+        for message in checks {
+            lines.push(format!("{label}: {message}"));
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+/// Whether any check fails (the command then exits 1).
+pub fn any_failing(facts: &Value) -> bool {
+    !checks_with(facts, "failing").is_empty()
+}
+
+fn checks_with(facts: &Value, severity: &str) -> Vec<String> {
+    facts["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|check| check["severity"] == severity)
+        .map(|check| check["message"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+fn link_line(link: &Value) -> String {
+    if link["configured"] != true {
+        return "link: no axis configured (stand-alone)".into();
+    }
+    let url = link["url"].as_str().unwrap_or("?");
+    if link["connected"] == true {
+        return format!(
+            "link: up ({url}); last success {}",
+            link["last_success"].as_str().unwrap_or("?")
+        );
+    }
+    format!(
+        "link: DOWN ({url}); last success {}; next try {}; {}",
+        link["last_success"].as_str().unwrap_or("never"),
+        link["next_try"].as_str().unwrap_or("soon"),
+        link["last_error"]
+            .as_str()
+            .unwrap_or("no error recorded yet")
+    )
+}
+
+fn seal_line(seal: &Value) -> String {
+    if seal["configured"] != true {
+        return "agency seal: not configured".into();
+    }
+    let holder = match seal["token_label"].as_str() {
+        Some(label) => format!("token '{label}'"),
+        None => "key file".into(),
+    };
+    match seal["problem"].as_str() {
+        Some(problem) => format!("agency seal ({holder}): WAITING — {problem}"),
+        None => format!("agency seal ({holder}): ready"),
+    }
+}
+
+/// `3 d 4 h`, `5 h 2 min`, `42 s`.
+fn duration(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60);
+    if days > 0 {
+        format!("{days} d {hours} h")
+    } else if hours > 0 {
+        format!("{hours} h {minutes} min")
+    } else if minutes > 0 {
+        format!("{minutes} min")
+    } else {
+        format!("{seconds} s")
+    }
+}
+
+fn bytes(value: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut amount = value as f64;
+    let mut unit = 0;
+    while amount >= 1024.0 && unit + 1 < UNITS.len() {
+        amount /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value} B")
+    } else {
+        format!("{amount:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_failing_box_says_so_and_what_to_do() {
+        let facts = json!({
+            "version": "0.1.0", "agency": {"organ_id": "000.00.01.H41", "organ_name": "UBND xã"},
+            "uptime_secs": 90_000,
+            "link": {"configured": true, "connected": false, "url": "https://axis", "last_error": "connection refused"},
+            "queues": {"waiting_to_send": 3, "sent_unconfirmed": 0, "failed_outgoing": 0,
+                       "awaiting_clerk": 1, "overdue": 0, "quarantined_incoming": 0},
+            "oldest_waiting_secs": 125,
+            "seal": {"configured": true, "token_label": "agency-seal", "problem": "token 'agency-seal' not found"},
+            "certificates": [{"role": "link", "state": "expiring", "seconds_left": 864_000}],
+            "disk": {"used_bytes": 3_221_225_472u64, "quota_bytes": 10_737_418_240u64, "percent": 30},
+            "checks": [{"component": "link", "severity": "failing", "message": "the axis is unreachable"},
+                       {"component": "certificate", "severity": "warning", "message": "expires in 10 days"}],
+        });
+        let text = render(&facts);
+        assert!(
+            text.starts_with("docgate 0.1.0 — UBND xã (000.00.01.H41): NOT WORKING"),
+            "{text}"
+        );
+        assert!(text.contains("up for 1 d 1 h"), "{text}");
+        assert!(text.contains("link: DOWN (https://axis)"), "{text}");
+        assert!(text.contains("to send: 3 (oldest 2 min)"), "{text}");
+        assert!(
+            text.contains("agency seal (token 'agency-seal'): WAITING"),
+            "{text}"
+        );
+        assert!(
+            text.contains("certificate link: expiring, 10 days left"),
+            "{text}"
+        );
+        assert!(text.contains("disk: 3.0 GiB of 10.0 GiB (30%)"), "{text}");
+        assert!(text.contains("FAILING: the axis is unreachable"), "{text}");
+        assert!(text.contains("warning: expires in 10 days"), "{text}");
+        assert!(any_failing(&facts));
+    }
+}
