@@ -12,6 +12,7 @@ mod metrics;
 pub mod openapi;
 mod registers;
 mod server;
+mod status_page;
 pub mod status_text;
 mod upload;
 

@@ -132,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(api)
+        .route("/", get(super::status_page::page))
         .route("/healthz", get(healthz))
         .route("/metrics", get(super::metrics::metrics))
         .route("/api/v1/openapi.json", get(openapi_document))

@@ -1,0 +1,70 @@
+//! The status page at `/` over plain HTTP: served without a login, Vietnamese by default and
+//! English on request, refreshing itself, with the facts in it — and never a document's
+//! content (a subject with markup does not appear at all, escaped or not).
+//!
+//! A real browser (headless Chromium at phone and desktop widths) is the next step for
+//! this page; these tests read the HTML the server sends.
+
+mod common;
+
+use common::{client, sample_meta, sample_pdf, GatewayDir};
+
+fn page(url: &str) -> (u16, String, String) {
+    let response = client().get(url).send().expect("GET /");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, content_type, response.text().expect("body"))
+}
+
+#[test]
+fn the_status_page_shows_the_facts_in_vietnamese_and_english_and_no_content() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = GatewayDir::init(dir.path(), &[]).start();
+    let mut meta = sample_meta();
+    meta["subject"] = "<script>alert('trích yếu bí mật')</script>".into();
+    let files = [("van-ban.pdf", "application/pdf", sample_pdf("page"))];
+    let (status, answer) = gateway.post_document(&meta, &files, None);
+    assert_eq!(status, 202, "{answer}");
+
+    let (status, content_type, html) = page(&format!("{}/", gateway.url));
+    assert_eq!(status, 200, "no login for the status page");
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(html.contains("<html lang=\"vi\">"), "{html}");
+    assert!(html.contains("Hoạt động bình thường"), "{html}");
+    assert!(html.contains("http-equiv=\"refresh\""), "refreshes itself");
+    assert!(html.contains("name=\"viewport\""), "readable on a phone");
+    assert!(!html.contains("<script"), "no script at all");
+    assert!(!html.contains("trích yếu bí mật"), "no document content");
+    assert!(!html.contains(&gateway.token), "no secret");
+    let waiting = html
+        .split("id=\"waiting-to-send\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_default();
+    assert!(waiting.trim_start().starts_with('1'), "one waiting: {waiting:?}");
+    assert!(html.contains("Chưa cấu hình trục"), "stand-alone, in words");
+
+    let (_, _, english) = page(&format!("{}/?lang=en", gateway.url));
+    assert!(english.contains("<html lang=\"en\">"));
+    assert!(english.contains("Working normally"), "{english}");
+    assert!(english.contains("No axis configured"), "{english}");
+}
+
+#[test]
+fn a_failing_box_says_so_and_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway_dir = GatewayDir::init(dir.path(), &[]);
+    let gateway = gateway_dir.start();
+    let text = std::fs::read_to_string(&gateway_dir.config).expect("config");
+    std::fs::write(&gateway_dir.config, format!("{text}\n[nonsense\n")).expect("break it");
+    let (_, _, html) = page(&format!("{}/", gateway.url));
+    assert!(html.contains("KHÔNG HOẠT ĐỘNG ĐÚNG"), "{html}");
+    assert!(html.contains("class=\"banner failing\""), "{html}");
+    assert!(html.contains("Cấu hình"), "names the component: {html}");
+    assert!(html.contains("would not start again"), "says what is wrong: {html}");
+}
