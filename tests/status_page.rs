@@ -46,7 +46,10 @@ fn the_status_page_shows_the_facts_in_vietnamese_and_english_and_no_content() {
         .nth(1)
         .and_then(|rest| rest.split('<').next())
         .unwrap_or_default();
-    assert!(waiting.trim_start().starts_with('1'), "one waiting: {waiting:?}");
+    assert!(
+        waiting.trim_start().starts_with('1'),
+        "one waiting: {waiting:?}"
+    );
     assert!(html.contains("Chưa cấu hình trục"), "stand-alone, in words");
 
     let (_, _, english) = page(&format!("{}/?lang=en", gateway.url));
@@ -66,5 +69,8 @@ fn a_failing_box_says_so_and_what_to_do() {
     assert!(html.contains("KHÔNG HOẠT ĐỘNG ĐÚNG"), "{html}");
     assert!(html.contains("class=\"banner failing\""), "{html}");
     assert!(html.contains("Cấu hình"), "names the component: {html}");
-    assert!(html.contains("would not start again"), "says what is wrong: {html}");
+    assert!(
+        html.contains("would not start again"),
+        "says what is wrong: {html}"
+    );
 }
