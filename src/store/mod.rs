@@ -35,6 +35,7 @@ mod register_tests;
 pub mod registers;
 mod schema;
 mod sealing;
+mod summary;
 mod writer;
 
 use std::path::Path;
@@ -61,6 +62,7 @@ pub use records::{
     PackableDocument, PacketBlob, PacketKind, RegisterSeries, StorageUsage,
 };
 pub use sealing::{SealedFile, UnstampedDocument};
+pub use summary::QueueSummary;
 
 /// Name of the SQLite file inside the state directory.
 pub const DATABASE_FILE: &str = "docgate.sqlite3";
