@@ -14,7 +14,9 @@ use crate::store::{Store, StoreError};
 use crate::sync::{self, LinkState, SealingSettings, SyncSettings, VdxpClient};
 use crate::system::clock::{SharedClock, SystemClock};
 use crate::system::config::{ConfigError, GatewayConfig};
+use crate::system::heartbeat::Heartbeat;
 use crate::system::shutdown::Shutdown;
+use crate::system::systemd;
 use crate::web::{self, AppState};
 use crate::workflow::register::NotationRules;
 use crate::workflow::{AgencyKey, IntakeContext, SignaturePolicy};
@@ -105,13 +107,69 @@ fn sealing(
     }))
 }
 
+/// The gateway once it is up, as `on_ready` sees it.
+pub struct Running<'a> {
+    pub store: &'a Store,
+    pub link: &'a LinkState,
+    /// The sync scheduler's heartbeat, when `[axis]` is configured.
+    pub sync_heartbeat: Option<Heartbeat>,
+    pub shutdown: &'a Shutdown,
+}
+
+impl Running<'_> {
+    /// Under systemd (`NOTIFY_SOCKET` set): sends `READY=1`, then pings the watchdog while
+    /// the store writer (and the sync scheduler, when configured) keep beating, refreshes
+    /// the `STATUS=` line, and sends `STOPPING=1` on shutdown. Otherwise does nothing.
+    pub fn notify_systemd(&self) {
+        let mut liveness = vec![("store writer", self.store.writer_heartbeat())];
+        if let Some(sync) = &self.sync_heartbeat {
+            liveness.push(("sync scheduler", sync.clone()));
+        }
+        let store = self.store.clone();
+        let link = self.link.clone();
+        let probes = systemd::Probes {
+            liveness,
+            status: Box::new(move || queue_status_line(&store, &link)),
+        };
+        let _ = systemd::start(probes, self.shutdown.clone());
+    }
+}
+
+/// The `STATUS=` line: the link and the queue at a glance.
+fn queue_status_line(store: &Store, link: &LinkState) -> String {
+    let link = link.snapshot();
+    let link = match (link.configured, link.connected) {
+        (false, _) => systemd::LinkWord::NotConfigured,
+        (true, true) => systemd::LinkWord::Up,
+        (true, false) => systemd::LinkWord::Down,
+    };
+    let today = crate::system::clock::edxml_date(time::OffsetDateTime::now_utc()).replace('/', "-");
+    match store.queue_counts(&today) {
+        Ok(counts) => systemd::status_line(&systemd::StatusFacts {
+            link,
+            waiting_to_send: counts.waiting_to_send,
+            oldest_waiting: counts.oldest_waiting_since.as_deref().and_then(age_of),
+            incoming_awaiting_clerk: counts.awaiting_clerk,
+        }),
+        Err(error) => format!("queue unknown: {error}"),
+    }
+}
+
+/// How long ago an RFC 3339 instant was.
+fn age_of(instant: &str) -> Option<Duration> {
+    let then = time::OffsetDateTime::parse(instant, &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    Duration::try_from(time::OffsetDateTime::now_utc() - then).ok()
+}
+
 /// Opens what the configuration names and serves on `listener` until `shutdown`.
-/// `on_ready` runs once the store is open and the listener is accepting.
+/// `on_ready` runs once the store is open, the sync scheduler (if any) started and the
+/// listener bound (connections wait in its backlog until the server takes them).
 pub async fn run(
     config: &GatewayConfig,
     listener: TcpListener,
     shutdown: Shutdown,
-    on_ready: impl FnOnce(&Store),
+    on_ready: impl FnOnce(&Running<'_>),
 ) -> Result<(), GatewayError> {
     let state_dir = config.gateway.state_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&state_dir))
@@ -186,8 +244,13 @@ pub async fn run(
         }
         None => (LinkState::unconfigured(), None),
     };
-    let state = state.with_link(link);
-    on_ready(&store);
+    let state = state.with_link(link.clone());
+    on_ready(&Running {
+        store: &store,
+        link: &link,
+        sync_heartbeat: sync.as_ref().map(|handle| handle.heartbeat()),
+        shutdown: &shutdown,
+    });
     let drain = Duration::from_secs(config.limits.shutdown_timeout_secs);
     let served = web::serve(listener, state, shutdown.clone(), drain).await;
     if let Some(sync) = sync {

@@ -522,8 +522,9 @@ fn run_gateway(config_path: &Path) -> Result<(), Failure> {
         let shutdown = Shutdown::new();
         shutdown.trigger_on_signals();
         let address = listener.local_addr().ok();
-        gateway::run(&config, listener, shutdown, |_| {
+        gateway::run(&config, listener, shutdown, |running| {
             tracing::info!(address = ?address, organ_id = %config.gateway.organ_id, "gateway ready");
+            running.notify_systemd();
         })
         .await?;
         Ok(())

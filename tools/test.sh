@@ -16,7 +16,10 @@ cd "$(dirname "$0")/.."
 #                   `pdftoppm`, which renders the visible seal for the tests to look at.
 #   qpdf          — rewrites test PDFs with object and cross-reference streams.
 #   openssl       — independent CMS verifier and the tests' timestamp authority (`openssl ts`).
-packages=(procps softhsm2 opensc poppler-utils qpdf openssl)
+#   systemd       — `systemd-analyze` (the unit's security rating and verify),
+#                   `systemd-sysusers` and `systemd-tmpfiles` (tests/systemd.rs).
+#   util-linux    — `unshare`, which gives tests/systemd.rs a private /run for its journal.
+packages=(procps softhsm2 opensc poppler-utils qpdf openssl systemd util-linux)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -55,6 +58,8 @@ export DOCGATE_PYTHON="$venv/bin/python"
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --all-targets --locked --features fault-injection -- -D warnings
+# `fault-injection` compiles in the test-only hook that wedges the store writer
+# (tests/systemd.rs checks the watchdog then falls silent); release builds never have it.
 echo "== cargo test"
-cargo test --locked
+cargo test --locked --features fault-injection

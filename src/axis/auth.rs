@@ -48,7 +48,7 @@ pub(crate) async fn authenticate(
             next.run(request).await
         }
         Err(message) => {
-            tracing::info!(reason = %message, "refused an unauthenticated request");
+            tracing::info!(reason = %message, error_kind = "unauthenticated", "refused an unauthenticated request");
             let _ = axum::body::to_bytes(request.into_body(), REFUSED_DRAIN_LIMIT).await;
             Reply::unauthorized(message).into_response()
         }

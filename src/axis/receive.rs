@@ -205,7 +205,7 @@ pub(crate) async fn update_status(
             .await
             .map_err(|error| Reply::internal(&error))?;
         if moved {
-            tracing::info!(system = %caller.system_id, doc_id = %delivery.delivery_id, status = new.as_str(), "delivery acknowledged");
+            tracing::info!(system = %caller.system_id, axis_doc_id = %delivery.delivery_id, state = new.as_str(), "delivery acknowledged");
             return Ok(Reply::ok(AxisAnswer::ok()));
         }
     }

@@ -53,7 +53,7 @@ impl Reply {
 
     /// 500 with code 99; the cause is logged, the caller is told to retry.
     pub(crate) fn internal(cause: &dyn std::fmt::Display) -> Reply {
-        tracing::error!(error = %cause, "axis request failed");
+        tracing::error!(error = %cause, error_kind = "internal", "axis request failed");
         Reply {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             answer: Box::new(AxisAnswer::fail(

@@ -100,7 +100,7 @@ pub(crate) async fn send_edoc(
         .blocking(move |store| store.find_retry(&sender, &sha256))
         .await?
     {
-        tracing::info!(system = %caller.system_id, doc_id = %stored.doc_id, "a retried packet answered again");
+        tracing::info!(system = %caller.system_id, axis_doc_id = %stored.doc_id, "a retried packet answered again");
         return replay(&stored.answer_json);
     }
     let header = parse(&state, &staged).await?;
@@ -309,7 +309,7 @@ async fn commit(
                 }
                 tracing::info!(
                     system = %caller.system_id,
-                    doc_id = %accepted.doc_id,
+                    axis_doc_id = %accepted.doc_id,
                     kind = route.message_type.as_str(),
                     recipients = route.recipients.len(),
                     "packet accepted"

@@ -68,6 +68,11 @@ impl Database {
         result
     }
 
+    /// The writer thread's heartbeat, for the systemd watchdog.
+    pub(crate) fn writer_heartbeat(&self) -> crate::system::heartbeat::Heartbeat {
+        self.writer.heartbeat()
+    }
+
     /// Lets queued writes commit, then stops the writer thread.
     pub(crate) fn close(&self) {
         self.writer.close();

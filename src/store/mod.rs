@@ -180,6 +180,12 @@ impl Store {
         self.with_reader(queries::count_documents)
     }
 
+    /// The writer thread's heartbeat: it beats after every batch and about every second
+    /// while idle, and stops when the thread is stuck (the systemd watchdog watches it).
+    pub fn writer_heartbeat(&self) -> crate::system::heartbeat::Heartbeat {
+        self.inner.database.writer_heartbeat()
+    }
+
     /// Waits until every write queued so far has committed and the writer thread has
     /// stopped. Called on shutdown; later writes fail with [`StoreError::Closed`].
     pub fn close(&self) {

@@ -2,10 +2,15 @@
 //! first, then whatever else is already queued (up to a batch limit), runs each inside its
 //! own savepoint of one transaction, commits once, and only then answers every caller.
 //! A request that fails rolls back its savepoint alone; the rest of the batch still commits.
+//!
+//! The thread beats a [`Heartbeat`] after every batch and at least every
+//! [`HEARTBEAT_TICK`] while idle, so a watcher (the systemd watchdog) can tell a live writer
+//! from one stuck inside a batch.
 
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use std::any::Any;
 
@@ -13,11 +18,15 @@ use rusqlite::{Connection, Transaction};
 use tokio::sync::oneshot;
 
 use super::StoreError;
+use crate::system::heartbeat::Heartbeat;
 
 /// Most requests folded into one transaction. Each request's savepoint journal lives in
 /// memory (`temp_store = MEMORY`, set in `spawn`), about 70 KiB per document, so this also
 /// bounds the writer's memory (~4.5 MiB).
 const MAX_BATCH: usize = 64;
+
+/// How often an idle writer wakes to beat its heartbeat.
+pub(crate) const HEARTBEAT_TICK: Duration = Duration::from_secs(1);
 
 /// A write: runs on the writer thread inside its own savepoint, and produces a value that
 /// is handed to the caller only after the transaction commits.
@@ -33,6 +42,7 @@ struct WriteRequest {
 pub(super) struct WriterHandle {
     sender: Mutex<Option<SyncSender<WriteRequest>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    heartbeat: Heartbeat,
 }
 
 pub(super) fn spawn(connection: Connection, depth: usize) -> Result<WriterHandle, StoreError> {
@@ -43,9 +53,11 @@ pub(super) fn spawn(connection: Connection, depth: usize) -> Result<WriterHandle
         .execute_batch("PRAGMA temp_store = MEMORY;")
         .map_err(StoreError::sqlite("keep temporary tables in memory"))?;
     let (sender, receiver) = mpsc::sync_channel(depth);
+    let heartbeat = Heartbeat::new();
+    let beats = heartbeat.clone();
     let thread = std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || run(connection, receiver))
+        .spawn(move || run(connection, receiver, &beats))
         .map_err(StoreError::io(
             "start the store writer thread",
             "store-writer",
@@ -53,10 +65,16 @@ pub(super) fn spawn(connection: Connection, depth: usize) -> Result<WriterHandle
     Ok(WriterHandle {
         sender: Mutex::new(Some(sender)),
         thread: Mutex::new(Some(thread)),
+        heartbeat,
     })
 }
 
 impl WriterHandle {
+    /// The writer thread's heartbeat (beaten after each batch and on idle ticks).
+    pub(super) fn heartbeat(&self) -> Heartbeat {
+        self.heartbeat.clone()
+    }
+
     /// Queues a write and waits for its commit; answers what `op` produced.
     pub(super) async fn submit<T: Send + 'static>(
         &self,
@@ -99,7 +117,10 @@ impl WriterHandle {
         let thread = self.thread.lock().ok().and_then(|mut thread| thread.take());
         if let Some(thread) = thread {
             if thread.join().is_err() {
-                tracing::error!("the store writer thread panicked");
+                tracing::error!(
+                    error_kind = "store_writer_panic",
+                    "the store writer thread panicked"
+                );
             }
         }
     }
@@ -111,8 +132,16 @@ impl Drop for WriterHandle {
     }
 }
 
-fn run(mut connection: Connection, receiver: Receiver<WriteRequest>) {
-    while let Ok(first) = receiver.recv() {
+fn run(mut connection: Connection, receiver: Receiver<WriteRequest>, heartbeat: &Heartbeat) {
+    let fault = fault::WedgeTrigger::from_env();
+    loop {
+        heartbeat.beat();
+        fault.wedge_if_triggered();
+        let first = match receiver.recv_timeout(HEARTBEAT_TICK) {
+            Ok(request) => request,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match receiver.try_recv() {
@@ -121,6 +150,44 @@ fn run(mut connection: Connection, receiver: Receiver<WriteRequest>) {
             }
         }
         commit_batch(&mut connection, batch);
+    }
+}
+
+/// Fault injection for the systemd tests, compiled in only with the `fault-injection`
+/// feature: when `DOCGATE_FAULT_WEDGE_WRITER` names a file and that file exists, the
+/// writer thread stops for good at its next turn, as a writer stuck in a hung `fsync`
+/// would; its heartbeat stops with it. Without the feature this is an empty type and no
+/// environment variable is read.
+mod fault {
+    #[cfg(feature = "fault-injection")]
+    pub(super) struct WedgeTrigger(Option<std::path::PathBuf>);
+
+    #[cfg(feature = "fault-injection")]
+    impl WedgeTrigger {
+        pub(super) fn from_env() -> WedgeTrigger {
+            WedgeTrigger(std::env::var_os("DOCGATE_FAULT_WEDGE_WRITER").map(Into::into))
+        }
+
+        pub(super) fn wedge_if_triggered(&self) {
+            if self.0.as_deref().is_some_and(std::path::Path::exists) {
+                tracing::warn!("fault injection: the store writer thread is wedged on purpose");
+                loop {
+                    std::thread::park();
+                }
+            }
+        }
+    }
+
+    #[cfg(not(feature = "fault-injection"))]
+    pub(super) struct WedgeTrigger;
+
+    #[cfg(not(feature = "fault-injection"))]
+    impl WedgeTrigger {
+        pub(super) fn from_env() -> WedgeTrigger {
+            WedgeTrigger
+        }
+
+        pub(super) fn wedge_if_triggered(&self) {}
     }
 }
 
@@ -151,7 +218,7 @@ fn commit_batch(connection: &mut Connection, batch: Vec<WriteRequest>) {
             }
         }
         Err(source) => {
-            tracing::error!(error = %source, "a write transaction failed to commit");
+            tracing::error!(error = %source, error_kind = "store_commit", "a write transaction failed to commit");
             for (reply, _) in results {
                 let _ = reply.send(Err(StoreError::BatchFailed {
                     action: "commit a write transaction",

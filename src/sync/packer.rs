@@ -33,7 +33,7 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
         let documents = match batch {
             Ok(documents) => documents,
             Err(error) => {
-                tracing::error!(%error, "cannot read the documents to pack");
+                tracing::error!(%error, error_kind = error.kind(), "cannot read the documents to pack");
                 if !context.pause(backoff.next_delay()).await {
                     break;
                 }
@@ -60,7 +60,7 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
                 Ok(()) => context.outbox_wake.notify_one(),
                 Err(error) => {
                     failed_ref.store(true, Ordering::Relaxed);
-                    tracing::warn!(id = %id, %error, "cannot pack an outgoing document; will retry");
+                    tracing::warn!(document_id = %id, %error, error_kind = error.kind(), "cannot pack an outgoing document; will retry");
                 }
             }
             Ok::<(), ()>(())
@@ -139,7 +139,7 @@ async fn pack<C: AxisClient>(
         )
         .await?;
     if packed {
-        tracing::info!(id = %id, packet = %packet.sha256, size = packet.size, "document packed");
+        tracing::info!(document_id = %id, packet_sha256 = %packet.sha256, size = packet.size, state = "packed", "document packed");
     }
     Ok(())
 }

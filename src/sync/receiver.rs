@@ -58,9 +58,9 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
                     context.due_after(delay),
                 );
                 if backoff.failures() <= 1 {
-                    tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "receiving failed; will retry");
+                    tracing::warn!(%error, error_kind = error.kind(), retry_in_ms = delay.as_millis() as u64, "receiving failed; will retry");
                 } else {
-                    tracing::debug!(%error, retry_in_ms = delay.as_millis() as u64, "receiving failed again; will retry");
+                    tracing::debug!(%error, error_kind = error.kind(), retry_in_ms = delay.as_millis() as u64, "receiving failed again; will retry");
                 }
                 if !context.pause(delay).await {
                     break;
@@ -110,7 +110,7 @@ async fn receive_round<C: AxisClient>(context: &Context<C>) -> Result<bool, Sync
                 Err(SyncError::Axis(error)) if error.is_transient() => Err(SyncError::Axis(error)),
                 Err(error) => {
                     complete.store(false, Ordering::Relaxed);
-                    tracing::error!(delivery = %delivery.id, %error, "cannot take a delivery; will retry");
+                    tracing::error!(axis_doc_id = %delivery.id, %error, error_kind = error.kind(), "cannot take a delivery; will retry");
                     Ok(())
                 }
             }
@@ -354,7 +354,7 @@ async fn commit_document<C: AxisClient>(
     };
     match context.store.commit_incoming(document).await {
         Ok(IncomingCommit::Committed) => {
-            tracing::info!(id = %id, delivery = %delivery.id, from = %header.from.organ_id, "incoming document received");
+            tracing::info!(document_id = %id, axis_doc_id = %delivery.id, organ_id = %header.from.organ_id, state = "received", "incoming document received");
             context.outbox_wake.notify_one();
             Ok(DeliveryOutcome::Document)
         }
@@ -470,7 +470,7 @@ async fn business_request<C: AxisClient>(
         IncomingCommit::Committed => DeliveryOutcome::Document,
         IncomingCommit::AlreadyCommitted(outcome) => outcome,
     };
-    tracing::info!(delivery = %delivery.id, %document_id, kind, "request received about an incoming document");
+    tracing::info!(axis_doc_id = %delivery.id, edxml_document_id = %document_id, kind, "request received about an incoming document");
     Ok(Some(outcome))
 }
 
@@ -523,7 +523,7 @@ async fn quarantine<C: AxisClient>(
     packet: Option<PacketBlob>,
     reason: String,
 ) -> Result<DeliveryOutcome, SyncError> {
-    tracing::warn!(delivery = %delivery.id, %reason, "incoming packet quarantined");
+    tracing::warn!(axis_doc_id = %delivery.id, organ_id = %delivery.from, state = "quarantined", error_kind = "quarantined", %reason, "incoming packet quarantined");
     let kind = match delivery.kind {
         MessageType::Edoc => PacketKind::Edoc,
         MessageType::Status => PacketKind::Status,

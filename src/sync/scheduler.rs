@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use super::client::{AxisClient, AxisError};
 use super::link::LinkState;
@@ -22,6 +22,7 @@ use super::{packer, receiver, sealer, sender};
 use crate::edxml::{EdxmlError, Limits, Organization};
 use crate::store::{Store, StoreError};
 use crate::system::clock::{rfc3339_utc, SharedClock};
+use crate::system::heartbeat::Heartbeat;
 use crate::system::shutdown::Shutdown;
 use crate::workflow::exchange::PackError;
 
@@ -60,6 +61,22 @@ pub enum SyncError {
     Seal(String),
     #[error("a background task stopped unexpectedly")]
     Task,
+}
+
+impl SyncError {
+    /// A short, stable name of the kind of failure: the logs' `error_kind` field
+    /// (journald `ERROR_KIND`), for counting and filtering.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SyncError::Axis(AxisError::Transient { .. }) => "axis_transient",
+            SyncError::Axis(AxisError::Permanent { .. }) => "axis_permanent",
+            SyncError::Store(_) => "store",
+            SyncError::Pack(_) => "pack",
+            SyncError::Edxml(_) => "edxml",
+            SyncError::Seal(_) => "seal",
+            SyncError::Task => "task",
+        }
+    }
 }
 
 /// Everything the tasks share.
@@ -140,9 +157,21 @@ where
 /// The running scheduler.
 pub struct SyncHandle {
     tasks: Vec<JoinHandle<()>>,
+    heartbeat: Heartbeat,
 }
 
+/// How often the scheduler's heartbeat beats while every task runs.
+const HEARTBEAT_TICK: Duration = Duration::from_secs(1);
+
 impl SyncHandle {
+    /// Beats about every second while the sealer, packer, sender and receiver tasks are
+    /// all still running and the runtime still schedules work; stops when one of them has
+    /// ended (returned or panicked) or the runtime is starved. The systemd watchdog
+    /// watches it.
+    pub fn heartbeat(&self) -> Heartbeat {
+        self.heartbeat.clone()
+    }
+
     /// Waits for the tasks to finish (after shutdown was triggered).
     pub async fn join(self) {
         for task in self.tasks {
@@ -170,11 +199,32 @@ pub fn start<C: AxisClient>(
         outbox_wake: Notify::new(),
         packable_wake: Notify::new(),
     });
-    let tasks = vec![
+    let shutdown = context.shutdown.clone();
+    let mut tasks = vec![
         tokio::spawn(sealer::run(context.clone())),
         tokio::spawn(packer::run(context.clone())),
         tokio::spawn(sender::run(context.clone())),
         tokio::spawn(receiver::run(context)),
     ];
-    SyncHandle { tasks }
+    let heartbeat = Heartbeat::new();
+    let watched = tasks.iter().map(JoinHandle::abort_handle).collect();
+    tasks.push(tokio::spawn(beat_while_running(
+        watched,
+        heartbeat.clone(),
+        shutdown,
+    )));
+    SyncHandle { tasks, heartbeat }
+}
+
+/// Beats `heartbeat` every tick while none of `tasks` has ended, until shutdown.
+async fn beat_while_running(tasks: Vec<AbortHandle>, heartbeat: Heartbeat, shutdown: Shutdown) {
+    loop {
+        if tasks.iter().all(|task| !task.is_finished()) {
+            heartbeat.beat();
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(HEARTBEAT_TICK) => {}
+            _ = shutdown.wait() => return,
+        }
+    }
 }

@@ -96,9 +96,9 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
             (Err(error), _) | (_, Err(error)) => {
                 let delay = backoff.next_delay();
                 if backoff.failures() <= 1 {
-                    tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "cannot seal or timestamp outgoing documents; will retry");
+                    tracing::warn!(%error, error_kind = error.kind(), retry_in_ms = delay.as_millis() as u64, "cannot seal or timestamp outgoing documents; will retry");
                 } else {
-                    tracing::debug!(%error, retry_in_ms = delay.as_millis() as u64, "sealing failed again; will retry");
+                    tracing::debug!(%error, error_kind = error.kind(), retry_in_ms = delay.as_millis() as u64, "sealing failed again; will retry");
                 }
                 context
                     .link
@@ -132,7 +132,7 @@ async fn seal_round<C: AxisClient>(
             .record_seal(id.clone(), file, context.now_text())
             .await?
         {
-            tracing::info!(id = %id, level = %level, "agency seal applied");
+            tracing::info!(document_id = %id, level = %level, state = "signed", "agency seal applied");
             context.packable_wake.notify_one();
             sealed += 1;
         }
@@ -183,7 +183,7 @@ fn seal(
         }
     };
     if let Some(error) = &signed.timestamp_error {
-        tracing::warn!(id = %document.id, %error, "sealed without a timestamp (B-B); the timestamp will be added when the TSA answers");
+        tracing::warn!(document_id = %document.id, %error, error_kind = "tsa_unavailable", "sealed without a timestamp (B-B); the timestamp will be added when the TSA answers");
     }
     let report = verify_pdf(&output, settings.policy.trust(), now)
         .map_err(|error| SyncError::Seal(error.to_string()))
@@ -301,7 +301,7 @@ async fn stamp_round<C: AxisClient>(
             .record_timestamp(id.clone(), stamped, context.now_text())
             .await?
         {
-            tracing::info!(id = %id, "seal timestamped (B-T)");
+            tracing::info!(document_id = %id, "seal timestamped (B-T)");
             context.packable_wake.notify_one();
             done += 1;
         }

@@ -40,7 +40,7 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
                 first_per_document(items)
             }
             Err(error) => {
-                tracing::error!(%error, "cannot read the outbox");
+                tracing::error!(%error, error_kind = error.kind(), "cannot read the outbox");
                 if !context.pause(backoff.next_delay()).await {
                     break;
                 }
@@ -68,9 +68,9 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
                 context.due_after(delay),
             );
             if backoff.failures() <= 1 {
-                tracing::warn!(outbox, %error, retry_in_ms = delay.as_millis() as u64, "sending failed; will retry");
+                tracing::warn!(outbox, %error, error_kind = error.kind(), retry_in_ms = delay.as_millis() as u64, "sending failed; will retry");
             } else {
-                tracing::debug!(outbox, %error, retry_in_ms = delay.as_millis() as u64, "sending failed again; will retry");
+                tracing::debug!(outbox, %error, error_kind = error.kind(), retry_in_ms = delay.as_millis() as u64, "sending failed again; will retry");
             }
             if !context.pause(delay).await {
                 return;
@@ -100,8 +100,11 @@ async fn send<C: AxisClient>(context: &Context<C>, item: &OutboxItem) -> Result<
         .mark_sending(item.id, context.now_text())
         .await?;
     if !waiting {
-        tracing::info!(outbox = item.id, document = %item.document, "packet withdrawn before sending; not sent");
+        tracing::info!(outbox = item.id, document_id = %item.document, "packet withdrawn before sending; not sent");
         return Ok(());
+    }
+    if item.attempts == 0 {
+        tracing::info!(outbox = item.id, document_id = %item.document, packet = item.kind.as_str(), state = "sent", "packet handed to the axis");
     }
     let packet = OutgoingPacket {
         path: context.store.blobs().blob_path(&item.packet.sha256)?,
@@ -119,7 +122,7 @@ async fn send<C: AxisClient>(context: &Context<C>, item: &OutboxItem) -> Result<
                 .mark_queued(item.id, doc_id.clone(), context.now_text())
                 .await?;
             context.link.succeeded(&context.now_text());
-            tracing::info!(outbox = item.id, document = %item.document, doc_id = %doc_id, "packet queued at the axis");
+            tracing::info!(outbox = item.id, document_id = %item.document, axis_doc_id = %doc_id, packet = item.kind.as_str(), state = "queued", "packet queued at the axis");
             Ok(())
         }
         Err(AxisError::Permanent {
@@ -134,7 +137,7 @@ async fn send<C: AxisClient>(context: &Context<C>, item: &OutboxItem) -> Result<
                 .await?;
             // The axis answered, so the link itself works.
             context.link.succeeded(&context.now_text());
-            tracing::warn!(outbox = item.id, document = %item.document, %reason, "the axis refused a packet; it will not be retried");
+            tracing::warn!(outbox = item.id, document_id = %item.document, packet = item.kind.as_str(), state = "refused", error_kind = "axis_refused", %reason, "the axis refused a packet; it will not be retried");
             Ok(())
         }
         Err(error) => {

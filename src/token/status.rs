@@ -348,15 +348,17 @@ impl StatusBoard {
 fn log_failure(token_label: &str, status: &TokenStatus, error: &TokenError) {
     match status {
         TokenStatus::Absent { .. } => {
-            tracing::warn!(token = %token_label, reason = %error, "token absent")
+            tracing::warn!(token = %token_label, reason = %error, error_kind = "token_absent", "token absent")
         }
         TokenStatus::PinRejected { .. } => {
-            tracing::error!(token = %token_label, reason = %error, "token PIN rejected")
+            tracing::error!(token = %token_label, reason = %error, error_kind = "token_pin_rejected", "token PIN rejected")
         }
         TokenStatus::ModuleUnavailable { .. } => {
-            tracing::error!(token = %token_label, reason = %error, "PKCS#11 module unavailable")
+            tracing::error!(token = %token_label, reason = %error, error_kind = "token_module", "PKCS#11 module unavailable")
         }
-        _ => tracing::error!(token = %token_label, reason = %error, "token unusable"),
+        _ => {
+            tracing::error!(token = %token_label, reason = %error, error_kind = "token_unusable", "token unusable")
+        }
     }
 }
 

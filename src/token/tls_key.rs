@@ -71,7 +71,7 @@ impl SigningKey for TokenTlsKey {
             Ok(KeyKind::EcP256) => self.algorithm == SignatureAlgorithm::ECDSA,
             Ok(KeyKind::Rsa { .. }) => self.algorithm == SignatureAlgorithm::RSA,
             Err(error) => {
-                tracing::warn!(%error, "the link key on the token is not available");
+                tracing::warn!(%error, error_kind = "token", "the link key on the token is not available");
                 false
             }
         };

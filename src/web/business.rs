@@ -44,7 +44,7 @@ pub async fn status(
 ) -> Result<Response, ApiError> {
     let request = body(json)?;
     let answer = clerk::set_status(&state.store, &state.intake, &id, request).await?;
-    tracing::info!(id = %id, code = %answer.code, "business status set");
+    tracing::info!(document_id = %id, status = %answer.code, "business status set");
     Ok(accepted(answer))
 }
 
@@ -56,7 +56,7 @@ pub async fn recall(
 ) -> Result<Response, ApiError> {
     let request = body(json)?;
     let answer = clerk::recall(&state.store, &state.intake, &id, &request.reason).await?;
-    tracing::info!(id = %id, outcome = answer.outcome, "outgoing document recalled");
+    tracing::info!(document_id = %id, outcome = answer.outcome, "outgoing document recalled");
     Ok(accepted(answer))
 }
 
@@ -68,7 +68,7 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let request = body(json)?;
     let answer = clerk::update(&state.store, &state.intake, &id, request).await?;
-    tracing::info!(id = %id, version = answer.version, "outgoing document updated");
+    tracing::info!(document_id = %id, version = answer.version, "outgoing document updated");
     Ok(accepted(answer))
 }
 

@@ -86,7 +86,7 @@ async fn create_from(
     };
     let outcome = accept_outgoing(&state.store, &state.intake, request).await?;
     if !outcome.replayed {
-        tracing::info!(id = %outcome.identity.id, document_id = ?outcome.identity.document_id, "outgoing document accepted");
+        tracing::info!(document_id = %outcome.identity.id, edxml_document_id = ?outcome.identity.document_id, state = %outcome.identity.state, "outgoing document accepted");
     }
     Ok((StatusCode::ACCEPTED, Json(outcome.identity)).into_response())
 }

@@ -55,7 +55,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         // 507 is the quota working as designed, not a fault: the message says it all.
         if self.status.is_server_error() && self.status != StatusCode::INSUFFICIENT_STORAGE {
-            tracing::error!(code = self.code, message = %self.message, "request failed");
+            tracing::error!(error_kind = self.code, error = %self.message, "request failed");
         }
         let body = json!({"error": {"code": self.code, "message": self.message}});
         (self.status, Json(body)).into_response()

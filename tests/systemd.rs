@@ -1,0 +1,517 @@
+//! systemd integration with real parts: `docgate run` talks to a notification socket the
+//! test binds (READY, WATCHDOG, STATUS, STOPPING, in that order, at the right moments); the
+//! watchdog falls silent when the store writer is wedged (the `fault-injection` feature's
+//! hook); `systemd-analyze` rates and verifies the unit, `systemd-sysusers` and
+//! `systemd-tmpfiles` apply our files to a scratch root; and under a journal (a socket the
+//! test binds at `/run/systemd/journal/socket` inside a private mount namespace) each log
+//! event arrives with its fields, and no secret or document content appears anywhere.
+
+mod common;
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{add_axis_section, client, docgate, sample_meta, sample_pdf, GatewayDir};
+use reqwest::blocking::multipart;
+use serde_json::Value;
+
+/// The axis secret `add_axis_section` writes (must never be logged).
+const AXIS_SECRET: &str = "test-secret-of-at-least-24-characters";
+
+/// A datagram socket the test listens on; a thread hands every datagram over with the
+/// instant it arrived.
+struct Listener {
+    messages: mpsc::Receiver<(Instant, Vec<u8>)>,
+}
+
+impl Listener {
+    fn bind(path: &Path) -> Listener {
+        let socket = UnixDatagram::bind(path).expect("bind a datagram socket");
+        let (sender, messages) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buffer = vec![0u8; 256 * 1024];
+            while let Ok(length) = socket.recv(&mut buffer) {
+                if sender
+                    .send((Instant::now(), buffer[..length].to_vec()))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Listener { messages }
+    }
+
+    /// The next datagram within `limit`.
+    fn next(&self, limit: Duration) -> Option<(Instant, Vec<u8>)> {
+        self.messages.recv_timeout(limit).ok()
+    }
+
+    /// Every notification (as text) arriving within `window`.
+    fn collect(&self, window: Duration) -> Vec<(Instant, String)> {
+        let end = Instant::now() + window;
+        let mut collected = Vec::new();
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.next(left) {
+                Some((at, bytes)) => collected.push((at, String::from_utf8_lossy(&bytes).into())),
+                None => break,
+            }
+        }
+        collected
+    }
+
+    /// Waits for a notification containing `needle`; panics after `limit`.
+    fn wait_for(&self, needle: &str, limit: Duration) -> (Instant, String) {
+        let end = Instant::now() + limit;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            if let Some((at, bytes)) = self.next(left) {
+                let text = String::from_utf8_lossy(&bytes).to_string();
+                if text.contains(needle) {
+                    return (at, text);
+                }
+            }
+        }
+        panic!("no notification with {needle:?} within {limit:?}");
+    }
+}
+
+/// `docgate run` with its stderr in a file; SIGKILLed on drop if still running.
+struct Daemon {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Daemon {
+    fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().ok().and_then(|status| status.code())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_daemon(mut command: Command, stderr: &Path) -> Daemon {
+    let file = File::create(stderr).expect("stderr file");
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .expect("spawn docgate run");
+    Daemon {
+        child,
+        stderr: stderr.to_path_buf(),
+    }
+}
+
+fn run_command(gateway: &GatewayDir) -> Command {
+    let mut command = docgate();
+    command
+        .args(["run", "--config"])
+        .arg(&gateway.config)
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("WATCHDOG_PID");
+    command
+}
+
+/// `POST /api/v1/documents` with the sample meta and a PDF; the new document's id.
+fn post_document(gateway: &GatewayDir, tag: &str) -> String {
+    let form = multipart::Form::new()
+        .text("meta", sample_meta().to_string())
+        .part(
+            "file",
+            multipart::Part::bytes(sample_pdf(tag))
+                .file_name("van-ban.pdf")
+                .mime_str("application/pdf")
+                .expect("mime"),
+        );
+    let response = client()
+        .post(format!("{}/api/v1/documents", gateway.url))
+        .bearer_auth(&gateway.token)
+        .multipart(form)
+        .send()
+        .expect("POST a document");
+    assert_eq!(response.status().as_u16(), 202);
+    let body: Value = response.json().expect("JSON answer");
+    body["id"].as_str().expect("id").to_string()
+}
+
+fn healthz_answers(url: &str) -> bool {
+    client()
+        .get(format!("{url}/healthz"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .map(common::is_up)
+        .unwrap_or(false)
+}
+
+/// No log output may hold the API token, the axis secret or a document's subject.
+fn assert_no_secret(output: &str, gateway: &GatewayDir) {
+    assert!(!output.contains(&gateway.token), "the API token was logged");
+    assert!(!output.contains(AXIS_SECRET), "the axis secret was logged");
+    let subject = sample_meta()["subject"]
+        .as_str()
+        .expect("subject")
+        .to_string();
+    assert!(!output.contains(&subject), "a document subject was logged");
+}
+
+#[test]
+fn ready_watchdog_status_and_stopping_arrive_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = GatewayDir::init(dir.path(), &[]);
+    // An axis nobody answers at: the sync scheduler runs (and is watched), the link is down.
+    add_axis_section(&gateway, "https://127.0.0.1:9/", "");
+    let notify = Listener::bind(&dir.path().join("notify.sock"));
+    let mut command = run_command(&gateway);
+    command
+        .env("NOTIFY_SOCKET", dir.path().join("notify.sock"))
+        .env("WATCHDOG_USEC", "1000000")
+        .env("RUST_LOG", "debug");
+    let mut daemon = spawn_daemon(command, &dir.path().join("stderr.log"));
+
+    // READY=1 comes first, and only once the API answers.
+    let (_, first) = notify
+        .next(Duration::from_secs(60))
+        .expect("a first notification");
+    let first = String::from_utf8_lossy(&first).to_string();
+    assert!(first.contains("READY=1"), "first notification: {first:?}");
+    assert!(
+        healthz_answers(&gateway.url),
+        "READY=1 came before /healthz answered"
+    );
+    assert!(
+        first.contains("STATUS=link down; nothing waiting to send; no incoming awaiting the clerk"),
+        "{first:?}"
+    );
+
+    // WATCHDOG=1 every half interval (0.5 s), while writer and scheduler are alive.
+    let pings: Vec<Instant> = notify
+        .collect(Duration::from_secs(3))
+        .into_iter()
+        .filter(|(_, text)| text.contains("WATCHDOG=1"))
+        .map(|(at, _)| at)
+        .collect();
+    assert!(pings.len() >= 4, "{} pings in 3 s", pings.len());
+    let longest_gap = pings
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .max()
+        .unwrap_or_default();
+    assert!(
+        longest_gap < Duration::from_millis(1_200),
+        "{longest_gap:?}"
+    );
+
+    // The STATUS= line follows the queue.
+    let id = post_document(&gateway, "systemd status");
+    let (_, status) = notify.wait_for("waiting to send (oldest", Duration::from_secs(15));
+    assert!(
+        status.contains("STATUS=link down; 1 waiting to send (oldest "),
+        "{status:?}"
+    );
+
+    // SIGTERM: STOPPING=1, then a clean exit.
+    let stopping = std::thread::spawn(move || {
+        notify.wait_for("STOPPING=1", Duration::from_secs(30));
+    });
+    assert_eq!(daemon.terminate(), Some(0));
+    stopping.join().expect("STOPPING=1 arrived");
+
+    let output = daemon.stderr_text();
+    assert!(
+        output.contains(&id),
+        "the document's state changes are logged"
+    );
+    assert_no_secret(&output, &gateway);
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn the_watchdog_stops_when_the_store_writer_is_wedged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = GatewayDir::init(dir.path(), &[]);
+    let notify = Listener::bind(&dir.path().join("notify.sock"));
+    let wedge = dir.path().join("wedge-the-writer");
+    let mut command = run_command(&gateway);
+    command
+        .env("NOTIFY_SOCKET", dir.path().join("notify.sock"))
+        .env("WATCHDOG_USEC", "1000000")
+        .env("DOCGATE_FAULT_WEDGE_WRITER", &wedge)
+        .env("RUST_LOG", "info");
+    let daemon = spawn_daemon(command, &dir.path().join("stderr.log"));
+    notify.wait_for("READY=1", Duration::from_secs(60));
+    let before = notify.collect(Duration::from_secs(2));
+    assert!(
+        before
+            .iter()
+            .filter(|(_, text)| text == "WATCHDOG=1\n")
+            .count()
+            >= 2,
+        "{before:?}"
+    );
+
+    // The writer stops at its next turn (≤ 1 s); its heartbeat is stale after 3 s, so
+    // from 5 s on no ping may arrive.
+    File::create(&wedge).expect("wedge trigger");
+    let _settling = notify.collect(Duration::from_secs(5));
+    let after = notify.collect(Duration::from_secs(4));
+    assert!(
+        after.iter().all(|(_, text)| !text.contains("WATCHDOG=1")),
+        "pings went on with a wedged writer: {after:?}"
+    );
+    // The STATUS= line still comes (reads do not need the writer): the task itself lives.
+    assert!(
+        after.iter().any(|(_, text)| text.contains("STATUS=")),
+        "{after:?}"
+    );
+    let output = daemon.stderr_text();
+    assert!(
+        output.contains("not pinging the systemd watchdog") && output.contains("store writer"),
+        "{output}"
+    );
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[test]
+fn the_watchdog_stops_when_the_store_writer_is_wedged() {
+    panic!(
+        "this test wedges the store writer through a hook compiled in only with \
+         `--features fault-injection`; run `cargo test --features fault-injection --test systemd` \
+         (tools/test.sh does)"
+    );
+}
+
+/// `systemd-analyze`, or a clear failure saying what to install.
+fn systemd_analyze(args: &[&str], unit: &Path) -> std::process::Output {
+    Command::new("systemd-analyze")
+        .args(args)
+        .arg(unit)
+        .output()
+        .expect("systemd-analyze (Debian package `systemd`) must be installed")
+}
+
+fn repository_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+#[test]
+fn the_unit_rates_two_or_lower_and_verifies() {
+    let unit = repository_file("systemd/docgate.service");
+    let rating = systemd_analyze(&["security", "--offline=true", "--no-pager"], &unit);
+    let text = String::from_utf8_lossy(&rating.stdout).to_string()
+        + &String::from_utf8_lossy(&rating.stderr);
+    let score: f64 = text
+        .lines()
+        .find_map(|line| {
+            line.split("Overall exposure level for docgate.service: ")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{text}"));
+    assert!(score <= 2.0, "exposure {score} > 2.0:\n{text}");
+
+    // `verify` insists the executables exist: point them at the binary under test.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("docgate.service");
+    let binary = env!("CARGO_BIN_EXE_docgate");
+    let original = std::fs::read_to_string(&unit).expect("read the unit");
+    std::fs::write(&copy, original.replace("/usr/bin/docgate", binary)).expect("write unit");
+    let verified = systemd_analyze(&["verify"], &copy);
+    let complaints = String::from_utf8_lossy(&verified.stderr).to_string();
+    assert!(verified.status.success(), "verify failed:\n{complaints}");
+    assert!(
+        !complaints.contains("docgate.service"),
+        "verify complained:\n{complaints}"
+    );
+}
+
+#[test]
+fn sysusers_and_tmpfiles_make_the_user_and_directories() {
+    let root = tempfile::tempdir().expect("tempdir");
+    for (kind, file) in [
+        ("sysusers.d", "systemd/sysusers.d/docgate.conf"),
+        ("tmpfiles.d", "systemd/tmpfiles.d/docgate.conf"),
+    ] {
+        let target = root.path().join("usr/lib").join(kind);
+        std::fs::create_dir_all(&target).expect("mkdir");
+        std::fs::copy(repository_file(file), target.join("docgate.conf")).expect("copy");
+    }
+    std::fs::create_dir_all(root.path().join("etc")).expect("etc");
+    let root_arg = format!("--root={}", root.path().display());
+    for (tool, extra) in [
+        ("systemd-sysusers", &[][..]),
+        ("systemd-tmpfiles", &["--create"][..]),
+    ] {
+        let output = Command::new(tool)
+            .arg(&root_arg)
+            .args(extra)
+            .arg("docgate.conf")
+            .output()
+            .unwrap_or_else(|error| panic!("{tool} (Debian package `systemd`): {error}"));
+        assert!(
+            output.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let passwd = std::fs::read_to_string(root.path().join("etc/passwd")).expect("passwd");
+    let user = passwd
+        .lines()
+        .find(|line| line.starts_with("docgate:"))
+        .expect("a docgate user");
+    let uid: u32 = user
+        .split(':')
+        .nth(2)
+        .and_then(|v| v.parse().ok())
+        .expect("uid");
+    assert!(
+        user.ends_with(":/var/lib/docgate:/usr/sbin/nologin"),
+        "{user}"
+    );
+    let look = |path: &str| {
+        let metadata = std::fs::metadata(root.path().join(path)).expect(path);
+        (metadata.mode() & 0o7777, metadata.uid(), metadata.gid())
+    };
+    assert_eq!(look("var/lib/docgate"), (0o700, uid, uid));
+    assert_eq!(look("etc/docgate"), (0o750, 0, uid));
+    assert_eq!(look("etc/docgate/credentials"), (0o700, 0, 0));
+}
+
+/// Reads one datagram of the journal's native protocol into (field, value) pairs.
+fn journal_fields(datagram: &[u8]) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    let mut rest = datagram;
+    while let Some(end) = rest.iter().position(|&byte| byte == b'\n') {
+        let line = String::from_utf8_lossy(&rest[..end]).to_string();
+        rest = &rest[end + 1..];
+        if let Some((name, value)) = line.split_once('=') {
+            fields.push((name.to_string(), value.to_string()));
+            continue;
+        }
+        let length_bytes: [u8; 8] = rest[..8].try_into().expect("a length");
+        let length = u64::from_le_bytes(length_bytes) as usize;
+        let value = String::from_utf8_lossy(&rest[8..8 + length]).to_string();
+        rest = &rest[8 + length + 1..];
+        fields.push((line, value));
+    }
+    fields
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+#[test]
+fn under_journald_events_carry_their_fields_and_no_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = GatewayDir::init(dir.path(), &[]);
+    add_axis_section(&gateway, "https://127.0.0.1:9/", "");
+    // The journal's socket, seen by the daemon at /run/systemd/journal/socket: a private
+    // mount namespace puts a fresh /run over the real one and our directory at
+    // /run/systemd, so nothing outside the test changes.
+    let systemd_dir = dir.path().join("run-systemd");
+    std::fs::create_dir_all(systemd_dir.join("journal")).expect("mkdir");
+    let journal = Listener::bind(&systemd_dir.join("journal/socket"));
+    // JOURNAL_STREAM names the stream systemd would connect to stderr: here, a file.
+    let stderr_path = dir.path().join("stderr.log");
+    let stderr = File::create(&stderr_path).expect("stderr file");
+    let metadata = stderr.metadata().expect("stat stderr");
+    let mut command = Command::new("unshare");
+    command
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd && \
+             mount --bind \"$1\" /run/systemd && exec \"$2\" run --config \"$3\"",
+        )
+        .arg("sh")
+        .arg(&systemd_dir)
+        .arg(env!("CARGO_BIN_EXE_docgate"))
+        .arg(&gateway.config)
+        .env(
+            "JOURNAL_STREAM",
+            format!("{}:{}", metadata.dev(), metadata.ino()),
+        )
+        .env("RUST_LOG", "debug")
+        .env_remove("NOTIFY_SOCKET");
+    drop(stderr);
+    let daemon = spawn_daemon(command, &stderr_path);
+
+    let mut events: Vec<Vec<(String, String)>> = Vec::new();
+    let wait_for = |message: &str, events: &mut Vec<Vec<(String, String)>>| {
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(found) = events
+                .iter()
+                .find(|fields| field(fields, "MESSAGE") == Some(message))
+            {
+                return found.clone();
+            }
+            let left = end
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| {
+                    panic!(
+                    "no journal event {message:?} (is `unshare --mount` allowed? it needs root); \
+                     stderr: {}",
+                    daemon.stderr_text()
+                )
+                });
+            if let Some((_, datagram)) = journal.next(left) {
+                if !datagram.is_empty() {
+                    events.push(journal_fields(&datagram));
+                }
+            }
+        }
+    };
+    let ready = wait_for("gateway ready", &mut events);
+    assert_eq!(field(&ready, "ORGAN_ID"), Some("000.00.01.H41"));
+    assert_eq!(field(&ready, "SYSLOG_IDENTIFIER"), Some("docgate"));
+    assert_eq!(field(&ready, "PRIORITY"), Some("5"));
+
+    let id = post_document(&gateway, "journal fields");
+    let accepted = wait_for("outgoing document accepted", &mut events);
+    assert_eq!(field(&accepted, "DOCUMENT_ID"), Some(id.as_str()));
+    assert_eq!(field(&accepted, "STATE"), Some("accepted"));
+    let packed = wait_for("document packed", &mut events);
+    assert_eq!(field(&packed, "DOCUMENT_ID"), Some(id.as_str()));
+    assert_eq!(field(&packed, "STATE"), Some("packed"));
+    let sent = wait_for("packet handed to the axis", &mut events);
+    assert_eq!(field(&sent, "DOCUMENT_ID"), Some(id.as_str()));
+    assert_eq!(field(&sent, "STATE"), Some("sent"));
+    let failed = wait_for("sending failed; will retry", &mut events);
+    assert_eq!(field(&failed, "ERROR_KIND"), Some("axis_transient"));
+
+    // Everything the daemon said, to the journal and to stderr, holds no secret.
+    let everything: String = events
+        .iter()
+        .flatten()
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect::<String>()
+        + &daemon.stderr_text();
+    assert_no_secret(&everything, &gateway);
+    // Under the journal nothing is written to stderr as plain lines.
+    assert!(
+        !daemon.stderr_text().contains("gateway ready"),
+        "{}",
+        daemon.stderr_text()
+    );
+}
