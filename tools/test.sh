@@ -58,6 +58,7 @@ export DOCGATE_PYTHON="$venv/bin/python"
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
 cargo clippy --all-targets --locked --features fault-injection -- -D warnings
 # `fault-injection` compiles in the test-only hook that wedges the store writer
 # (tests/systemd.rs checks the watchdog then falls silent); release builds never have it.
