@@ -77,6 +77,19 @@ fn count(connection: &Connection, sql: &str, today: Option<&str>) -> Result<u64,
     Ok(value.max(0) as u64)
 }
 
+/// Incoming documents the clerk has not answered (by migration 8's partial index; named,
+/// so that the count never falls back to scanning every incoming document).
+const AWAITING_CLERK: &str = "SELECT count(*) FROM documents
+     INDEXED BY documents_incoming_open_status
+     WHERE direction = 'in' AND cancelled_at IS NULL AND business_status = '01'
+       AND state = 'received'";
+
+/// Incoming documents past their due date and still open (by migration 8's partial index).
+const OVERDUE: &str = "SELECT count(*) FROM documents
+     INDEXED BY documents_incoming_open_due
+     WHERE direction = 'in' AND cancelled_at IS NULL AND due_date IS NOT NULL
+       AND coalesce(business_status, '') NOT IN ('02', '06') AND due_date < ?1";
+
 fn queue_counts(connection: &Connection, today: &str) -> Result<QueueCounts, StoreError> {
     const WAITING: &str = "direction = 'out' AND state IN ('accepted', 'signed', 'packed', 'sent')
          AND cancelled_at IS NULL";
@@ -111,19 +124,8 @@ fn queue_counts(connection: &Connection, today: &str) -> Result<QueueCounts, Sto
             "SELECT count(*) FROM incoming_deliveries WHERE outcome = 'quarantined'",
             None,
         )?,
-        awaiting_clerk: count(
-            connection,
-            "SELECT count(*) FROM documents WHERE direction = 'in' AND state = 'received'
-                 AND business_status = '01' AND cancelled_at IS NULL",
-            None,
-        )?,
-        overdue: count(
-            connection,
-            "SELECT count(*) FROM documents WHERE direction = 'in' AND due_date IS NOT NULL
-                 AND due_date < ?1 AND coalesce(business_status, '') NOT IN ('02', '06')
-                 AND cancelled_at IS NULL",
-            Some(today),
-        )?,
+        awaiting_clerk: count(connection, AWAITING_CLERK, None)?,
+        overdue: count(connection, OVERDUE, Some(today))?,
         registered_only: count(
             connection,
             "SELECT count(*) FROM documents WHERE direction = 'out' AND state = 'registered'",
@@ -169,6 +171,39 @@ fn exchange_totals(connection: &Connection) -> Result<ExchangeTotals, StoreError
 mod tests {
     use super::*;
     use crate::store::exchange_tests::{incoming, outgoing};
+
+    /// The page's counts of open incoming documents use the partial indexes, not a scan of
+    /// every incoming document.
+    #[test]
+    fn open_counts_use_their_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        for (query, index) in [
+            (AWAITING_CLERK, "documents_incoming_open_status"),
+            (OVERDUE, "documents_incoming_open_due"),
+        ] {
+            let plan: String = store
+                .inner
+                .database
+                .read(|connection| {
+                    let mut statement = connection
+                        .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                        .map_err(StoreError::sqlite("plan"))?;
+                    let parameters = if query.contains("?1") { 1 } else { 0 };
+                    let values =
+                        rusqlite::params_from_iter(std::iter::repeat_n("2026-11-22", parameters));
+                    let details = statement
+                        .query_map(values, |row| row.get::<_, String>(3))
+                        .map_err(StoreError::sqlite("plan"))?
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(StoreError::sqlite("plan"))?;
+                    Ok(details.join("; "))
+                })
+                .expect("plan");
+            assert!(plan.contains(index), "{query}: {plan}");
+        }
+        store.close();
+    }
 
     #[tokio::test]
     async fn counts_follow_the_documents() {
