@@ -323,20 +323,12 @@ fn apply_answer(
         )?;
     }
     if let Some(reason) = &answer.cancel_reason {
-        connection
-            .execute(
-                "UPDATE documents SET cancelled_at = ?2, cancel_reason = ?3, updated_at = ?2
-                 WHERE id = ?1",
-                rusqlite::params![document, at, reason],
-            )
-            .map_err(StoreError::sqlite("cancel a document"))?;
-        append_event(
+        cancel_document(
             connection,
             document,
             at,
-            "cancelled",
-            None,
-            &format!("cancelled in the register: {reason}"),
+            reason,
+            ("cancelled", &format!("cancelled in the register: {reason}")),
         )?;
     }
     if answer.update.is_none() && answer.cancel_reason.is_none() {
@@ -457,4 +449,23 @@ fn record_received_request(
         },
     )?;
     Ok(IncomingCommit::Committed)
+}
+
+/// Marks a document cancelled (kept for the record, with the reason) and logs `event`
+/// (`(kind, detail)`).
+pub(super) fn cancel_document(
+    connection: &Connection,
+    id: &str,
+    at: &str,
+    reason: &str,
+    event: (&str, &str),
+) -> Result<(), StoreError> {
+    connection
+        .execute(
+            "UPDATE documents SET cancelled_at = ?2, cancel_reason = ?3, updated_at = ?2
+             WHERE id = ?1",
+            rusqlite::params![id, at, reason],
+        )
+        .map_err(StoreError::sqlite("cancel a document"))?;
+    append_event(connection, id, at, event.0, None, event.1)
 }

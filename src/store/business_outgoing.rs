@@ -48,20 +48,15 @@ pub(super) fn withdraw_outgoing(
             rusqlite::params![id, "withdrawn by the office before it was sent", at],
         )
         .map_err(StoreError::sqlite("withdraw a packet"))?;
-    connection
-        .execute(
-            "UPDATE documents SET cancelled_at = ?2, cancel_reason = ?3, updated_at = ?2
-             WHERE id = ?1",
-            rusqlite::params![id, at, reason],
-        )
-        .map_err(StoreError::sqlite("cancel a document"))?;
-    append_event(
+    super::business::cancel_document(
         connection,
         id,
         at,
-        "withdrawn",
-        None,
-        &format!("withdrawn before it was handed to the axis; nothing was sent: {reason}"),
+        reason,
+        (
+            "withdrawn",
+            &format!("withdrawn before it was handed to the axis; nothing was sent: {reason}"),
+        ),
     )?;
     Ok(Withdrawal::Withdrawn)
 }
