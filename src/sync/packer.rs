@@ -9,8 +9,7 @@ use std::sync::Arc;
 use super::backoff::Backoff;
 use super::client::AxisClient;
 use super::scheduler::{in_flight, Context, SyncError, IDLE_POLL};
-use crate::edxml::{write_packet, AttachmentSource, OutgoingAttachment};
-use crate::store::{DocumentState, PackableDocument, PacketBlob, StoreError};
+use crate::store::{DocumentState, PackableDocument};
 use crate::system::clock::rfc3339_utc;
 use crate::workflow::exchange::outgoing_header;
 
@@ -104,28 +103,11 @@ async fn pack<C: AxisClient>(
     let (from_state, _) = pack_from(context);
     let packet = context
         .blocking(move |store| {
-            let blobs = store.blobs();
-            let attachments = document
-                .files
-                .iter()
-                .map(|file| {
-                    Ok(OutgoingAttachment {
-                        content_id: None,
-                        name: file.name.clone(),
-                        description: None,
-                        content_type: Some(file.content_type.clone()),
-                        source: AttachmentSource::File(blobs.blob_path(&file.sha256)?),
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let mut writer = blobs.writer(u64::MAX)?;
-            write_packet(&header, &attachments, &mut writer)?;
-            let staged = writer.finish()?;
-            let published = blobs.publish(staged)?;
-            Ok(PacketBlob {
-                sha256: published.sha256,
-                size: published.size,
-            })
+            crate::workflow::exchange::publish_edoc_packet::<SyncError>(
+                store,
+                &header,
+                &document.files,
+            )
         })
         .await?;
     let packed = context

@@ -20,10 +20,7 @@ use super::business_packets::{
 use super::exchange::{edxml_timestamp, outgoing_header, status_about, PackError};
 use super::intake::IntakeContext;
 use super::meta::{MetaError, OutgoingMeta};
-use crate::edxml::{
-    write_packet, AttachmentSource, EdocHeader, EdxmlError, Header, Organization,
-    OutgoingAttachment, StaffInfo, StatusCode,
-};
+use crate::edxml::{EdocHeader, EdxmlError, Header, Organization, StaffInfo, StatusCode};
 use crate::store::{
     BusinessFacts, BusinessSend, ClerkStatusCommit, ClerkStatusWrite, Direction, MetaUpdate,
     NewStatusPacket, PackableDocument, PacketBlob, RecallWrite, RequestAnswer, Store, StoreError,
@@ -187,27 +184,8 @@ async fn publish_packet(
     files: Vec<crate::store::DocumentFile>,
 ) -> Result<PacketBlob, ClerkError> {
     let store = store.clone();
-    tokio::task::spawn_blocking(move || -> Result<PacketBlob, ClerkError> {
-        let blobs = store.blobs();
-        let attachments = files
-            .iter()
-            .map(|file| {
-                Ok(OutgoingAttachment {
-                    content_id: None,
-                    name: file.name.clone(),
-                    description: None,
-                    content_type: Some(file.content_type.clone()),
-                    source: AttachmentSource::File(blobs.blob_path(&file.sha256)?),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut writer = blobs.writer(u64::MAX)?;
-        write_packet(&header, &attachments, &mut writer)?;
-        let published = blobs.publish(writer.finish()?)?;
-        Ok(PacketBlob {
-            sha256: published.sha256,
-            size: published.size,
-        })
+    tokio::task::spawn_blocking(move || {
+        super::exchange::publish_edoc_packet::<ClerkError>(&store, &header, &files)
     })
     .await
     .map_err(|_| StoreError::Closed)?

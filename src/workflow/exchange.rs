@@ -119,6 +119,39 @@ pub fn outgoing_header(
     Ok((Header::Edoc(header), meta.priority.min(4)))
 }
 
+/// Writes an edoc packet of `header` with `files` (blobs already in the store) as a new
+/// packet blob, durable before any row names it. Blocking: call it off the async runtime.
+pub fn publish_edoc_packet<E>(
+    store: &crate::store::Store,
+    header: &Header,
+    files: &[crate::store::DocumentFile],
+) -> Result<crate::store::PacketBlob, E>
+where
+    E: From<crate::store::StoreError> + From<crate::edxml::EdxmlError>,
+{
+    use crate::edxml::{write_packet, AttachmentSource, OutgoingAttachment};
+    let blobs = store.blobs();
+    let attachments = files
+        .iter()
+        .map(|file| {
+            Ok(OutgoingAttachment {
+                content_id: None,
+                name: file.name.clone(),
+                description: None,
+                content_type: Some(file.content_type.clone()),
+                source: AttachmentSource::File(blobs.blob_path(&file.sha256)?),
+            })
+        })
+        .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
+    let mut writer = blobs.writer(u64::MAX)?;
+    write_packet(header, &attachments, &mut writer)?;
+    let published = blobs.publish(writer.finish()?)?;
+    Ok(crate::store::PacketBlob {
+        sha256: published.sha256,
+        size: published.size,
+    })
+}
+
 /// The automatic status 01 (arrived) a receiver sends about an incoming document.
 pub fn arrival_status(incoming: &EdocHeader, us: &Organization, now: OffsetDateTime) -> Header {
     status_about(
