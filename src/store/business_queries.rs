@@ -259,23 +259,12 @@ pub(super) fn packable(
 ) -> Result<Option<super::records::PackableDocument>, StoreError> {
     let found = connection
         .query_row(
-            "SELECT id, document_id, subject, code_number, code_notation, meta_json, created_at,
-                 (SELECT old.document_id FROM documents AS old WHERE old.id = documents.replaces)
-             FROM documents WHERE id = ?1 AND direction = 'out'",
+            &format!(
+                "SELECT {} FROM documents WHERE id = ?1 AND direction = 'out'",
+                super::exchange_queries::PACKABLE_COLUMNS
+            ),
             [id],
-            |row| {
-                Ok(super::records::PackableDocument {
-                    id: row.get(0)?,
-                    document_id: row.get(1)?,
-                    subject: row.get(2)?,
-                    code_number: row.get(3)?,
-                    code_notation: row.get(4)?,
-                    meta_json: row.get(5)?,
-                    created_at: row.get(6)?,
-                    files: Vec::new(),
-                    replaces_document_id: row.get(7)?,
-                })
-            },
+            super::exchange_queries::packable_row,
         )
         .optional()
         .map_err(StoreError::sqlite("read an outgoing document"))?;

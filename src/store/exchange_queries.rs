@@ -10,6 +10,26 @@ use super::records::{
 };
 use super::StoreError;
 
+/// The columns [`packable_row`] reads, in its order.
+pub(super) const PACKABLE_COLUMNS: &str =
+    "id, document_id, subject, code_number, code_notation, meta_json, created_at,
+     (SELECT old.document_id FROM documents AS old WHERE old.id = documents.replaces)";
+
+/// A row of [`PACKABLE_COLUMNS`], its files left for the caller to read.
+pub(super) fn packable_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PackableDocument> {
+    Ok(PackableDocument {
+        id: row.get(0)?,
+        document_id: row.get(1)?,
+        subject: row.get(2)?,
+        code_number: row.get(3)?,
+        code_notation: row.get(4)?,
+        meta_json: row.get(5)?,
+        created_at: row.get(6)?,
+        files: Vec::new(),
+        replaces_document_id: row.get(7)?,
+    })
+}
+
 pub(super) fn packable_documents(
     connection: &Connection,
     state: DocumentState,
@@ -20,31 +40,18 @@ pub(super) fn packable_documents(
     // sealed before the cut-off (`None`: no seal rule applies). Express documents first
     // (priority 3 hỏa tốc, 4 at a set time; then 2, 1), each level oldest first.
     let mut statement = connection
-        .prepare(
-            "SELECT id, document_id, subject, code_number, code_notation, meta_json, created_at,
-                 (SELECT old.document_id FROM documents AS old WHERE old.id = documents.replaces)
+        .prepare(&format!(
+            "SELECT {PACKABLE_COLUMNS}
              FROM documents WHERE direction = 'out' AND state = ?1 AND cancelled_at IS NULL
                  AND (?3 IS NULL OR signature_level IS NULL OR signature_level = 'B-T'
                       OR sealed_at <= ?3)
-             ORDER BY priority DESC, id LIMIT ?2",
-        )
+             ORDER BY priority DESC, id LIMIT ?2"
+        ))
         .map_err(StoreError::sqlite("list documents to pack"))?;
     let rows = statement
         .query_map(
             rusqlite::params![state.as_str(), limit, b_b_sealed_before],
-            |row| {
-                Ok(PackableDocument {
-                    id: row.get(0)?,
-                    document_id: row.get(1)?,
-                    subject: row.get(2)?,
-                    code_number: row.get(3)?,
-                    code_notation: row.get(4)?,
-                    meta_json: row.get(5)?,
-                    created_at: row.get(6)?,
-                    files: Vec::new(),
-                    replaces_document_id: row.get(7)?,
-                })
-            },
+            packable_row,
         )
         .map_err(StoreError::sqlite("list documents to pack"))?;
     let mut documents: Vec<PackableDocument> = rows
