@@ -211,6 +211,10 @@ pub async fn run(
     .with_identity(web::facts::BoxIdentity::from_config(
         config,
         time::OffsetDateTime::now_utc(),
+    ))
+    .with_clerks(web::clerk::ClerkAccess::new(
+        config.api.clerks_file.clone(),
+        false,
     ));
     let (link, sync) = match &config.axis {
         Some(axis) => {

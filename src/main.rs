@@ -15,6 +15,8 @@ use docgate::system::config::{self, GatewayConfig, InitOptions};
 use docgate::system::{logging, shutdown::Shutdown};
 use docgate::{demo, edxml, gateway};
 
+mod clerk_cli;
+
 /// Exit code for a configuration that does not validate (sysexits' EX_CONFIG); systemd's
 /// unit does not restart on it, since restarting cannot fix a file.
 const EXIT_BAD_CONFIG: u8 = 78;
@@ -65,6 +67,9 @@ enum Command {
     /// The registers (sổ văn bản) of a gateway.
     #[command(subcommand)]
     Register(RegisterCommand),
+    /// The clerk accounts of the clerk pages (/clerk/ on the LAN side).
+    #[command(subcommand)]
+    Clerk(clerk_cli::ClerkCommand),
     /// What the status page shows, for a console: link, queues, seal, certificates, disk
     /// and every failing check. Asks the running daemon; exits 1 when a check fails and 2
     /// when the daemon does not answer.
@@ -325,6 +330,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Sign(args) => run_sign(args),
         Command::Verify(args) => run_verify(args),
         Command::Register(RegisterCommand::Export(args)) => run_register_export(args),
+        Command::Clerk(command) => Ok(clerk_cli::run(command)?),
     }
 }
 

@@ -50,6 +50,16 @@ pub struct DemoProcess {
     /// Environment it needs (`SOFTHSM2_CONF` when its keys are on the demo's SoftHSM).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub env: std::collections::BTreeMap<String, String>,
+    /// A clerk account of the gateway's clerk pages (`URL/clerk/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clerk: Option<DemoClerk>,
+}
+
+/// A demo clerk's login.
+#[derive(Debug, Serialize, Deserialize, Clone)]
+pub struct DemoClerk {
+    pub username: String,
+    pub password: String,
 }
 
 /// Why the demo stopped.

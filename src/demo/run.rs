@@ -93,6 +93,12 @@ async fn exchange_samples(manifest: &DemoManifest) -> Result<(), DemoError> {
                 process.url
             );
         }
+        if let Some(clerk) = &process.clerk {
+            println!(
+                "  clerk pages: {}/clerk/ (user {}, password {})",
+                process.url, clerk.username, clerk.password
+            );
+        }
         let id = serde_json::from_str::<Value>(&answer)
             .ok()
             .and_then(|value| value["id"].as_str().map(str::to_owned));

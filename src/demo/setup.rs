@@ -119,6 +119,7 @@ pub fn setup(dir: &Path) -> Result<DemoManifest, DemoError> {
     write_private(&axis_config, &text)?;
     let axis = DemoProcess {
         env: Default::default(),
+        clerk: None,
         url: axis_url,
         api_token: None,
         organ_id: PROVINCE_ORGAN_ID.into(),
@@ -212,7 +213,9 @@ fn setup_gateway(
         tls.key.display(),
     );
     append(&init.config_path, &axis_section)?;
+    let clerk = add_clerk(&init.config_path, office)?;
     Ok(DemoProcess {
+        clerk: Some(clerk),
         url: format!("http://{listen}"),
         api_token: Some(init.api_token),
         organ_id: office.organ_id.into(),
@@ -224,6 +227,31 @@ fn setup_gateway(
             init.config_path.display().to_string(),
         ],
         config: init.config_path,
+    })
+}
+
+/// A clerk account `vanthu` with a random password, in the accounts file beside `config`.
+fn add_clerk(config: &Path, office: &DemoOffice) -> Result<super::DemoClerk, DemoError> {
+    use crate::system::clerk_accounts::{self, ClerkAccounts};
+    let path = clerk_accounts::default_path(config);
+    let token = config::fresh_token().map_err(io(&path))?;
+    let password = token[..20].to_string();
+    let mut accounts = ClerkAccounts::default();
+    let failed = |error: clerk_accounts::AccountsError| DemoError::Io {
+        path: path.clone(),
+        source: std::io::Error::other(error.to_string()),
+    };
+    accounts
+        .add(
+            "vanthu",
+            &format!("Văn thư {}", office.organ_name),
+            &password,
+        )
+        .map_err(failed)?;
+    accounts.save(&path).map_err(failed)?;
+    Ok(super::DemoClerk {
+        username: "vanthu".into(),
+        password,
     })
 }
 

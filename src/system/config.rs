@@ -66,6 +66,10 @@ pub struct ApiSection {
     /// A file holding the bearer token (readable only by the docgate user).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
+    /// The clerks' accounts file (`docgate clerk add` writes it); default `clerks.toml`
+    /// beside this configuration file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clerks_file: Option<PathBuf>,
 }
 
 /// `[limits]`: what one request may carry.
@@ -149,6 +153,10 @@ impl GatewayConfig {
         if let Some(token_file) = &config.api.token_file {
             config.api.token_file = Some(base.join(token_file));
         }
+        config.api.clerks_file = Some(match &config.api.clerks_file {
+            Some(clerks_file) => base.join(clerks_file),
+            None => crate::system::clerk_accounts::default_path(path),
+        });
         if let Some(axis) = &mut config.axis {
             axis.ca = base.join(&axis.ca);
             axis.certificate = base.join(&axis.certificate);
@@ -352,6 +360,7 @@ pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
             listen: options.listen,
             token: Some(api_token.clone()),
             token_file: None,
+            clerks_file: None,
         },
         limits: LimitsSection::default(),
         axis: None,

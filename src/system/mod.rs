@@ -5,6 +5,7 @@
 
 mod axis_config;
 pub mod certificates;
+pub mod clerk_accounts;
 pub mod clock;
 pub mod config;
 pub mod heartbeat;

@@ -137,12 +137,21 @@ pub async fn file(
     State(state): State<AppState>,
     Path((id, n)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    file_response(&state, &id, &n).await
+}
+
+/// File `n` of document `id` as a download (the API's and the clerk pages').
+pub(super) async fn file_response(
+    state: &AppState,
+    id: &str,
+    n: &str,
+) -> Result<Response, ApiError> {
     let n: u32 = n.parse().map_err(|_| {
         ApiError::bad_request(format!(
             "file number {n:?} is not a number (files count from 1)"
         ))
     })?;
-    let document = load_document(&state, &id).await?;
+    let document = load_document(state, id).await?;
     let entry = document
         .files
         .iter()

@@ -1,9 +1,10 @@
-//! The LAN side of the gateway: the local API (`/api/v1/...`) and `/healthz`. Speaks HTTP
-//! and JSON and nothing else: it turns requests into `workflow` calls and their results
-//! into answers. Never opens the database or a blob file itself; never decides what a
+//! The LAN side of the gateway: the local API (`/api/v1/...`), the status page, the clerk
+//! pages (`/clerk/...`), `/healthz` and `/metrics`. Speaks HTTP, JSON and HTML and nothing
+//! else: it turns requests into `workflow` calls and their results into answers. Never opens the database or a blob file itself; never decides what a
 //! document must contain.
 
 mod business;
+pub mod clerk;
 mod document_list;
 mod documents;
 mod error;

@@ -39,6 +39,8 @@ pub struct AppState {
     pub organ_name: String,
     /// Who the box is and what it watches, for the status facts.
     pub identity: Arc<BoxIdentity>,
+    /// The clerk pages' accounts, sessions and lockouts.
+    pub clerks: Arc<super::clerk::ClerkAccess>,
     token: Arc<TokenCheck>,
 }
 
@@ -75,6 +77,7 @@ impl AppState {
                 certificates: Vec::new(),
                 signing: None,
             }),
+            clerks: Arc::new(super::clerk::ClerkAccess::new(None, false)),
             token: Arc::new(TokenCheck { key, expected }),
         })
     }
@@ -89,6 +92,12 @@ impl AppState {
     pub fn with_identity(mut self, identity: BoxIdentity) -> AppState {
         self.organ_name = identity.organ_name.clone();
         self.identity = Arc::new(identity);
+        self
+    }
+
+    /// The same state, letting the clerks of `clerks` log in to the clerk pages.
+    pub fn with_clerks(mut self, clerks: super::clerk::ClerkAccess) -> AppState {
+        self.clerks = Arc::new(clerks);
         self
     }
 
@@ -108,7 +117,8 @@ impl AppState {
     }
 }
 
-/// All routes. `/healthz` needs no token; everything under `/api/` does.
+/// All routes. `/healthz` needs no token; everything under `/api/` does; the clerk pages
+/// under `/clerk/` need a clerk's session instead.
 pub fn router(state: AppState) -> Router {
     let body_limit = usize::try_from(state.max_request_bytes).unwrap_or(usize::MAX);
     let api = Router::new()
@@ -132,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(api)
+        .merge(super::clerk::routes(state.clone()))
         .route("/", get(super::status_page::page))
         .route("/healthz", get(healthz))
         .route("/metrics", get(super::metrics::metrics))
@@ -211,6 +222,8 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
+    // The peer address reaches the handlers (the clerk login's lockout counts by address).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server =
         axum::serve(listener, app).with_graceful_shutdown(async move { signal.wait().await });
     let server = tokio::spawn(async move { server.await });

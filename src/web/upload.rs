@@ -104,7 +104,7 @@ async fn read_meta(mut field: Field<'_>) -> Result<Vec<u8>, ApiError> {
     Ok(meta)
 }
 
-async fn stream_file(
+pub(super) async fn stream_file(
     store: &Store,
     mut field: Field<'_>,
     name: String,
@@ -189,7 +189,7 @@ fn internal(message: &str) -> ApiError {
     )
 }
 
-fn multipart_error(error: MultipartError) -> ApiError {
+pub(super) fn multipart_error(error: MultipartError) -> ApiError {
     let status = error.status();
     let message = format!("the multipart body cannot be read: {}", error.body_text());
     if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
