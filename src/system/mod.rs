@@ -1,6 +1,6 @@
 //! Process plumbing shared by the edges: configuration (one validator for `config check`
-//! and `run`), the clock, logging, the shutdown signal, liveness heartbeats and the
-//! systemd protocol (readiness, watchdog, status). Owns no document logic and
+//! and `run`), the clerks' accounts file, the clock, logging, the shutdown signal, liveness
+//! heartbeats and the systemd protocol (readiness, watchdog, status). Owns no document logic and
 //! never touches the store.
 
 mod axis_config;
