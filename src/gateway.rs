@@ -43,6 +43,8 @@ pub enum GatewayError {
     Trust(#[from] crate::signature::trust::TrustError),
     #[error("cannot set up the link to the axis: {0}")]
     Axis(#[from] crate::sync::VdxpClientError),
+    #[error("cannot serve the LAN side over HTTPS: {0}")]
+    LanTls(crate::system::tls::TlsError),
 }
 
 /// The link's client key on the agency token, when `[axis] token_key_label` says so: its
@@ -214,7 +216,7 @@ pub async fn run(
     ))
     .with_clerks(web::clerk::ClerkAccess::new(
         config.api.clerks_file.clone(),
-        false,
+        config.api.tls_certificate.is_some(),
     ));
     let (link, sync) = match &config.axis {
         Some(axis) => {
@@ -256,7 +258,8 @@ pub async fn run(
         shutdown: &shutdown,
     });
     let drain = Duration::from_secs(config.limits.shutdown_timeout_secs);
-    let served = web::serve(listener, state, shutdown.clone(), drain).await;
+    let lan_tls = config.api.lan_tls().map_err(GatewayError::LanTls)?;
+    let served = web::serve(listener, state, shutdown.clone(), drain, lan_tls).await;
     if let Some(sync) = sync {
         // The tasks watch the same signal; a send or fetch in flight is simply abandoned
         // (its row is still waiting and is taken up again on the next start).

@@ -545,11 +545,26 @@ fn status(config_path: &Path, json: bool) -> Result<(), Failure> {
     if address.ip().is_unspecified() {
         address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let url = format!("http://{address}/api/v1/status");
+    // Over HTTPS when the LAN side is, trusting exactly the configured certificate.
+    let pinned = match &config.api.tls_certificate {
+        Some(certificate) => Some(
+            docgate::system::lan_tls::pinned_client_config(certificate).map_err(|error| {
+                Failure {
+                    code: EXIT_BAD_CONFIG,
+                    error: error.into(),
+                }
+            })?,
+        ),
+        None => None,
+    };
+    let scheme = if pinned.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{address}/api/v1/status");
     let answer = runtime()?.block_on(async {
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()?;
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10));
+        if let Some(pinned) = pinned {
+            builder = builder.use_preconfigured_tls(pinned);
+        }
+        let client = builder.build()?;
         client
             .get(&url)
             .bearer_auth(&token)

@@ -336,3 +336,92 @@ fn the_upload_form_refuses_a_forged_post_before_reading_files() {
     let blobs = common::list_files(&gateway.gateway.blobs_dir());
     assert!(blobs.is_empty(), "nothing staged or kept: {blobs:?}");
 }
+
+#[test]
+fn over_https_the_session_cookie_is_secure_and_plain_http_gets_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = GatewayDir::init(dir.path(), &[]);
+    add_clerk(&gateway.config, "vanthu", PASSWORD);
+    let mut params =
+        rcgen::CertificateParams::new(vec!["docgate.local".to_string()]).expect("params");
+    params
+        .subject_alt_names
+        .push(rcgen::SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+    let key = rcgen::KeyPair::generate().expect("key");
+    let certificate = params.self_signed(&key).expect("certificate");
+    std::fs::write(dir.path().join("lan.pem"), certificate.pem()).expect("write");
+    std::fs::write(dir.path().join("lan-key.pem"), key.serialize_pem()).expect("write");
+    let text = std::fs::read_to_string(&gateway.config).expect("config");
+    let text = text.replacen(
+        "[api]\n",
+        "[api]\ntls_certificate = \"lan.pem\"\ntls_key = \"lan-key.pem\"\n",
+        1,
+    );
+    std::fs::write(&gateway.config, text).expect("config");
+    let check = docgate()
+        .args(["config", "check", "--config"])
+        .arg(&gateway.config)
+        .output()
+        .expect("check");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let mut child = docgate()
+        .args(["run", "--config"])
+        .arg(&gateway.config)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("spawn");
+    let https_url = gateway.url.replace("http://", "https://");
+    let trusting = || {
+        reqwest::blocking::Client::builder().add_root_certificate(
+            reqwest::Certificate::from_pem(certificate.pem().as_bytes()).expect("pem"),
+        )
+    };
+    let probe = trusting().build().expect("client");
+    let up = common::exchange::wait_for(std::time::Duration::from_secs(30), || {
+        probe.get(format!("{https_url}/healthz")).send().ok()
+    });
+    assert!(up.is_some(), "the gateway answers over HTTPS");
+
+    let mut clerk = ClerkClient::with_builder(&https_url, trusting());
+    clerk.login("vanthu", PASSWORD);
+    let line = clerk
+        .set_cookie_lines
+        .iter()
+        .find(|line| line.starts_with("docgate_session="))
+        .expect("session cookie")
+        .clone();
+    assert!(
+        line.contains("Secure") && line.contains("HttpOnly"),
+        "{line}"
+    );
+    assert_eq!(clerk.get("/clerk/incoming").0, 200);
+
+    // Plain HTTP on the same port gets no page.
+    let plain = reqwest::blocking::Client::new()
+        .get(format!("{}/clerk/login", gateway.url))
+        .send();
+    assert!(plain
+        .map(|response| !response.status().is_success())
+        .unwrap_or(true));
+    // `docgate status` reaches the daemon over HTTPS, pinned to the configured certificate.
+    let status = docgate()
+        .args(["status", "--json", "--config"])
+        .arg(&gateway.config)
+        .output()
+        .expect("status");
+    assert_ne!(
+        status.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let facts: Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert!(facts["checks"].is_array(), "{facts}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

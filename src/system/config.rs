@@ -70,6 +70,37 @@ pub struct ApiSection {
     /// beside this configuration file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clerks_file: Option<PathBuf>,
+    /// Serve the LAN side over HTTPS with this certificate chain (PEM) and `tls_key`; the
+    /// clerk pages' cookies are then marked `Secure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_certificate: Option<PathBuf>,
+    /// The private key (PEM, PKCS#8) of `tls_certificate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl ApiSection {
+    /// The LAN side's HTTPS settings, when they are set and usable.
+    pub fn lan_tls(
+        &self,
+    ) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, crate::system::tls::TlsError> {
+        match (&self.tls_certificate, &self.tls_key) {
+            (Some(certificate), Some(key)) => {
+                crate::system::lan_tls::lan_server_config(certificate, key).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn tls_problem(&self) -> Option<String> {
+        match (&self.tls_certificate, &self.tls_key) {
+            (Some(_), None) | (None, Some(_)) => {
+                Some("is set without api.tls_key, or the other way round".into())
+            }
+            (Some(_), Some(_)) => self.lan_tls().err().map(|error| error.to_string()),
+            (None, None) => None,
+        }
+    }
 }
 
 /// `[limits]`: what one request may carry.
@@ -157,6 +188,12 @@ impl GatewayConfig {
             Some(clerks_file) => base.join(clerks_file),
             None => crate::system::clerk_accounts::default_path(path),
         });
+        config.api.tls_certificate = config
+            .api
+            .tls_certificate
+            .as_ref()
+            .map(|file| base.join(file));
+        config.api.tls_key = config.api.tls_key.as_ref().map(|file| base.join(file));
         if let Some(axis) = &mut config.axis {
             axis.ca = base.join(&axis.ca);
             axis.certificate = base.join(&axis.certificate);
@@ -220,6 +257,13 @@ impl GatewayConfig {
                     "must be at least {MIN_TOKEN_LENGTH} printable ASCII characters without spaces"
                 ),
                 "generate one with `docgate config init` or `openssl rand -hex 32`",
+            ));
+        }
+        if let Some(problem) = self.api.tls_problem() {
+            return Err(invalid(
+                "api.tls_certificate",
+                problem,
+                "set both api.tls_certificate and api.tls_key to PEM files the docgate user may read, or neither",
             ));
         }
         let limits = &self.limits;
@@ -361,6 +405,8 @@ pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
             token: Some(api_token.clone()),
             token_file: None,
             clerks_file: None,
+            tls_certificate: None,
+            tls_key: None,
         },
         limits: LimitsSection::default(),
         axis: None,

@@ -9,6 +9,7 @@ pub mod clerk_accounts;
 pub mod clock;
 pub mod config;
 pub mod heartbeat;
+pub mod lan_tls;
 pub mod logging;
 mod register_config;
 pub mod shutdown;

@@ -9,6 +9,7 @@ mod document_list;
 mod documents;
 mod error;
 pub mod facts;
+mod listeners;
 mod metrics;
 pub mod openapi;
 mod registers;

@@ -4,18 +4,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::connect_info::Connected;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
+use axum::serve::IncomingStream;
 use axum::{Json, Router};
 use ring::hmac;
 use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::facts::BoxIdentity;
+use super::listeners::{PeerAddress, PlainListener, TlsListener};
 use super::{business, document_list, documents, registers, ApiError};
 use crate::store::Store;
 use crate::sync::LinkState;
@@ -207,23 +209,37 @@ async fn not_found() -> ApiError {
 }
 
 /// Serves until `shutdown` triggers, then lets requests in flight finish for at most
-/// `drain_timeout`, logging if that runs out.
+/// `drain_timeout`, logging if that runs out. With `tls`, over HTTPS only.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: Shutdown,
     drain_timeout: Duration,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> std::io::Result<()> {
+    match tls {
+        Some(config) => {
+            let listener = TlsListener::new(listener, config)?;
+            serve_on(listener, state, shutdown, drain_timeout).await
+        }
+        None => serve_on(PlainListener(listener), state, shutdown, drain_timeout).await,
+    }
+}
+
+async fn serve_on<L>(
+    listener: L,
+    state: AppState,
+    shutdown: Shutdown,
+    drain_timeout: Duration,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    PeerAddress: for<'a> Connected<IncomingStream<'a, L>>,
+{
     let app = router(state);
     let signal = shutdown.clone();
-    // Small JSON answers must not wait for delayed ACKs (Nagle): set TCP_NODELAY.
-    let listener = listener.tap_io(|connection| {
-        if let Err(error) = connection.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
     // The peer address reaches the handlers (the clerk login's lockout counts by address).
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = app.into_make_service_with_connect_info::<PeerAddress>();
     let server =
         axum::serve(listener, app).with_graceful_shutdown(async move { signal.wait().await });
     let server = tokio::spawn(async move { server.await });

@@ -41,12 +41,14 @@ pub struct ClerkClient {
 
 impl ClerkClient {
     pub fn new(url: &str) -> ClerkClient {
+        ClerkClient::with_builder(url, Client::builder())
+    }
+
+    /// Like [`ClerkClient::new`], from a client builder (e.g. one trusting a certificate).
+    pub fn with_builder(url: &str, builder: reqwest::blocking::ClientBuilder) -> ClerkClient {
         ClerkClient {
             url: url.to_string(),
-            client: Client::builder()
-                .redirect(Policy::none())
-                .build()
-                .expect("client"),
+            client: builder.redirect(Policy::none()).build().expect("client"),
             cookies: BTreeMap::new(),
             set_cookie_lines: Vec::new(),
         }

@@ -12,7 +12,7 @@
 //!   cookies are `HttpOnly; SameSite=Strict`, `Secure` when the LAN side is configured as
 //!   HTTPS.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime};
@@ -29,6 +29,7 @@ use serde::Deserialize;
 use super::layout::{self, Frame, Nav};
 use super::session::{fingerprint, random_token, ClerkSession, LoginThrottle, Sessions};
 use crate::system::clerk_accounts::{self, AccountsError, ClerkAccounts};
+use crate::web::listeners::PeerAddress;
 use crate::web::{ApiError, AppState};
 
 /// The session cookie.
@@ -298,7 +299,7 @@ pub struct LoginForm {
 /// `POST /clerk/login`.
 pub async fn login(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    connection: Option<Extension<ConnectInfo<PeerAddress>>>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -311,7 +312,7 @@ pub async fn login(
             "",
         );
     }
-    let address = connection.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0 .0.ip());
+    let address = connection.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0 .0 .0.ip());
     let username = form.username.trim().to_ascii_lowercase();
     let now = Instant::now();
     if let Some(remaining) = state.clerks.throttle.locked_for(&username, address, now) {
