@@ -34,7 +34,10 @@ fn office(exchange: &Exchange, name: &'static str) -> Office {
         name,
         process: exchange.gateway(name).start(),
         username: clerk["username"].as_str().expect("demo clerk").to_string(),
-        password: clerk["password"].as_str().expect("demo password").to_string(),
+        password: clerk["password"]
+            .as_str()
+            .expect("demo password")
+            .to_string(),
         organ_id: exchange.organ_id(name),
     }
 }
@@ -50,10 +53,17 @@ fn send(district: &Office, commune: &Office, subject: &str) -> String {
         "signer": {"competence": "TM.", "position": "Chủ tịch", "name": "Nguyễn Văn A"},
         "due_date": "2026-12-31",
     });
-    let files = [("cong-van.pdf", "application/pdf", common::sample_pdf(subject))];
+    let files = [(
+        "cong-van.pdf",
+        "application/pdf",
+        common::sample_pdf(subject),
+    )];
     let (status, answer) = district.process.post_document(&meta, &files, None);
     assert_eq!(status, 202, "{answer}");
-    received(commune, subject)["id"].as_str().expect("id").to_string()
+    received(commune, subject)["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
 }
 
 /// The commune's incoming document with `subject`, once it has arrived.
@@ -68,22 +78,36 @@ fn received(commune: &Office, subject: &str) -> Value {
 
 fn log_in(browser: &Browser, office: &Office) {
     browser.goto(&format!("{}/clerk/incoming", office.process.url));
-    assert!(browser.current_url().ends_with("/clerk/login"), "anonymous: sent to the login page");
+    assert!(
+        browser.current_url().ends_with("/clerk/login"),
+        "anonymous: sent to the login page"
+    );
     assert_eq!(browser.count("#login input[name=csrf]"), 1);
     browser.screenshot(&format!("{}-login", office.name));
     browser.fill("#username", &office.username);
     browser.fill("#password", &office.password);
     browser.click("#login-submit");
     browser.wait_for("#clerk-name");
-    assert!(browser.current_url().ends_with("/clerk/incoming"), "{}", browser.current_url());
-    let session = browser.cookies().into_iter().find(|cookie| cookie.name() == "docgate_session");
+    assert!(
+        browser.current_url().ends_with("/clerk/incoming"),
+        "{}",
+        browser.current_url()
+    );
+    let session = browser
+        .cookies()
+        .into_iter()
+        .find(|cookie| cookie.name() == "docgate_session");
     let session = session.expect("a session cookie");
     assert_eq!(session.http_only(), Some(true));
 }
 
 fn fits(browser: &Browser, window: Window, page: &str) {
     let width = browser.scroll_width();
-    assert!(width <= u64::from(window.width), "{page} scrolls sideways at {} px: {width}", window.width);
+    assert!(
+        width <= u64::from(window.width),
+        "{page} scrolls sideways at {} px: {width}",
+        window.width
+    );
     assert!(browser.dialog().is_none(), "{page}: a dialog opened");
     assert_eq!(browser.count("script"), 0, "{page} runs no script");
 }
@@ -106,7 +130,10 @@ fn a_clerk_accepts_uploads_and_reads_the_registers_in_a_browser() {
         if document == &first {
             // Not accepted yet: listed, its markup shown as the text it is.
             let subjects = browser.texts("#incoming-list a.subject");
-            assert!(subjects.iter().any(|subject| subject == HOSTILE_SUBJECT), "{subjects:?}");
+            assert!(
+                subjects.iter().any(|subject| subject == HOSTILE_SUBJECT),
+                "{subjects:?}"
+            );
         }
         accept_by_clicking(&browser, window, &commune, document);
         registers(&browser, window, &district);
@@ -117,7 +144,10 @@ fn a_clerk_accepts_uploads_and_reads_the_registers_in_a_browser() {
 fn incoming_list(browser: &Browser, window: Window) {
     assert!(browser.count("#incoming-list li.document") >= 1);
     let subjects = browser.texts("#incoming-list a.subject");
-    assert!(subjects.iter().any(|subject| subject == "Về việc thứ hai"), "{subjects:?}");
+    assert!(
+        subjects.iter().any(|subject| subject == "Về việc thứ hai"),
+        "{subjects:?}"
+    );
     // The markup in the subject is text: no <b> or <script> element came from it.
     assert_eq!(browser.count("#incoming-list b"), 0);
     fits(browser, window, "incoming");
@@ -127,8 +157,16 @@ fn incoming_list(browser: &Browser, window: Window) {
 fn accept_by_clicking(browser: &Browser, window: Window, commune: &Office, id: &str) {
     browser.click(&format!("li.document[data-id='{id}'] a.subject"));
     browser.wait_for("#particulars");
-    assert!(browser.text("#business-status").contains("01"), "{}", browser.text("#business-status"));
-    assert!(browser.text("#sender").contains("H41"), "{}", browser.text("#sender"));
+    assert!(
+        browser.text("#business-status").contains("01"),
+        "{}",
+        browser.text("#business-status")
+    );
+    assert!(
+        browser.text("#sender").contains("H41"),
+        "{}",
+        browser.text("#sender")
+    );
     assert_eq!(browser.text("#incoming-number"), "chưa vào sổ");
     assert!(browser.count("#files a.file") >= 1);
     fits(browser, window, "document");
@@ -137,7 +175,11 @@ fn accept_by_clicking(browser: &Browser, window: Window, commune: &Office, id: &
     browser.fill("#accept-note", "Chuyển phòng Văn hóa");
     browser.click("#accept");
     browser.wait_for("#done");
-    assert!(browser.text("#business-status").contains("03"), "{}", browser.text("#business-status"));
+    assert!(
+        browser.text("#business-status").contains("03"),
+        "{}",
+        browser.text("#business-status")
+    );
     let number: u32 = browser.text("#incoming-number").parse().expect("a số đến");
     fits(browser, window, "accepted");
     browser.screenshot("accepted");
@@ -145,7 +187,11 @@ fn accept_by_clicking(browser: &Browser, window: Window, commune: &Office, id: &
     let (_, document) = commune.process.get_json(&format!("/api/v1/documents/{id}"));
     assert_eq!(document["business_status"], "03", "{document}");
     assert_eq!(document["incoming_number"], number);
-    assert_eq!(browser.count("#accept"), 0, "accepted once: no accept button any more");
+    assert_eq!(
+        browser.count("#accept"),
+        0,
+        "accepted once: no accept button any more"
+    );
 }
 
 fn registers(browser: &Browser, window: Window, sender: &Office) {
@@ -172,7 +218,10 @@ fn outgoing_and_upload(window: Window, district: &Office, commune: &Office) {
     browser.fill("#subject", &subject);
     browser.fill("#signer_position", "Chủ tịch");
     browser.fill("#signer_name", "Trần Văn B");
-    let pdf = tempfile::Builder::new().suffix(".pdf").tempfile().expect("pdf");
+    let pdf = tempfile::Builder::new()
+        .suffix(".pdf")
+        .tempfile()
+        .expect("pdf");
     std::fs::write(pdf.path(), common::sample_pdf(&subject)).expect("write pdf");
     browser.upload("#file", pdf.path());
     browser.click("#upload-submit");
@@ -186,7 +235,12 @@ fn outgoing_and_upload(window: Window, district: &Office, commune: &Office) {
     browser.click("nav.main a[href='/clerk/outgoing']");
     browser.wait_for("#outgoing-list");
     let recipients = browser.texts("#outgoing-list .recipient");
-    assert!(recipients.iter().any(|text| text.contains(&commune.organ_id)), "{recipients:?}");
+    assert!(
+        recipients
+            .iter()
+            .any(|text| text.contains(&commune.organ_id)),
+        "{recipients:?}"
+    );
     fits(&browser, window, "outgoing");
     browser.screenshot("outgoing");
     // The accepted document's page shows the commune's 03 once it has come back.
@@ -197,10 +251,16 @@ fn outgoing_and_upload(window: Window, district: &Office, commune: &Office) {
     let id = accepted["id"].as_str().expect("id");
     let latest = wait_for(LIMIT, || {
         browser.goto(&format!("{}/clerk/documents/{id}", district.process.url));
-        let text = browser.text(&format!("#recipients tr[data-organ='{}'] td.latest", commune.organ_id));
+        let text = browser.text(&format!(
+            "#recipients tr[data-organ='{}'] td.latest",
+            commune.organ_id
+        ));
         text.contains("03").then_some(text)
     });
-    assert!(latest.is_some(), "the commune's acceptance reached the district's page");
+    assert!(
+        latest.is_some(),
+        "the commune's acceptance reached the district's page"
+    );
     fits(&browser, window, "outgoing-document");
     browser.screenshot("outgoing-document");
 }

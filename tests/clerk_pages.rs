@@ -369,12 +369,15 @@ fn over_https_the_session_cookie_is_secure_and_plain_http_gets_nothing() {
         String::from_utf8_lossy(&check.stderr)
     );
 
-    let mut child = docgate()
-        .args(["run", "--config"])
-        .arg(&gateway.config)
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("spawn");
+    let _daemon = KillOnDrop(
+        docgate()
+            .args(["run", "--config"])
+            .arg(&gateway.config)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn"),
+    );
     let https_url = gateway.url.replace("http://", "https://");
     let trusting = || {
         reqwest::blocking::Client::builder().add_root_certificate(
@@ -422,6 +425,14 @@ fn over_https_the_session_cookie_is_secure_and_plain_http_gets_nothing() {
     );
     let facts: Value = serde_json::from_slice(&status.stdout).expect("json");
     assert!(facts["checks"].is_array(), "{facts}");
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// A daemon that is killed however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
