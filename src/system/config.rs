@@ -537,6 +537,17 @@ token = "0123456789abcdef0123456789abcdef"
                 "limits.max_file_bytes",
             ),
             ("not toml at all [".to_string(), "not valid"),
+            (
+                GOOD.replace("[api]\n", "[api]\ntls_certificate = \"lan.pem\"\n"),
+                "api.tls_certificate",
+            ),
+            (
+                GOOD.replace(
+                    "[api]\n",
+                    "[api]\ntls_certificate = \"missing.pem\"\ntls_key = \"missing.key\"\n",
+                ),
+                "missing.pem",
+            ),
         ];
         for (text, expected) in cases {
             let error = check(&text).expect_err(expected);
