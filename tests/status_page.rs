@@ -2,8 +2,8 @@
 //! English on request, refreshing itself, with the facts in it — and never a document's
 //! content (a subject with markup does not appear at all, escaped or not).
 //!
-//! A real browser (headless Chromium at phone and desktop widths) is the next step for
-//! this page; these tests read the HTML the server sends.
+//! These tests read the HTML the server sends; tests/browser_status_page.rs loads the page
+//! in headless Chromium at phone and desktop widths.
 
 mod common;
 

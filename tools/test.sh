@@ -19,7 +19,9 @@ cd "$(dirname "$0")/.."
 #   systemd       — `systemd-analyze` (the unit's security rating and verify),
 #                   `systemd-sysusers` and `systemd-tmpfiles` (tests/systemd.rs).
 #   util-linux    — `unshare`, which gives tests/systemd.rs a private /run for its journal.
-packages=(procps softhsm2 opensc poppler-utils qpdf openssl systemd util-linux)
+#   chromium, chromium-driver — headless Chromium and its WebDriver server `chromedriver`,
+#                   the real browser of tests/browser_*.rs (tests/common/browser.rs).
+packages=(procps softhsm2 opensc poppler-utils qpdf openssl systemd util-linux chromium chromium-driver)
 
 missing=()
 for package in "${packages[@]}"; do

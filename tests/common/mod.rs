@@ -5,6 +5,7 @@
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 pub mod axis;
+pub mod browser;
 pub mod clerk;
 pub mod exchange;
 pub mod http;
