@@ -2,7 +2,7 @@
 //!
 //! - `/metrics` is the Prometheus text format (read back by prometheus-client's own Python
 //!   parser, an independent reader) and carries the facts: documents by state, queues,
-//!   health by component;
+//!   health by component, and the sign-latency histogram (empty without a seal);
 //! - an expired link certificate makes `/healthz` answer 503 naming the certificate, and
 //!   shows as a negative expiry in `/metrics`;
 //! - a configuration file broken while the daemon runs is reported (a restart would fail).
@@ -119,9 +119,31 @@ fn metrics_are_prometheus_text_with_the_facts() {
         None,
         "no delivery yet: an empty counter family"
     );
+    assert_eq!(
+        sample(&metrics, "docgate_sign_seconds_count", &[]),
+        Some(0.0),
+        "{metrics}"
+    );
+    for le in ["0.01", "0.1", "1.0", "5.0", "+Inf"] {
+        assert_eq!(
+            sample(&metrics, "docgate_sign_seconds_bucket", &[("le", le)]),
+            Some(0.0),
+            "bucket {le}: {metrics}"
+        );
+    }
     let (_, facts) = gateway.get_json("/api/v1/status");
     assert_eq!(facts["queues"]["waiting_to_send"], 1, "{facts}");
     assert_eq!(facts["agency"]["organ_id"], "000.00.01.H41");
+    let kinds: Vec<&str> = facts["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|check| check["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"store_answers") && kinds.contains(&"link_standalone"),
+        "every check has a stable kind: {kinds:?}"
+    );
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! the TSA), and the commune receives a PDF that `pdfsig` calls valid twice over, with a
 //! verification report stored beside it. With the TSA down, the seal is B-B and the
 //! document waits; once the TSA answers, the timestamp is added and the document leaves.
+//! The status facts follow the TSA from what the sealer saw (a warning while it fails,
+//! never a failing check), and `/metrics` times every signature (`docgate_sign_seconds`).
 
 // The evidence test plays an intruder who edits the database directly.
 #![allow(clippy::disallowed_methods)]
@@ -88,6 +90,31 @@ fn received(commune: &GatewayProcess, limit: Duration) -> Option<Value> {
     wait_for(limit, || documents(commune, "in").into_iter().next())
 }
 
+/// The check of `component` in `/api/v1/status`, with the facts.
+fn check(gateway: &GatewayProcess, component: &str) -> (Value, Value) {
+    let (status, facts) = gateway.get_json("/api/v1/status");
+    assert_eq!(status, 200, "{facts}");
+    let check = facts["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|check| check["component"] == component))
+        .cloned()
+        .unwrap_or_else(|| panic!("no {component} check: {facts:#}"));
+    (check, facts)
+}
+
+/// The value of an unlabelled sample in `/metrics`.
+fn metric(gateway: &GatewayProcess, name: &str) -> Option<f64> {
+    let text = gateway
+        .client
+        .get(format!("{}/metrics", gateway.url))
+        .send()
+        .and_then(|response| response.text())
+        .expect("metrics");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 #[test]
 fn the_district_seals_with_a_timestamp_and_the_commune_verifies_both_signatures() {
     let dir = tempfile::tempdir().expect("dir");
@@ -127,6 +154,16 @@ fn the_district_seals_with_a_timestamp_and_the_commune_verifies_both_signatures(
         "{record:#}"
     );
     assert_eq!(record["signatures"]["valid"], true);
+
+    // The facts say the TSA answered (from the seal's own request), and the seal was timed.
+    let (tsa, facts) = check(&district, "tsa");
+    assert_eq!(tsa["kind"], "tsa_answering", "{tsa}");
+    assert_eq!(tsa["severity"], "ok");
+    assert_eq!(facts["seal"]["tsa"]["state"], "answering", "{facts:#}");
+    assert!(facts["seal"]["tsa"]["last_success"].is_string());
+    let signatures = metric(&district, "docgate_sign_seconds_count").expect("the histogram");
+    assert!(signatures >= 1.0, "the seal was timed: {signatures}");
+    assert!(metric(&district, "docgate_sign_seconds_sum").is_some_and(|sum| sum > 0.0));
 }
 
 #[test]
@@ -155,6 +192,40 @@ fn with_the_tsa_down_the_seal_waits_for_its_timestamp_then_leaves() {
         received(&commune, Duration::from_secs(3)).is_none(),
         "a B-B seal must wait"
     );
+    // A TSA that does not answer is a warning with the next step, not a failure: /healthz
+    // stays 200 and the seal is not "waiting".
+    let (warning, facts) = check(&district, "tsa");
+    assert_eq!(warning["severity"], "warning", "{warning}");
+    assert_eq!(warning["kind"], "tsa_failing");
+    let message = warning["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("documents wait for their timestamp until it answers")
+            && message.contains(&format!("check the network path to {}", tsa.url)),
+        "{message}"
+    );
+    assert_eq!(facts["seal"]["tsa"]["state"], "failing", "{facts:#}");
+    assert!(facts["seal"]["problem"].is_null(), "{facts:#}");
+    let health = district
+        .client
+        .get(format!("{}/healthz", district.url))
+        .send()
+        .expect("healthz");
+    assert_eq!(
+        health.status().as_u16(),
+        200,
+        "{}",
+        health.text().unwrap_or_default()
+    );
+    let page = district
+        .client
+        .get(format!("{}/", district.url))
+        .send()
+        .and_then(|response| response.text())
+        .expect("status page");
+    assert!(
+        page.contains("Văn bản được giữ lại cho tới khi có dấu thời gian"),
+        "the next step in Vietnamese: {page}"
+    );
 
     tsa.set_up(true);
     let document = received(&commune, Duration::from_secs(60)).expect("sent once timestamped");
@@ -166,6 +237,8 @@ fn with_the_tsa_down_the_seal_waits_for_its_timestamp_then_leaves() {
     assert!(record["events"]
         .to_string()
         .contains("signature timestamp added"));
+    let (answering, _) = check(&district, "tsa");
+    assert_eq!(answering["kind"], "tsa_answering", "{answering}");
 }
 
 /// `docgate verify --evidence --config CONFIG --json` as JSON, and whether it exited 0.

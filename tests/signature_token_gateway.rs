@@ -1,7 +1,9 @@
 //! The agency seal on a real (SoftHSM2) token inside the gateway, and the token pulled out
 //! in the middle of a batch: documents wait in `accepted` with the reason shown on the
 //! link, nothing is lost or sealed twice, and sealing resumes by itself when the token is
-//! put back. Every document then arrives at the commune exactly once, sealed.
+//! put back. Every document then arrives at the commune exactly once, sealed. The seal
+//! certificate on the token is watched for expiry like a key file's, from what the token
+//! worker read when it logged in.
 
 mod common;
 
@@ -167,6 +169,90 @@ fn seal_on_token(
     set_option(config, "signing", "trust_roots", &roots);
     set_option(config, "signing", "accept_unknown_revocation", "true");
     leader
+}
+
+#[test]
+fn the_seal_certificate_on_the_token_is_watched_for_expiry() {
+    let softhsm = SoftHsm::shared();
+    let dir = tempfile::tempdir().expect("dir");
+    // A seal certificate that expires in ten days.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "UBND xã (sắp hết hạn)");
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(355);
+    params.not_after = now + time::Duration::days(10);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::ContentCommitment,
+    ];
+    let certificate = params.self_signed(&key).expect("certificate");
+    let key_pem = dir.path().join("expiring.key");
+    std::fs::write(&key_pem, key.serialize_pem()).expect("key file");
+    let certificate_file = dir.path().join("expiring.der");
+    std::fs::write(&certificate_file, certificate.der()).expect("certificate file");
+    let expiring = softhsm::Identity {
+        key_pem,
+        certificate_der: certificate.der().to_vec(),
+        certificate_file,
+        public_key_pem: dir.path().join("unused.pub.pem"),
+    };
+    let label = softhsm::unique_label("expiring");
+    softhsm.provision(&label, "1357", &[(&expiring, "agency-seal")]);
+
+    let exchange = Exchange::setup(dir.path());
+    seal_on_token(&exchange, dir.path(), &label, "1357", None);
+    // No axis is needed: the sealer looks at the token from the start.
+    let district = exchange.gateway("district").start();
+    let (facts, agency) = wait_for(Duration::from_secs(30), || {
+        let (_, facts) = district.get_json("/api/v1/status");
+        let agency = facts["certificates"]
+            .as_array()?
+            .iter()
+            .find(|certificate| certificate["role"] == "agency")?
+            .clone();
+        Some((facts, agency))
+    })
+    .expect("the token's seal certificate is watched");
+    assert_eq!(agency["state"], "expiring", "{agency}");
+    assert_eq!(agency["subject"], "UBND xã (sắp hết hạn)");
+    let left = agency["seconds_left"].as_i64().expect("seconds left");
+    assert!(
+        (9 * 86_400..=10 * 86_400).contains(&left),
+        "ten days: {left}"
+    );
+    let warning = facts["checks"]
+        .as_array()
+        .and_then(|checks| {
+            checks
+                .iter()
+                .find(|check| check["kind"] == "certificate_expiring")
+        })
+        .unwrap_or_else(|| panic!("no expiry warning: {facts:#}"));
+    assert_eq!(warning["severity"], "warning");
+    assert!(
+        warning["message"].as_str().is_some_and(
+            |message| message.contains("the agency seal certificate expires in 9 days")
+        ),
+        "{warning}"
+    );
+    let metrics = district
+        .client
+        .get(format!("{}/metrics", district.url))
+        .send()
+        .and_then(|response| response.text())
+        .expect("metrics");
+    let gauge: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("docgate_certificate_expiry_seconds{role=\"agency\"} "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no agency expiry gauge: {metrics}"));
+    assert!(
+        (9.0 * 86_400.0..=10.0 * 86_400.0).contains(&gauge),
+        "{gauge}"
+    );
 }
 
 fn pem_certificate(der: &[u8]) -> String {

@@ -1,13 +1,15 @@
 //! The status page at `/` over plain HTTP: served without a login, Vietnamese by default and
 //! English on request, refreshing itself, with the facts in it — and never a document's
-//! content (a subject with markup does not appear at all, escaped or not).
+//! content (a subject with markup does not appear at all, escaped or not). A failing check
+//! is shown with what is wrong and the next step in the page's language: Vietnamese on
+//! the default page, English with `?lang=en` (and in the JSON).
 //!
 //! These tests read the HTML the server sends; tests/browser_status_page.rs loads the page
 //! in headless Chromium at phone and desktop widths.
 
 mod common;
 
-use common::{client, sample_meta, sample_pdf, GatewayDir};
+use common::{add_axis_section, client, free_port, sample_meta, sample_pdf, GatewayDir};
 
 fn page(url: &str) -> (u16, String, String) {
     let response = client().get(url).send().expect("GET /");
@@ -69,8 +71,65 @@ fn a_failing_box_says_so_and_what_to_do() {
     assert!(html.contains("KHÔNG HOẠT ĐỘNG ĐÚNG"), "{html}");
     assert!(html.contains("class=\"banner failing\""), "{html}");
     assert!(html.contains("Cấu hình"), "names the component: {html}");
+    assert!(html.contains("data-kind=\"config_broken\""), "{html}");
     assert!(
-        html.contains("would not start again"),
-        "says what is wrong: {html}"
+        html.contains("Tệp cấu hình không còn đọc được"),
+        "says what is wrong, in Vietnamese: {html}"
+    );
+    assert!(
+        html.contains("Cách xử lý: Sửa tệp cấu hình trước khi khởi động lại thiết bị"),
+        "says what to do, in Vietnamese: {html}"
+    );
+    assert!(
+        !html.contains("would not start again"),
+        "no English on the Vietnamese page: {html}"
+    );
+
+    let (_, _, english) = page(&format!("{}/?lang=en", gateway.url));
+    assert!(english.contains("would not start again"), "{english}");
+    assert!(
+        english.contains("What to do: fix it before any restart"),
+        "{english}"
+    );
+    assert!(!english.contains("Sửa tệp cấu hình"), "{english}");
+}
+
+#[test]
+fn a_lost_link_says_in_vietnamese_what_to_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway_dir = GatewayDir::init(dir.path(), &[]);
+    add_axis_section(
+        &gateway_dir,
+        &format!("https://127.0.0.1:{}", free_port()),
+        "",
+    );
+    let gateway = gateway_dir.start();
+    let html = (0..200)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            page(&format!("{}/", gateway.url)).2
+        })
+        .find(|html| html.contains("Mất kết nối tới trục liên thông tỉnh"))
+        .expect("the lost link is reported in Vietnamese");
+    assert!(html.contains("data-kind=\"link_down\""), "{html}");
+    assert!(
+        html.contains("Cách xử lý: Kiểm tra cáp mạng và đường truyền tới trục liên thông tỉnh"),
+        "{html}"
+    );
+    let (_, _, english) = page(&format!("{}/?lang=en", gateway.url));
+    assert!(english.contains("axis link down"), "{english}");
+    assert!(english.contains("check the network cable"), "{english}");
+    // The JSON stays English, with the check's stable kind.
+    let (_, facts) = gateway.get_json("/api/v1/status");
+    let link = facts["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|check| check["component"] == "link"))
+        .unwrap_or_else(|| panic!("no link check: {facts}"));
+    assert_eq!(link["kind"], "link_down", "{link}");
+    assert!(
+        link["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("check the network cable")),
+        "{link}"
     );
 }

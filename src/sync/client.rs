@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::vdxp::{MessageType, TransportStatus};
 
@@ -84,6 +85,88 @@ pub struct SentDelivery {
     pub receive_status: String,
 }
 
+/// One kind of request to the axis, as far as its time limit is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AxisCall {
+    /// Hands over a packet of this many bytes.
+    Send { bytes: u64 },
+    /// Fetches a packet of (about) this many bytes.
+    Fetch { bytes: u64 },
+    /// A long poll that waits up to this many seconds for news.
+    WaitFor { seconds: u64 },
+    /// A list or an acknowledgement: a small question with a small answer.
+    Small,
+}
+
+impl AxisCall {
+    /// Fetching `delivery`: the size the axis announced (at most `max_bytes`), or
+    /// `max_bytes` when it announced none.
+    pub fn fetch_of(delivery: &Delivery, max_bytes: u64) -> AxisCall {
+        AxisCall::Fetch {
+            bytes: delivery.size.map_or(max_bytes, |size| size.min(max_bytes)),
+        }
+    }
+
+    /// What the request does, in words for logs.
+    pub fn describe(self) -> &'static str {
+        match self {
+            AxisCall::Send { .. } => "send a packet",
+            AxisCall::Fetch { .. } => "fetch a delivery",
+            AxisCall::WaitFor { .. } => "wait for deliveries (long poll)",
+            AxisCall::Small => "list or acknowledge",
+        }
+    }
+}
+
+/// How long requests to the axis may take. Every request has a limit in all (connecting,
+/// sending, waiting and reading the answer), so a silent or trickling axis cannot hold a
+/// task forever; the scheduler's liveness counts a request still in flight after twice its
+/// limit as a stuck loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestTimeouts {
+    /// Connecting, TLS handshake included.
+    pub connect: Duration,
+    /// A small request in all; also the fixed part of a transfer's limit.
+    pub small: Duration,
+    /// Added to a long poll's own wait.
+    pub long_poll_grace: Duration,
+    /// The slowest transfer still waited for, in bytes per second: a packet of `n` bytes
+    /// may take `small + n / min_bytes_per_sec`.
+    pub min_bytes_per_sec: u64,
+    /// The longest silence in the middle of an answer's body.
+    pub stall: Duration,
+}
+
+impl Default for RequestTimeouts {
+    /// 10 s to connect, 60 s for a small request, a long poll's wait + 30 s, transfers at
+    /// 64 KiB/s at worst (a 50 MB packet may take about 14 minutes), 60 s of silence.
+    fn default() -> Self {
+        RequestTimeouts {
+            connect: Duration::from_secs(10),
+            small: Duration::from_secs(60),
+            long_poll_grace: Duration::from_secs(30),
+            min_bytes_per_sec: 64 * 1024,
+            stall: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RequestTimeouts {
+    /// The limit of one request of kind `call`, in all.
+    pub fn of(&self, call: AxisCall) -> Duration {
+        match call {
+            AxisCall::Small => self.small,
+            AxisCall::WaitFor { seconds } => {
+                Duration::from_secs(seconds).saturating_add(self.long_poll_grace)
+            }
+            AxisCall::Send { bytes } | AxisCall::Fetch { bytes } => {
+                let transfer = bytes / self.min_bytes_per_sec.max(1);
+                self.small.saturating_add(Duration::from_secs(transfer))
+            }
+        }
+    }
+}
+
 /// What the scheduler needs from an axis. Every method is one request; retries and
 /// backoff are the scheduler's.
 pub trait AxisClient: Send + Sync + 'static {
@@ -104,7 +187,7 @@ pub trait AxisClient: Send + Sync + 'static {
     /// `max_bytes`, and checks its integrity.
     fn fetch(
         &self,
-        delivery_id: &str,
+        delivery: &Delivery,
         destination: &Path,
         max_bytes: u64,
     ) -> impl Future<Output = Result<FetchedPacket, AxisError>> + Send;
@@ -124,4 +207,34 @@ pub trait AxisClient: Send + Sync + 'static {
         &self,
         doc_id: Option<&str>,
     ) -> impl Future<Output = Result<Vec<SentDelivery>, AxisError>> + Send;
+
+    /// How long this adapter lets one request of kind `call` take in all before it gives
+    /// up with a transient error. The scheduler counts a request still in flight after
+    /// twice this as a stuck loop, and the systemd watchdog then restarts the service.
+    fn timeout(&self, call: AxisCall) -> Duration {
+        RequestTimeouts::default().of(call)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_request_has_a_limit_that_grows_with_its_size() {
+        let timeouts = RequestTimeouts::default();
+        assert_eq!(timeouts.of(AxisCall::Small), Duration::from_secs(60));
+        assert_eq!(
+            timeouts.of(AxisCall::WaitFor { seconds: 25 }),
+            Duration::from_secs(55)
+        );
+        let fifty_megabytes = timeouts.of(AxisCall::Send {
+            bytes: 50 * 1024 * 1024,
+        });
+        assert_eq!(fifty_megabytes, Duration::from_secs(60 + 800));
+        assert_eq!(
+            timeouts.of(AxisCall::Fetch { bytes: 0 }),
+            timeouts.of(AxisCall::Small)
+        );
+    }
 }

@@ -1,10 +1,14 @@
 //! The state of the link to the axis, shared between the scheduler (which writes it) and
 //! the local API (`GET /api/v1/link`, `/healthz`), which reads snapshots. Owns only that
 //! small struct; never blocks (a plain mutex held for a copy) and never holds secrets.
+//! It also carries the sealer's [`SealWatch`] (the TSA's last answer, the token's seal
+//! certificate, sign latency), so that the status facts reach it the same way.
 
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
+
+use super::seal_watch::SealWatch;
 
 /// What `GET /api/v1/link` answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -35,6 +39,7 @@ pub struct LinkSnapshot {
 #[derive(Debug, Clone, Default)]
 pub struct LinkState {
     inner: Arc<Mutex<LinkSnapshot>>,
+    seal: SealWatch,
 }
 
 impl LinkState {
@@ -51,6 +56,11 @@ impl LinkState {
             link.url = Some(url.to_string());
         });
         state
+    }
+
+    /// What the sealer saw (empty without `[signing]`).
+    pub fn seal_watch(&self) -> &SealWatch {
+        &self.seal
     }
 
     /// A copy of the current state.

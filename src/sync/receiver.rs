@@ -146,11 +146,7 @@ async fn take<C: AxisClient>(context: &Context<C>, delivery: &Delivery) -> Resul
     let staging = context.store.blobs().staging_file_path();
     let fetched = context
         .client
-        .fetch(
-            &delivery.id,
-            &staging,
-            context.settings.limits.max_packet_bytes,
-        )
+        .fetch(delivery, &staging, context.settings.limits.max_packet_bytes)
         .await;
     let fetched = match fetched {
         Ok(fetched) => fetched,

@@ -6,6 +6,10 @@
 //!
 //! Never acknowledges a delivery before its commit returned; never changes a packet's bytes
 //! once packed; never runs SQLite, parsing, packing or hashing on the async runtime.
+//!
+//! Its heartbeat (watched by the systemd watchdog) beats while every task runs and no
+//! request to the axis is in flight past twice its time limit (`liveness.rs`): a task
+//! blocked forever inside one request counts as dead, not as busy.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +22,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use super::client::{AxisClient, AxisError};
 use super::link::LinkState;
+use super::liveness::{InFlight, Watched};
 use super::{packer, receiver, sealer, sender};
 use crate::edxml::{EdxmlError, Limits, Organization};
 use crate::store::{Store, StoreError};
@@ -59,6 +64,9 @@ pub enum SyncError {
     Edxml(#[from] EdxmlError),
     #[error("cannot apply the agency seal: {0}")]
     Seal(String),
+    /// The timestamp authority did not answer (B-B seals wait; not a sealing failure).
+    #[error("the timestamp authority did not answer: {0}")]
+    Timestamp(String),
     #[error("a background task stopped unexpectedly")]
     Task,
 }
@@ -74,6 +82,7 @@ impl SyncError {
             SyncError::Pack(_) => "pack",
             SyncError::Edxml(_) => "edxml",
             SyncError::Seal(_) => "seal",
+            SyncError::Timestamp(_) => "tsa_unavailable",
             SyncError::Task => "task",
         }
     }
@@ -158,18 +167,25 @@ where
 pub struct SyncHandle {
     tasks: Vec<JoinHandle<()>>,
     heartbeat: Heartbeat,
+    in_flight: InFlight,
 }
 
 /// How often the scheduler's heartbeat beats while every task runs.
 const HEARTBEAT_TICK: Duration = Duration::from_secs(1);
 
 impl SyncHandle {
-    /// Beats about every second while the sealer, packer, sender and receiver tasks are
-    /// all still running and the runtime still schedules work; stops when one of them has
-    /// ended (returned or panicked) or the runtime is starved. The systemd watchdog
+    /// Beats about every second while the sealer (with `[signing]`), packer, sender and
+    /// receiver tasks are all still running, no request to the axis is in flight past twice its time limit,
+    /// and the runtime still schedules work; stops when one of them has ended (returned or
+    /// panicked), a request is stuck, or the runtime is starved. The systemd watchdog
     /// watches it.
     pub fn heartbeat(&self) -> Heartbeat {
         self.heartbeat.clone()
+    }
+
+    /// The requests to the axis in flight now.
+    pub fn in_flight(&self) -> InFlight {
+        self.in_flight.clone()
     }
 
     /// Waits for the tasks to finish (after shutdown was triggered).
@@ -180,7 +196,7 @@ impl SyncHandle {
     }
 }
 
-/// Starts the packer, the sender and the receiver.
+/// Starts the sealer (with `[signing]`), the packer, the sender and the receiver.
 pub fn start<C: AxisClient>(
     store: Store,
     client: C,
@@ -189,9 +205,10 @@ pub fn start<C: AxisClient>(
     clock: SharedClock,
     shutdown: Shutdown,
 ) -> SyncHandle {
+    let in_flight = InFlight::default();
     let context = Arc::new(Context {
         store,
-        client,
+        client: Watched::new(client, in_flight.clone()),
         link,
         settings,
         clock,
@@ -200,27 +217,59 @@ pub fn start<C: AxisClient>(
         packable_wake: Notify::new(),
     });
     let shutdown = context.shutdown.clone();
-    let mut tasks = vec![
-        tokio::spawn(sealer::run(context.clone())),
-        tokio::spawn(packer::run(context.clone())),
-        tokio::spawn(sender::run(context.clone())),
-        tokio::spawn(receiver::run(context)),
-    ];
+    // The sealer only with `[signing]`: a task that ended at once would read as dead.
+    let mut tasks = Vec::new();
+    if context.settings.sealing.is_some() {
+        tasks.push(tokio::spawn(sealer::run(context.clone())));
+    }
+    tasks.push(tokio::spawn(packer::run(context.clone())));
+    tasks.push(tokio::spawn(sender::run(context.clone())));
+    tasks.push(tokio::spawn(receiver::run(context)));
     let heartbeat = Heartbeat::new();
     let watched = tasks.iter().map(JoinHandle::abort_handle).collect();
     tasks.push(tokio::spawn(beat_while_running(
         watched,
+        in_flight.clone(),
         heartbeat.clone(),
         shutdown,
     )));
-    SyncHandle { tasks, heartbeat }
+    SyncHandle {
+        tasks,
+        heartbeat,
+        in_flight,
+    }
 }
 
-/// Beats `heartbeat` every tick while none of `tasks` has ended, until shutdown.
-async fn beat_while_running(tasks: Vec<AbortHandle>, heartbeat: Heartbeat, shutdown: Shutdown) {
+/// Beats `heartbeat` every tick while none of `tasks` has ended and no request in
+/// `in_flight` is past its bound, until shutdown.
+async fn beat_while_running(
+    tasks: Vec<AbortHandle>,
+    in_flight: InFlight,
+    heartbeat: Heartbeat,
+    shutdown: Shutdown,
+) {
+    let mut reported = false;
     loop {
-        if tasks.iter().all(|task| !task.is_finished()) {
-            heartbeat.beat();
+        let running = tasks.iter().all(|task| !task.is_finished());
+        match in_flight.overdue() {
+            Some(stuck) => {
+                if !reported {
+                    tracing::error!(
+                        request = stuck.what,
+                        in_flight_secs = stuck.age.as_secs(),
+                        bound_secs = stuck.bound.as_secs(),
+                        error_kind = "request_stuck",
+                        "a request to the axis is in flight past twice its time limit; the sync loop counts as stuck (under systemd the watchdog restarts the service)"
+                    );
+                    reported = true;
+                }
+            }
+            None => {
+                reported = false;
+                if running {
+                    heartbeat.beat();
+                }
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(HEARTBEAT_TICK) => {}

@@ -14,26 +14,38 @@
 //! once, when the gateway starts.
 //!
 //! When the token is absent or refuses its PIN, documents wait in `accepted` and the link
-//! state says why. Never talks to the axis.
+//! state says why. A timestamp authority that does not answer is not a sealing failure:
+//! the B-B seals wait for their timestamp, tried again with a backoff of their own.
+//!
+//! What it sees goes into the link state's `SealWatch` (`seal_watch.rs`) for the status
+//! facts: each TSA answer or failure, the token's seal certificate once the token is
+//! logged in (looked at every round, from the token worker's board), and the time of every
+//! signature with the agency key. Never talks to the axis.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::backoff::Backoff;
 use super::client::AxisClient;
 use super::scheduler::{Context, SyncError, IDLE_POLL};
+use super::seal_watch::{observed_stamper, SealWatch, TimedSigner};
 use crate::signature::batch;
 use crate::signature::pades::{self, PadesLevel, SignatureDetails, VisibleSeal};
 use crate::signature::pdf::{SealImage, SealImageError};
-use crate::signature::timestamp::{TimestampError, TsaClient};
+use crate::signature::timestamp::TsaClient;
 use crate::signature::verify::verify_pdf;
+use crate::signature::DocumentSigner;
 use crate::store::evidence::NewEvidenceBatch;
 use crate::store::DocumentState;
 use crate::store::{
     PackableDocument, PacketBlob, SealedFile, Store, StoreError, UnstampedDocument,
 };
+use crate::system::clock::SharedClock;
 use crate::workflow::{AgencyKey, SignaturePolicy};
 
 /// Documents sealed per look at the database.
@@ -69,16 +81,62 @@ impl SealingSettings {
     }
 }
 
+/// When the timestamps of B-B seals are next tried, after the TSA failed.
+struct TsaRetry {
+    backoff: Backoff,
+    next: Option<Instant>,
+}
+
+impl TsaRetry {
+    fn due(&self) -> bool {
+        self.next.is_none_or(|next| Instant::now() >= next)
+    }
+
+    /// Takes a round's outcome: a TSA failure schedules the next try and is no error.
+    fn take(&mut self, stamped: Result<usize, SyncError>) -> Result<usize, SyncError> {
+        match stamped {
+            Err(SyncError::Timestamp(error)) => {
+                let delay = self.backoff.next_delay();
+                self.next = Some(Instant::now() + delay);
+                let retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                if self.backoff.failures() <= 1 {
+                    tracing::warn!(%error, error_kind = "tsa_unavailable", retry_in_ms, "the timestamp authority did not answer; B-B seals wait for their timestamp");
+                } else {
+                    tracing::debug!(%error, error_kind = "tsa_unavailable", retry_in_ms, "the timestamp authority did not answer again");
+                }
+                Ok(0)
+            }
+            other => {
+                if other.is_ok() {
+                    self.backoff.reset();
+                    self.next = None;
+                }
+                other
+            }
+        }
+    }
+}
+
 pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
     let Some(settings) = context.settings.sealing.clone() else {
         return;
     };
-    let mut backoff = Backoff::new(context.settings.retry_min_ms, context.settings.retry_max_ms);
+    let (min_ms, max_ms) = (context.settings.retry_min_ms, context.settings.retry_max_ms);
+    let mut backoff = Backoff::new(min_ms, max_ms);
+    let mut tsa_retry = TsaRetry {
+        backoff: Backoff::new(min_ms, max_ms),
+        next: None,
+    };
+    let watch = context.link.seal_watch().clone();
     while !context.shutdown.is_triggered() {
+        watch.publish_token_certificate(&settings.key);
         let round = seal_round(&context, &settings).await;
-        let stamped = stamp_round(&context, &settings)
-            .await
-            .and(evidence_round(&context, &settings).await);
+        let stamped = if tsa_retry.due() {
+            tsa_retry.take(stamp_round(&context, &settings).await)
+        } else {
+            Ok(0)
+        };
+        let stamped = stamped.and(evidence_round(&context, &settings).await);
         match (round, stamped) {
             (Ok(0), Ok(_)) => {
                 context.link.update(|link| link.sealing = None);
@@ -123,8 +181,9 @@ async fn seal_round<C: AxisClient>(
     for document in documents {
         let id = document.id.clone();
         let (settings, now) = (settings.clone(), context.clock.now());
+        let (watch, clock) = (context.link.seal_watch().clone(), context.clock.clone());
         let file = context
-            .blocking(move |store| seal(store, &settings, &document, now))
+            .blocking(move |store| seal(store, &settings, &watch, &clock, &document, now))
             .await?;
         let level = file.level.clone();
         if context
@@ -140,10 +199,25 @@ async fn seal_round<C: AxisClient>(
     Ok(sealed)
 }
 
+/// A signer for the agency key whose signatures are timed into `watch`, or why the key
+/// cannot sign now.
+fn timed_signer(
+    settings: &SealingSettings,
+    watch: &SealWatch,
+) -> Result<Box<dyn DocumentSigner>, SyncError> {
+    let signer = settings
+        .key
+        .signer()
+        .map_err(|error| SyncError::Seal(error.to_string()))?;
+    Ok(Box::new(TimedSigner::new(signer, watch.clone())))
+}
+
 /// Seals one document's main PDF into a new blob (blocking).
 fn seal(
     store: &Store,
     settings: &SealingSettings,
+    watch: &SealWatch,
+    clock: &SharedClock,
     document: &PackableDocument,
     now: time::OffsetDateTime,
 ) -> Result<SealedFile, SyncError> {
@@ -154,10 +228,7 @@ fn seal(
         .ok_or(SyncError::Seal("the document has no file to seal".into()))?;
     let input = blobs.blob_path(&main.sha256)?;
     let output = blobs.staging_file_path();
-    let signer = settings
-        .key
-        .signer()
-        .map_err(|error| SyncError::Seal(error.to_string()))?;
+    let signer = timed_signer(settings, watch)?;
     let details = SignatureDetails {
         signer_name: None,
         reason: Some("Đóng dấu cơ quan (agency seal)".into()),
@@ -165,15 +236,11 @@ fn seal(
         visible_seal: settings.visible_seal.clone(),
     };
     let handle = tokio::runtime::Handle::current();
-    let stamp = |message: &[u8]| -> Result<Vec<u8>, TimestampError> {
-        match &settings.tsa {
-            Some(tsa) => handle.block_on(tsa.stamp(message)),
-            None => Err(TimestampError::Request {
-                reason: "no timestamp authority".into(),
-            }),
-        }
-    };
-    let stamper: Option<pades::Stamper<'_>> = settings.tsa.as_ref().map(|_| &stamp as _);
+    let stamp = settings
+        .tsa
+        .as_ref()
+        .map(|tsa| observed_stamper(tsa, watch, clock, &handle));
+    let stamper: Option<pades::Stamper<'_>> = stamp.as_ref().map(|stamp| stamp as _);
     let result = pades::sign_pdf(&input, &output, signer.as_ref(), now, &details, stamper);
     let signed = match result {
         Ok(signed) => signed,
@@ -241,7 +308,8 @@ async fn evidence_round<C: AxisClient>(
         return Ok(0);
     };
     let (first_seq, last_seq, count) = (first.seq, last.seq, records.len());
-    let (key, at) = (settings.key.clone(), context.now_text());
+    let (settings, at) = (settings.clone(), context.now_text());
+    let watch = context.link.seal_watch().clone();
     let batch = context
         .blocking(move |_| {
             let items: Vec<[u8; 32]> = records
@@ -249,9 +317,7 @@ async fn evidence_round<C: AxisClient>(
                 .map(|record| crate::store::evidence::decode_hash(&record.hash))
                 .collect::<Result<_, _>>()?;
             let slices: Vec<&[u8]> = items.iter().map(|item| item.as_slice()).collect();
-            let signer = key
-                .signer()
-                .map_err(|error| SyncError::Seal(error.to_string()))?;
+            let signer = timed_signer(&settings, &watch)?;
             let signed = batch::sign_batch(signer.as_ref(), &slices)
                 .map_err(|error| SyncError::Seal(format!("evidence batch: {error}")))?;
             let proofs = signed
@@ -278,23 +344,25 @@ async fn evidence_round<C: AxisClient>(
     }
 }
 
-/// Adds timestamps to B-B seals while the TSA answers; the number done.
+/// Adds timestamps to B-B seals while the TSA answers; the number done. Stops at the first
+/// [`SyncError::Timestamp`] (the TSA is not answering; the others would fail the same way).
 async fn stamp_round<C: AxisClient>(
     context: &Context<C>,
     settings: &SealingSettings,
 ) -> Result<usize, SyncError> {
-    if settings.tsa.is_none() {
+    let Some(tsa) = &settings.tsa else {
         return Ok(0);
-    }
+    };
     let waiting = context
         .blocking(|store| Ok(store.unstamped_documents(BATCH)?))
         .await?;
     let mut done = 0;
     for document in waiting {
         let id = document.id.clone();
-        let settings = settings.clone();
+        let (tsa, clock) = (tsa.clone(), context.clock.clone());
+        let watch = context.link.seal_watch().clone();
         let stamped = context
-            .blocking(move |store| stamp(store, &settings, &document))
+            .blocking(move |store| stamp(store, &tsa, &watch, &clock, &document))
             .await?;
         if context
             .store
@@ -309,10 +377,13 @@ async fn stamp_round<C: AxisClient>(
     Ok(done)
 }
 
-/// Adds the timestamp to a copy of the sealed PDF and stores the copy (blocking).
+/// Adds the timestamp to a copy of the sealed PDF and stores the copy (blocking). A
+/// failure of the TSA itself is [`SyncError::Timestamp`].
 fn stamp(
     store: &Store,
-    settings: &SealingSettings,
+    tsa: &TsaClient,
+    watch: &SealWatch,
+    clock: &SharedClock,
     document: &UnstampedDocument,
 ) -> Result<PacketBlob, SyncError> {
     let blobs = store.blobs();
@@ -325,16 +396,21 @@ fn stamp(
         }
     })?;
     let handle = tokio::runtime::Handle::current();
-    let stamp = |message: &[u8]| -> Result<Vec<u8>, TimestampError> {
-        match &settings.tsa {
-            Some(tsa) => handle.block_on(tsa.stamp(message)),
-            None => Err(TimestampError::Request {
-                reason: "no timestamp authority".into(),
-            }),
-        }
+    let observed = observed_stamper(tsa, watch, clock, &handle);
+    let tsa_failed = Cell::new(false);
+    let stamp = |message: &[u8]| {
+        let answer = observed(message);
+        tsa_failed.set(answer.is_err());
+        answer
     };
     let result = pades::add_timestamp(&working, None, &stamp)
-        .map_err(|error| SyncError::Seal(format!("timestamp of {}: {error}", document.id)))
+        .map_err(|error| {
+            if tsa_failed.get() {
+                SyncError::Timestamp(error.to_string())
+            } else {
+                SyncError::Seal(format!("timestamp of {}: {error}", document.id))
+            }
+        })
         .and_then(|()| adopt(store, &working));
     let _ = std::fs::remove_file(&working);
     result

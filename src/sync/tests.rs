@@ -62,10 +62,11 @@ impl AxisClient for FakeAxis {
 
     async fn fetch(
         &self,
-        delivery_id: &str,
+        delivery: &Delivery,
         destination: &std::path::Path,
         _max_bytes: u64,
     ) -> Result<FetchedPacket, AxisError> {
+        let delivery_id = &delivery.id;
         let bytes = self
             .0
             .deliveries

@@ -7,6 +7,12 @@
 //! Owns the wire shapes and the classification of failures (connection errors, 5xx and
 //! hub codes 99/23 are transient; so is code 15, because bad credentials are a setup
 //! problem of the whole link, not of one packet). Never logs the secret.
+//!
+//! Every request has a time limit in all ([`RequestTimeouts`]: connecting, the upload,
+//! the wait for the answer and its body), and a body that stops arriving in the middle is
+//! given up after `stall`. There is deliberately no client-wide `read_timeout`: in reqwest
+//! 0.12 it runs from the start of the request to the answer's headers, upload included, so
+//! a large packet on a slow link could never be sent.
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,7 +24,10 @@ use ring::digest::{Context, SHA256};
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
-use super::client::{AxisClient, AxisError, Delivery, FetchedPacket, OutgoingPacket, SentDelivery};
+use super::client::{
+    AxisCall, AxisClient, AxisError, Delivery, FetchedPacket, OutgoingPacket, RequestTimeouts,
+    SentDelivery,
+};
 use crate::system::clock::SharedClock;
 use crate::system::config::AxisSection;
 use crate::system::tls::{self, TlsError};
@@ -29,8 +38,6 @@ use crate::vdxp::{
 
 /// Largest JSON answer read (lists are capped at 500 items by the axis).
 const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
-/// How long a small request (list, acknowledge) may take in all.
-const SMALL_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why a [`VdxpClient`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +55,7 @@ pub struct VdxpClient {
     system_id: String,
     secret: Vec<u8>,
     clock: SharedClock,
+    timeouts: RequestTimeouts,
 }
 
 impl std::fmt::Debug for VdxpClient {
@@ -62,12 +70,24 @@ impl std::fmt::Debug for VdxpClient {
 
 impl VdxpClient {
     /// Builds the client from a validated `[axis]` section and its secret; the client key
-    /// is `axis.key`, or `external` (the link key on the token).
+    /// is `axis.key`, or `external` (the link key on the token). Requests get the default
+    /// [`RequestTimeouts`].
     pub fn new(
         axis: &AxisSection,
         secret: String,
         clock: SharedClock,
         external: Option<tls::ExternalKey>,
+    ) -> Result<VdxpClient, VdxpClientError> {
+        VdxpClient::with_timeouts(axis, secret, clock, external, RequestTimeouts::default())
+    }
+
+    /// [`VdxpClient::new`] with other time limits (tests use short ones).
+    pub fn with_timeouts(
+        axis: &AxisSection,
+        secret: String,
+        clock: SharedClock,
+        external: Option<tls::ExternalKey>,
+        timeouts: RequestTimeouts,
     ) -> Result<VdxpClient, VdxpClientError> {
         let tls = match (&axis.key, external) {
             (_, Some(external)) => tls::client_config_with_key(
@@ -85,10 +105,7 @@ impl VdxpClient {
         };
         let http = Client::builder()
             .use_preconfigured_tls(tls)
-            .connect_timeout(Duration::from_secs(10))
-            // Each read may wait at most this long: covers a long poll's silence and
-            // catches a connection that hangs in the middle of a packet.
-            .read_timeout(Duration::from_secs(axis.long_poll_secs + 30))
+            .connect_timeout(timeouts.connect)
             .user_agent(header::USER_AGENT_VALUE)
             .build()
             .map_err(|error| VdxpClientError::Http(error.to_string()))?;
@@ -98,11 +115,18 @@ impl VdxpClient {
             system_id: axis.system_id.clone(),
             secret: secret.into_bytes(),
             clock,
+            timeouts,
         })
     }
 
-    /// A POST to `operation` with the signed headers for `logical` (name, value) pairs.
-    fn request(&self, operation: Operation, logical: &[(&str, &str)]) -> RequestBuilder {
+    /// A POST to `operation` with the signed headers for `logical` (name, value) pairs,
+    /// limited to the time `call` may take.
+    fn request(
+        &self,
+        operation: Operation,
+        call: AxisCall,
+        logical: &[(&str, &str)],
+    ) -> RequestBuilder {
         let mut signed = SignedRequest::new(&self.system_id, self.clock.now());
         for (name, value) in logical {
             signed = signed.with(name, value);
@@ -119,6 +143,7 @@ impl VdxpClient {
         self.http
             .post(format!("{}/{}", self.base, operation.path()))
             .headers(headers)
+            .timeout(self.timeouts.of(call))
     }
 
     /// Sends a request expecting a JSON answer, and classifies the outcome.
@@ -132,11 +157,40 @@ impl VdxpClient {
             .send()
             .await
             .map_err(|error| connection_error(name, &error))?;
-        read_answer(name, response).await
+        read_answer(name, response, self.timeouts.stall).await
+    }
+}
+
+/// The next chunk of an answer's body, or a transient error when nothing came for `stall`.
+async fn next_chunk<S, T>(
+    operation: &'static str,
+    stream: &mut S,
+    stall: Duration,
+) -> Result<Option<T>, AxisError>
+where
+    S: futures_util::Stream<Item = Result<T, reqwest::Error>> + Unpin,
+{
+    match tokio::time::timeout(stall, stream.next()).await {
+        Ok(Some(Ok(chunk))) => Ok(Some(chunk)),
+        Ok(Some(Err(error))) => Err(connection_error(operation, &error)),
+        Ok(None) => Ok(None),
+        Err(_) => Err(AxisError::transient(
+            operation,
+            format!(
+                "the axis stopped sending in the middle of its answer (nothing for {} s)",
+                stall.as_secs()
+            ),
+        )),
     }
 }
 
 fn connection_error(operation: &'static str, error: &reqwest::Error) -> AxisError {
+    if error.is_timeout() {
+        return AxisError::transient(
+            operation,
+            "no answer from the axis within the time limit (timeout); check the network path to the axis",
+        );
+    }
     // The chain carries the useful part (refused, TLS alert, timeout); no secret is in it.
     let mut reason = error.to_string();
     let mut source = std::error::Error::source(error);
@@ -149,9 +203,13 @@ fn connection_error(operation: &'static str, error: &reqwest::Error) -> AxisErro
 }
 
 /// Reads and classifies a JSON answer.
-async fn read_answer(operation: &'static str, response: Response) -> Result<AxisAnswer, AxisError> {
+async fn read_answer(
+    operation: &'static str,
+    response: Response,
+    stall: Duration,
+) -> Result<AxisAnswer, AxisError> {
     let status = response.status();
-    let body = read_limited(operation, response).await?;
+    let body = read_limited(operation, response, stall).await?;
     let answer: Option<AxisAnswer> = serde_json::from_slice(&body).ok();
     classify(operation, status, answer)
 }
@@ -203,11 +261,14 @@ fn classify(
     }
 }
 
-async fn read_limited(operation: &'static str, response: Response) -> Result<Vec<u8>, AxisError> {
+async fn read_limited(
+    operation: &'static str,
+    response: Response,
+    stall: Duration,
+) -> Result<Vec<u8>, AxisError> {
     let mut body = Vec::new();
     let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|error| connection_error(operation, &error))?;
+    while let Some(chunk) = next_chunk(operation, &mut stream, stall).await? {
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
             return Err(AxisError::transient(operation, "the answer is too large"));
         }
@@ -230,6 +291,7 @@ impl AxisClient for VdxpClient {
         let request = self
             .request(
                 operation,
+                AxisCall::Send { bytes: packet.size },
                 &[
                     (header::FROM, &self.system_id),
                     (header::SERVICE_TYPE, header::SERVICE_TYPE_EDOC),
@@ -249,9 +311,11 @@ impl AxisClient for VdxpClient {
 
     async fn list_received(&self, kind: MessageType) -> Result<Vec<Delivery>, AxisError> {
         let operation = Operation::GetReceivedEdocList;
-        let request = self
-            .request(operation, &[(header::MESSAGE_TYPE, kind.as_str())])
-            .timeout(SMALL_REQUEST_TIMEOUT);
+        let request = self.request(
+            operation,
+            AxisCall::Small,
+            &[(header::MESSAGE_TYPE, kind.as_str())],
+        );
         let answer = self.call(operation, request).await?;
         let items: Vec<ReceivedItem> = list_items(operation, answer.data)?;
         Ok(items
@@ -267,7 +331,7 @@ impl AxisClient for VdxpClient {
 
     async fn fetch(
         &self,
-        delivery_id: &str,
+        delivery: &Delivery,
         destination: &Path,
         max_bytes: u64,
     ) -> Result<FetchedPacket, AxisError> {
@@ -275,8 +339,9 @@ impl AxisClient for VdxpClient {
         let name = operation.path();
         let request = self.request(
             operation,
+            AxisCall::fetch_of(delivery, max_bytes),
             &[
-                (header::DOC_ID, delivery_id),
+                (header::DOC_ID, &delivery.id),
                 (header::FORMAT, header::FORMAT_RAW),
             ],
         );
@@ -291,7 +356,7 @@ impl AxisClient for VdxpClient {
             .is_some_and(|value| value.starts_with("application/octet-stream"));
         if !response.status().is_success() || !is_raw {
             // A refusal comes back as JSON.
-            let answer = read_answer(name, response).await?;
+            let answer = read_answer(name, response, self.timeouts.stall).await?;
             return Err(AxisError::transient(
                 name,
                 format!(
@@ -321,8 +386,7 @@ impl AxisClient for VdxpClient {
         let mut digest = Context::new(&SHA256);
         let mut size = 0u64;
         let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|error| connection_error(name, &error))?;
+        while let Some(chunk) = next_chunk(name, &mut stream, self.timeouts.stall).await? {
             size += chunk.len() as u64;
             if size > max_bytes {
                 return Err(AxisError::Permanent {
@@ -352,24 +416,25 @@ impl AxisClient for VdxpClient {
         status: TransportStatus,
     ) -> Result<(), AxisError> {
         let operation = Operation::UpdateStatus;
-        let request = self
-            .request(
-                operation,
-                &[
-                    (header::DOC_ID, delivery_id),
-                    (header::STATUS, status.as_str()),
-                ],
-            )
-            .timeout(SMALL_REQUEST_TIMEOUT);
+        let request = self.request(
+            operation,
+            AxisCall::Small,
+            &[
+                (header::DOC_ID, delivery_id),
+                (header::STATUS, status.as_str()),
+            ],
+        );
         self.call(operation, request).await.map(|_| ())
     }
 
     async fn wait_for(&self, seconds: u64) -> Result<u64, AxisError> {
         let operation = Operation::WaitForEdoc;
         let wait = seconds.to_string();
-        let request = self
-            .request(operation, &[(header::WAIT, &wait)])
-            .timeout(Duration::from_secs(seconds + 30));
+        let request = self.request(
+            operation,
+            AxisCall::WaitFor { seconds },
+            &[(header::WAIT, &wait)],
+        );
         let answer = self.call(operation, request).await?;
         Ok(answer.count.unwrap_or(0))
     }
@@ -379,9 +444,7 @@ impl AxisClient for VdxpClient {
         let logical: Vec<(&str, &str)> = doc_id
             .map(|doc_id| vec![(header::DOC_ID, doc_id)])
             .unwrap_or_default();
-        let request = self
-            .request(operation, &logical)
-            .timeout(SMALL_REQUEST_TIMEOUT);
+        let request = self.request(operation, AxisCall::Small, &logical);
         let answer = self.call(operation, request).await?;
         let items: Vec<SentItem> = list_items(operation, answer.data)?;
         Ok(items
@@ -393,6 +456,10 @@ impl AxisClient for VdxpClient {
                 receive_status: item.receive_status,
             })
             .collect())
+    }
+
+    fn timeout(&self, call: AxisCall) -> Duration {
+        self.timeouts.of(call)
     }
 }
 

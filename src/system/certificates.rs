@@ -1,7 +1,8 @@
 //! The certificates a gateway depends on and when they expire: the axis link's client
-//! certificate and CA, and the agency seal's certificate when it is in a key file. Read from
-//! the files the configuration names, each time they are asked for (they are small, and a
-//! renewed file is seen at once). Reads; never decides what an expiry means for health.
+//! certificate and CA, and the agency seal's certificate — in a key file, or on the token.
+//! Files are read each time they are asked for (they are small, and a renewed file is seen
+//! at once); a certificate on the token is judged from the DER the sealer read there
+//! ([`validity_of_der`]). Reads; never decides what an expiry means for health.
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +59,23 @@ pub fn validity(watched: &[WatchedCertificate], now: OffsetDateTime) -> Vec<Cert
         .collect()
 }
 
+/// The validity at `now` of a DER certificate held elsewhere (the seal certificate on the
+/// token), as `role`.
+pub fn validity_of_der(role: &'static str, der: &[u8], now: OffsetDateTime) -> CertificateValidity {
+    match parse(der) {
+        Ok(facts) => judge(role, facts, now),
+        Err(reason) => CertificateValidity {
+            role,
+            subject: None,
+            not_before: None,
+            not_after: None,
+            seconds_left: None,
+            state: "unreadable",
+            problem: Some(format!("the certificate read from the token: {reason}")),
+        },
+    }
+}
+
 /// Subject, not-before and not-after of the first certificate in a PEM file.
 struct CertificateFacts {
     subject: Option<String>,
@@ -66,7 +84,6 @@ struct CertificateFacts {
 }
 
 fn read_first(path: &Path) -> Result<CertificateFacts, TlsError> {
-    use x509_cert::der::Decode;
     let certificates = load_certificates(path)?;
     let first = certificates.first().ok_or_else(|| TlsError::Empty {
         what: "certificate",
@@ -77,18 +94,23 @@ fn read_first(path: &Path) -> Result<CertificateFacts, TlsError> {
         path: path.to_path_buf(),
         reason,
     };
-    let certificate = x509_cert::Certificate::from_der(first.as_ref())
-        .map_err(|error| unreadable(error.to_string()))?;
+    parse(first.as_ref()).map_err(unreadable)
+}
+
+/// The facts of one DER certificate; `Err` is why it cannot be read.
+fn parse(der: &[u8]) -> Result<CertificateFacts, String> {
+    use x509_cert::der::Decode;
+    let certificate = x509_cert::Certificate::from_der(der).map_err(|error| error.to_string())?;
     let validity = &certificate.tbs_certificate.validity;
     let instant = |time: x509_cert::time::Time| {
         let seconds = time.to_unix_duration().as_secs();
         i64::try_from(seconds)
             .ok()
             .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
-            .ok_or_else(|| unreadable("a validity date out of range".into()))
+            .ok_or_else(|| "a validity date out of range".to_owned())
     };
     Ok(CertificateFacts {
-        subject: certificate_common_name(first.as_ref()),
+        subject: certificate_common_name(der),
         not_before: instant(validity.not_before)?,
         not_after: instant(validity.not_after)?,
     })
@@ -136,6 +158,32 @@ mod tests {
         assert_eq!(at(datetime!(2026-06-01 0:00 UTC)), "valid");
         assert_eq!(at(datetime!(2026-12-15 0:00 UTC)), "expiring");
         assert_eq!(at(datetime!(2027-01-01 0:00 UTC)), "expired");
+    }
+
+    #[test]
+    fn a_der_certificate_is_judged_like_a_file() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.not_before = datetime!(2026-01-01 0:00 UTC);
+        params.not_after = datetime!(2026-02-01 0:00 UTC);
+        let der = params
+            .self_signed(&key)
+            .expect("certificate")
+            .der()
+            .to_vec();
+        let report = validity_of_der("agency", &der, datetime!(2026-01-20 0:00 UTC));
+        assert_eq!(report.role, "agency");
+        assert_eq!(report.state, "expiring");
+        assert_eq!(report.seconds_left, Some(12 * 86_400));
+        assert_eq!(
+            report.not_after.as_deref(),
+            Some("2026-02-01T00:00:00.000Z")
+        );
+        let garbage = validity_of_der("agency", b"not DER", datetime!(2026-01-20 0:00 UTC));
+        assert_eq!(garbage.state, "unreadable");
+        assert!(garbage
+            .problem
+            .is_some_and(|problem| problem.contains("token")));
     }
 
     #[test]

@@ -1,27 +1,27 @@
 //! The facts the status page, `/healthz`, `/metrics` and `docgate status` all show: is the
-//! box working, and what waits where. Gathered from the store's counts, the link state, the
-//! certificate files and the clock — counts and states only, never a document's content, so
-//! they may be shown to anyone on the LAN. Each fact that is wrong becomes a [`Check`] with
-//! a plain next step.
+//! box working, and what waits where. Gathered from the store's counts, the link state and
+//! what the sealer saw (the timestamp authority's last answer, the seal certificate on the
+//! token), the certificate files and the clock — counts and states only, never a
+//! document's content, so they may be shown to anyone on the LAN. Each check ends in a
+//! [`Finding`] (`checks.rs` decides which, `findings.rs` words it in English and
+//! Vietnamese), and becomes a [`Check`] with a stable `kind` and a plain next step.
+
+mod checks;
+mod findings;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
+pub use findings::{Finding, Text};
+
 use super::AppState;
-use crate::store::{QueueCounts, StorageUsage};
-use crate::sync::LinkSnapshot;
+use crate::store::QueueCounts;
+use crate::sync::{LinkSnapshot, TsaContact};
 use crate::system::certificates::{self, CertificateValidity, WatchedCertificate};
 use crate::system::clock::rfc3339_utc;
 use crate::system::config::GatewayConfig;
-
-/// Share of the disk quota from which the page warns.
-const DISK_WARN_PERCENT: u64 = 90;
-/// The earliest year a working clock can show (a box whose clock reads earlier has lost
-/// its time, e.g. after a dead RTC battery).
-const EARLIEST_SANE_YEAR: i32 = 2025;
 
 /// What the facts need to know about the box beyond the store and the link.
 #[derive(Debug, Clone)]
@@ -42,6 +42,9 @@ pub struct BoxIdentity {
 pub struct SigningIdentity {
     pub token_label: Option<String>,
     pub tsa_url: Option<String>,
+    /// `[signing] send_without_timestamp_after_secs`: how long a B-B seal waits for its
+    /// timestamp before it leaves without one (`None`: until the TSA answers).
+    pub send_without_timestamp_after_secs: Option<u64>,
 }
 
 impl BoxIdentity {
@@ -68,6 +71,7 @@ impl BoxIdentity {
             SigningIdentity {
                 token_label: signing.token_label.clone(),
                 tsa_url: signing.tsa_url.clone(),
+                send_without_timestamp_after_secs: signing.send_without_timestamp_after_secs,
             }
         });
         BoxIdentity {
@@ -95,10 +99,28 @@ pub enum Severity {
 /// One health check: what, how bad, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// `store`, `config`, `link`, `token`, `certificate`, `disk`, `clock`.
+    /// `store`, `config`, `link`, `token`, `certificate`, `disk`, `clock`, `tsa`.
     pub component: &'static str,
+    /// A stable key of what was found (`link_down`, `certificate_expiring`, …).
+    pub kind: &'static str,
     pub severity: Severity,
+    /// What was found and the next step, in English.
     pub message: String,
+    /// The same, with its variable parts, for the page's other language.
+    #[serde(skip)]
+    pub finding: Finding,
+}
+
+impl From<Finding> for Check {
+    fn from(finding: Finding) -> Check {
+        Check {
+            component: finding.component(),
+            kind: finding.kind(),
+            severity: finding.severity(),
+            message: finding.english().line(),
+            finding,
+        }
+    }
 }
 
 /// The agency.
@@ -125,6 +147,18 @@ pub struct Seal {
     /// Why documents wait for the seal (token absent, PIN refused, …), when they do.
     pub problem: Option<String>,
     pub tsa_url: Option<String>,
+    /// The timestamp authority as the sealer last found it.
+    pub tsa: TsaFacts,
+}
+
+/// The timestamp authority, from the sealer's own requests (it is never probed for the
+/// page).
+#[derive(Debug, Clone, Serialize)]
+pub struct TsaFacts {
+    /// `not_configured`, `not_tried`, `answering`, or `failing` (its last request failed).
+    pub state: &'static str,
+    #[serde(flatten)]
+    pub contact: TsaContact,
 }
 
 /// Everything the status page shows.
@@ -178,16 +212,27 @@ pub async fn gather(state: &AppState) -> StatusFacts {
             state.store.storage_usage(),
         ),
     };
-    let certificates = certificates::validity(&identity.certificates, now);
+    let watch = state.link.seal_watch();
+    let mut certificates = certificates::validity(&identity.certificates, now);
+    let on_token = identity
+        .signing
+        .as_ref()
+        .is_some_and(|signing| signing.token_label.is_some());
+    if let Some(der) = watch.token_certificate().filter(|_| on_token) {
+        certificates.push(certificates::validity_of_der("agency", &der, now));
+    }
     let link = state.link.snapshot();
-    let mut checks = Vec::new();
-    checks.push(store_check(&counts));
-    checks.push(config_check(&identity).await);
-    checks.push(link_check(&state.link));
-    checks.extend(seal_check(&identity, &link));
-    checks.extend(certificates.iter().map(certificate_check));
-    checks.push(disk_check(usage, state.intake.disk_quota_bytes));
-    checks.push(clock_check(now, newest.as_deref()));
+    let tsa = checks::tsa_facts(identity.signing.as_ref(), watch.tsa());
+    let mut findings = vec![
+        checks::store(&counts),
+        checks::config(identity.config_path.clone()).await,
+        checks::link(&link),
+    ];
+    findings.extend(checks::seal(identity.signing.as_ref(), &link));
+    findings.extend(checks::tsa(identity.signing.as_ref(), &tsa));
+    findings.extend(certificates.iter().map(checks::certificate));
+    findings.push(checks::disk(usage, state.intake.disk_quota_bytes));
+    findings.push(checks::clock(now, newest.as_deref()));
     let queues = counts.unwrap_or_default();
     let oldest_waiting_secs = queues
         .oldest_waiting_since
@@ -216,219 +261,13 @@ pub async fn gather(state: &AppState) -> StatusFacts {
                 .signing
                 .as_ref()
                 .and_then(|signing| signing.tsa_url.clone()),
+            tsa,
         },
         link,
         queues,
         oldest_waiting_secs,
         certificates,
-        disk: disk(usage, state.intake.disk_quota_bytes),
-        checks,
-    }
-}
-
-fn ok(component: &'static str, message: impl Into<String>) -> Check {
-    Check {
-        component,
-        severity: Severity::Ok,
-        message: message.into(),
-    }
-}
-
-fn failing(component: &'static str, message: impl Into<String>) -> Check {
-    Check {
-        component,
-        severity: Severity::Failing,
-        message: message.into(),
-    }
-}
-
-fn warning(component: &'static str, message: impl Into<String>) -> Check {
-    Check {
-        component,
-        severity: Severity::Warning,
-        message: message.into(),
-    }
-}
-
-fn store_check(counts: &Result<QueueCounts, String>) -> Check {
-    match counts {
-        Ok(_) => ok("store", "the database answers"),
-        Err(error) => failing(
-            "store",
-            format!("store: {error}; documents cannot be accepted — restart the service, and call provincial IT if it persists"),
-        ),
-    }
-}
-
-/// The configuration file as it is on disk now: a file that no longer loads would stop the
-/// box at its next restart.
-async fn config_check(identity: &Arc<BoxIdentity>) -> Check {
-    let Some(path) = identity.config_path.clone() else {
-        return ok("config", "configuration loaded");
-    };
-    let loaded = tokio::task::spawn_blocking(move || GatewayConfig::load(&path)).await;
-    match loaded {
-        Ok(Ok(_)) => ok("config", "the configuration file is valid"),
-        Ok(Err(error)) => failing(
-            "config",
-            format!("config: the configuration file no longer loads ({error}); the gateway would not start again — fix it before any restart"),
-        ),
-        Err(_) => failing("config", "config: the check did not finish"),
-    }
-}
-
-fn link_check(link: &crate::sync::LinkState) -> Check {
-    match link.problem() {
-        Some(problem) => failing("link", problem),
-        None if link.snapshot().configured => ok("link", "connected to the axis"),
-        None => ok("link", "no axis configured (stand-alone)"),
-    }
-}
-
-fn seal_check(identity: &BoxIdentity, link: &LinkSnapshot) -> Option<Check> {
-    let signing = identity.signing.as_ref()?;
-    let component = "token";
-    Some(match (&link.sealing, &signing.token_label) {
-        (Some(problem), _) => failing(component, format!("agency seal: {problem}")),
-        (None, Some(label)) => ok(component, format!("token '{label}' answers")),
-        (None, None) => ok(component, "the agency key file is in use"),
-    })
-}
-
-fn certificate_check(certificate: &CertificateValidity) -> Check {
-    let name = match certificate.role {
-        "link" => "the axis link certificate",
-        "link-ca" => "the axis CA certificate",
-        "agency" => "the agency seal certificate",
-        other => other,
-    };
-    let days = certificate
-        .seconds_left
-        .map(|seconds| seconds.div_euclid(86_400));
-    match certificate.state {
-        "valid" => ok(
-            "certificate",
-            format!("{name} is valid for {} more days", days.unwrap_or(0)),
-        ),
-        "expiring" => warning(
-            "certificate",
-            format!(
-                "{name} expires in {} days; ask provincial IT to renew it",
-                days.unwrap_or(0)
-            ),
-        ),
-        "expired" => failing(
-            "certificate",
-            format!(
-                "{name} has expired; the box cannot work with it — ask provincial IT for a new one"
-            ),
-        ),
-        "not_yet_valid" => failing(
-            "certificate",
-            format!("{name} is not valid yet; check the box's clock"),
-        ),
-        _ => failing(
-            "certificate",
-            format!(
-                "{name} cannot be read: {}",
-                certificate.problem.as_deref().unwrap_or("unknown reason")
-            ),
-        ),
-    }
-}
-
-fn disk(usage: StorageUsage, quota: u64) -> Disk {
-    let used = usage.total();
-    Disk {
-        used_bytes: used,
-        quota_bytes: quota,
-        percent: used.saturating_mul(100).checked_div(quota).unwrap_or(100),
-    }
-}
-
-fn disk_check(usage: StorageUsage, quota: u64) -> Check {
-    let disk = disk(usage, quota);
-    if disk.used_bytes >= disk.quota_bytes {
-        failing(
-            "disk",
-            format!(
-                "disk: {} of the {}-byte quota in use; new documents are refused until the backlog is sent or the quota raised",
-                disk.used_bytes, disk.quota_bytes
-            ),
-        )
-    } else if disk.percent >= DISK_WARN_PERCENT {
-        warning(
-            "disk",
-            format!(
-                "disk: {}% of the quota in use; check the link so the backlog drains",
-                disk.percent
-            ),
-        )
-    } else {
-        ok(
-            "disk",
-            format!("disk: {}% of the quota in use", disk.percent),
-        )
-    }
-}
-
-/// A clock before [`EARLIEST_SANE_YEAR`], or behind the newest record by more than five
-/// minutes, is wrong: dates in the registers and certificate checks would be wrong too.
-fn clock_check(now: OffsetDateTime, newest_record: Option<&str>) -> Check {
-    if now.year() < EARLIEST_SANE_YEAR {
-        return failing(
-            "clock",
-            format!("clock: the box says {}; set the time (NTP) — registers and certificates depend on it", rfc3339_utc(now)),
-        );
-    }
-    let newest = newest_record.and_then(|text| {
-        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
-    });
-    match newest {
-        Some(newest) if newest - now > time::Duration::minutes(5) => warning(
-            "clock",
-            format!(
-                "clock: the box says {} but it recorded a document at {}; the clock went back — check time sync",
-                rfc3339_utc(now),
-                rfc3339_utc(newest)
-            ),
-        ),
-        _ => ok("clock", "the clock looks right"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn the_disk_check_warns_then_fails() {
-        let usage = |bytes| StorageUsage {
-            blob_bytes: bytes,
-            database_bytes: 0,
-        };
-        assert_eq!(disk_check(usage(10), 100).severity, Severity::Ok);
-        assert_eq!(disk_check(usage(95), 100).severity, Severity::Warning);
-        assert_eq!(disk_check(usage(100), 100).severity, Severity::Failing);
-        assert_eq!(disk(usage(5), 0).percent, 100);
-    }
-
-    #[test]
-    fn the_clock_check_catches_a_lost_clock_and_a_jump_back() {
-        let now = datetime!(2026-11-22 08:00 UTC);
-        assert_eq!(clock_check(now, None).severity, Severity::Ok);
-        assert_eq!(
-            clock_check(datetime!(1970-01-01 0:00 UTC), None).severity,
-            Severity::Failing
-        );
-        assert_eq!(
-            clock_check(now, Some("2026-11-23T08:00:00.000Z")).severity,
-            Severity::Warning
-        );
-        assert_eq!(
-            clock_check(now, Some("2026-11-22T08:03:00.000Z")).severity,
-            Severity::Ok
-        );
+        disk: checks::disk_use(usage, state.intake.disk_quota_bytes),
+        checks: findings.into_iter().map(Check::from).collect(),
     }
 }

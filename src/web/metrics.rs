@@ -1,7 +1,27 @@
 //! `GET /metrics`: the status facts in the Prometheus text format, for provincial IT's
-//! monitoring of many boxes. Counts, states, ages and expiry times only — no document
-//! content, no secret — so it is served without a token like `/healthz`. Every scrape
-//! builds a fresh registry from the facts and the store's totals: nothing to keep in step.
+//! monitoring of many boxes. Counts, states, ages, expiry times and latencies only — no
+//! document content, no secret — so it is served without a token like `/healthz`. Every
+//! scrape builds a fresh registry from the facts and the store's totals: nothing to keep
+//! in step. The one exception is `docgate_sign_seconds`, a histogram the sealer feeds as
+//! it signs (kept in the link state's `SealWatch`); the scrape registers that same
+//! histogram.
+//!
+//! The metrics (all prefixed `docgate_`):
+//!
+//! - `waiting_to_send`, `oldest_unsent_age_seconds`, `sent_unconfirmed`,
+//!   `failed_outgoing`, `quarantined_incoming`, `awaiting_clerk`, `overdue`,
+//!   `outbox_depth`: the queues;
+//! - `link_configured`, `link_up`, `seal_waiting`: the link and the seal;
+//! - `disk_used_bytes`, `disk_quota_bytes`, `uptime_seconds`;
+//! - `certificate_expiry_seconds{role}`: `link`, `link-ca`, `agency` (the seal
+//!   certificate, from its key file or read from the token once it is logged in);
+//! - `health_check{component}`: 0 ok, 1 warning, 2 failing, per component (`store`,
+//!   `config`, `link`, `token`, `certificate`, `disk`, `clock`, `tsa`);
+//! - `build_info{version, organ_id}`;
+//! - `documents{direction, state}`; counters `packets_sent_total{kind}`,
+//!   `packets_refused_total{kind}`, `deliveries_received_total{outcome}`;
+//! - `sign_seconds`: a histogram of signatures with the agency key (document seals and
+//!   evidence batches, on the token or with the key file), buckets from 10 ms to 5 s.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -42,6 +62,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     register_facts(&mut registry, &facts);
     register_documents(&mut registry, &documents);
     register_totals(&mut registry, &totals);
+    registry.register(
+        "sign_seconds",
+        "Seconds each signature with the agency key took (document seals and evidence batches; token or key file)",
+        state.link.seal_watch().sign_seconds(),
+    );
     let mut body = String::new();
     if encode(&mut body, &registry).is_err() {
         return (StatusCode::INTERNAL_SERVER_ERROR, "# encoding failed\n").into_response();

@@ -1,8 +1,10 @@
 //! `GET /`: the status page field staff look at on a phone or the office PC. Server-rendered
 //! HTML with no script, readable at 360 px and printable, Vietnamese by default
 //! (`?lang=en` for English), refreshing itself every 30 s. Shows the status facts — counts
-//! and states only, never a document's content — so it needs no login. Built with `maud`,
-//! which escapes every value it interpolates.
+//! and states only, never a document's content — so it needs no login. Every problem is
+//! shown with its next step in the page's language (the checks' findings are worded in
+//! both; the variable parts, such as an error text from the network, stay as they are).
+//! Built with `maud`, which escapes every value it interpolates.
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue};
@@ -10,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
-use super::facts::{self, Check, Severity, StatusFacts};
+use super::facts::{self, Check, Severity, StatusFacts, Text};
 use super::AppState;
 
 /// Seconds between automatic refreshes.
@@ -32,6 +34,7 @@ section h2 { font-size: 1rem; margin: 0 0 6px; }
 dl { display: grid; grid-template-columns: minmax(9em, 40%) 1fr; gap: 4px 10px; margin: 0; }
 dt { color: #444; } dd { margin: 0; overflow-wrap: anywhere; }
 ul.checks { padding-left: 18px; margin: 4px 0; } ul.checks li { margin: 4px 0; }
+.next { display: block; margin-top: 2px; }
 nav { font-size: .9rem; margin-top: 10px; color: #444; }
 @media (max-width: 420px) { dl { grid-template-columns: 1fr; } dt { font-weight: bold; } }
 @media print { body { background: #fff; } nav { display: none; } section { border: 1px solid #999; } }
@@ -154,7 +157,16 @@ fn component_name(lang: Lang, component: &str) -> &'static str {
         "certificate" => t(lang, "Chứng thư số", "Certificate"),
         "disk" => t(lang, "Dung lượng lưu trữ", "Storage"),
         "clock" => t(lang, "Đồng hồ", "Clock"),
+        "tsa" => t(lang, "Dịch vụ cấp dấu thời gian", "Timestamp authority"),
         _ => t(lang, "Khác", "Other"),
+    }
+}
+
+/// A check's finding in the page's language.
+fn words(check: &Check, lang: Lang) -> Text {
+    match lang {
+        Lang::Vi => check.finding.vietnamese(),
+        Lang::En => check.finding.english(),
     }
 }
 
@@ -172,9 +184,13 @@ fn problems(facts: &StatusFacts, lang: Lang) -> Markup {
                 h2 { (t(lang, "Cần xử lý", "Needs attention")) }
                 ul.checks {
                     @for check in shown {
-                        li.(class(check.severity)) {
+                        @let text = words(check, lang);
+                        li.(class(check.severity)) data-kind=(check.kind) {
                             strong { (component_name(lang, check.component)) ": " }
-                            (check.message)
+                            (text.what)
+                            @if let Some(step) = &text.next_step {
+                                span.next { (t(lang, "Cách xử lý: ", "What to do: ")) (step) }
+                            }
                         }
                     }
                 }
@@ -266,10 +282,30 @@ fn seal_section(facts: &StatusFacts, lang: Lang) -> Markup {
                 @if let Some(label) = &seal.token_label {
                     dt { "USB token" } dd { (label) }
                 }
-                @if let Some(url) = &seal.tsa_url {
-                    dt { (t(lang, "Dịch vụ cấp dấu thời gian", "Timestamp authority")) } dd { (url) }
+                @if seal.configured {
+                    dt { (t(lang, "Dịch vụ cấp dấu thời gian", "Timestamp authority")) }
+                    dd id="tsa" { (tsa_state(facts, lang)) }
                 }
             }
+        }
+    }
+}
+
+fn tsa_state(facts: &StatusFacts, lang: Lang) -> Markup {
+    let seal = &facts.seal;
+    let contact = &seal.tsa.contact;
+    html! {
+        @match (seal.tsa_url.as_deref(), seal.tsa.state) {
+            (None, _) => (t(lang, "Chưa cấu hình", "Not configured")),
+            (Some(url), "failing") => {
+                (url) " — " span.warning { (t(lang, "không trả lời", "not answering")) }
+                " (" (or_dash(contact.last_failure.as_deref())) ")"
+            }
+            (Some(url), "answering") => {
+                (url) " — " (t(lang, "trả lời lúc", "answered at")) " "
+                (or_dash(contact.last_success.as_deref()))
+            }
+            (Some(url), _) => { (url) " — " (t(lang, "chưa thử", "not tried yet")) }
         }
     }
 }

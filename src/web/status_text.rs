@@ -48,6 +48,9 @@ pub fn render(facts: &Value) -> String {
         number(&queues["quarantined_incoming"]),
     ));
     lines.push(seal_line(&facts["seal"]));
+    if facts["seal"]["configured"] == true {
+        lines.push(tsa_line(&facts["seal"]));
+    }
     for certificate in facts["certificates"].as_array().into_iter().flatten() {
         let days = certificate["seconds_left"]
             .as_i64()
@@ -124,6 +127,26 @@ fn seal_line(seal: &Value) -> String {
     }
 }
 
+fn tsa_line(seal: &Value) -> String {
+    let Some(url) = seal["tsa_url"].as_str() else {
+        return "timestamp authority: not configured".into();
+    };
+    let tsa = &seal["tsa"];
+    let text = |key: &str| tsa[key].as_str().unwrap_or("?").to_string();
+    match tsa["state"].as_str() {
+        Some("answering") => format!(
+            "timestamp authority ({url}): answering; last answer {}",
+            text("last_success")
+        ),
+        Some("failing") => format!(
+            "timestamp authority ({url}): NOT ANSWERING since {} — {}",
+            text("last_failure"),
+            text("last_error")
+        ),
+        _ => format!("timestamp authority ({url}): not tried yet"),
+    }
+}
+
 /// `3 d 4 h`, `5 h 2 min`, `42 s`.
 fn duration(seconds: i64) -> String {
     let seconds = seconds.max(0);
@@ -168,7 +191,9 @@ mod tests {
             "queues": {"waiting_to_send": 3, "sent_unconfirmed": 0, "failed_outgoing": 0,
                        "awaiting_clerk": 1, "overdue": 0, "quarantined_incoming": 0},
             "oldest_waiting_secs": 125,
-            "seal": {"configured": true, "token_label": "agency-seal", "problem": "token 'agency-seal' not found"},
+            "seal": {"configured": true, "token_label": "agency-seal", "problem": "token 'agency-seal' not found",
+                     "tsa_url": "http://tsa.test/", "tsa": {"state": "failing", "last_failure": "2026-11-22T09:00:00.000Z",
+                     "last_error": "connection refused"}},
             "certificates": [{"role": "link", "state": "expiring", "seconds_left": 864_000}],
             "disk": {"used_bytes": 3_221_225_472u64, "quota_bytes": 10_737_418_240u64, "percent": 30},
             "checks": [{"component": "link", "severity": "failing", "message": "the axis is unreachable"},
@@ -184,6 +209,10 @@ mod tests {
         assert!(text.contains("to send: 3 (oldest 2 min)"), "{text}");
         assert!(
             text.contains("agency seal (token 'agency-seal'): WAITING"),
+            "{text}"
+        );
+        assert!(
+            text.contains("timestamp authority (http://tsa.test/): NOT ANSWERING since 2026-11-22T09:00:00.000Z — connection refused"),
             "{text}"
         );
         assert!(

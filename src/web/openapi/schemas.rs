@@ -408,7 +408,11 @@ fn check() -> Value {
         &[
             (
                 "component",
-                json!({"type": "string", "enum": ["store", "config", "link", "token", "certificate", "disk", "clock"]}),
+                json!({"type": "string", "enum": ["store", "config", "link", "token", "certificate", "disk", "clock", "tsa"]}),
+            ),
+            (
+                "kind",
+                json!({"type": "string", "description": "a stable key of what was found, e.g. `link_down`, `certificate_expiring`, `tsa_failing`"}),
             ),
             (
                 "severity",
@@ -479,6 +483,22 @@ fn status_facts() -> Value {
                         ("token_label", nullable(string())),
                         ("problem", nullable(string())),
                         ("tsa_url", nullable(string())),
+                        (
+                            "tsa",
+                            object(
+                                &[
+                                    (
+                                        "state",
+                                        json!({"type": "string", "enum": ["not_configured", "not_tried", "answering", "failing"]}),
+                                    ),
+                                    ("last_success", nullable(timestamp())),
+                                    ("last_failure", nullable(timestamp())),
+                                    ("last_error", nullable(string())),
+                                    ("answered_last", nullable(json!({"type": "boolean"}))),
+                                ],
+                                &[],
+                            ),
+                        ),
                     ],
                     &[],
                 ),

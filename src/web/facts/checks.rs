@@ -1,0 +1,260 @@
+//! The health checks: each looks at one gathered fact (the store's answer, the
+//! configuration file as it is on disk now, the link, the seal and the timestamp
+//! authority as the sealer saw them, a certificate, the disk, the clock) and says which
+//! [`Finding`] holds. Pure apart from re-reading the configuration file; words nothing
+//! itself (`findings.rs` does).
+
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+use super::{Disk, Finding, SigningIdentity, TsaFacts};
+use crate::store::{QueueCounts, StorageUsage};
+use crate::sync::{LinkSnapshot, TsaContact};
+use crate::system::certificates::CertificateValidity;
+use crate::system::clock::rfc3339_utc;
+use crate::system::config::GatewayConfig;
+
+/// Share of the disk quota from which the page warns.
+const DISK_WARN_PERCENT: u64 = 90;
+/// The earliest year a working clock can show (a box whose clock reads earlier has lost
+/// its time, e.g. after a dead RTC battery).
+const EARLIEST_SANE_YEAR: i32 = 2025;
+
+pub(super) fn store(counts: &Result<QueueCounts, String>) -> Finding {
+    match counts {
+        Ok(_) => Finding::StoreAnswers,
+        Err(error) => Finding::StoreUnavailable {
+            error: error.clone(),
+        },
+    }
+}
+
+/// The configuration file as it is on disk now: a file that no longer loads would stop the
+/// box at its next restart.
+pub(super) async fn config(path: Option<PathBuf>) -> Finding {
+    let Some(path) = path else {
+        return Finding::ConfigLoaded;
+    };
+    let loaded = tokio::task::spawn_blocking(move || GatewayConfig::load(&path)).await;
+    match loaded {
+        Ok(Ok(_)) => Finding::ConfigValid,
+        Ok(Err(error)) => Finding::ConfigBroken {
+            error: error.to_string(),
+        },
+        Err(_) => Finding::ConfigUnchecked,
+    }
+}
+
+pub(super) fn link(link: &LinkSnapshot) -> Finding {
+    match (link.configured, link.connected) {
+        (false, _) => Finding::Standalone,
+        (true, true) => Finding::LinkUp,
+        (true, false) => Finding::LinkDown {
+            error: link.last_error.clone(),
+        },
+    }
+}
+
+pub(super) fn seal(signing: Option<&SigningIdentity>, link: &LinkSnapshot) -> Option<Finding> {
+    let signing = signing?;
+    Some(match (&link.sealing, &signing.token_label) {
+        (Some(problem), label) => Finding::SealWaiting {
+            problem: problem.clone(),
+            on_token: label.is_some(),
+        },
+        (None, Some(label)) => Finding::TokenAnswers {
+            label: label.clone(),
+        },
+        (None, None) => Finding::KeyFileInUse,
+    })
+}
+
+/// The timestamp authority's state from what the sealer saw.
+pub(super) fn tsa_facts(signing: Option<&SigningIdentity>, contact: TsaContact) -> TsaFacts {
+    let configured = signing.is_some_and(|signing| signing.tsa_url.is_some());
+    let state = match (configured, contact.answered_last) {
+        (false, _) => "not_configured",
+        (true, None) => "not_tried",
+        (true, Some(true)) => "answering",
+        (true, Some(false)) => "failing",
+    };
+    TsaFacts { state, contact }
+}
+
+/// With `[signing]`: whether the timestamp authority answered the sealer's last request.
+/// A failing TSA is a warning (seals are made B-B and wait for their timestamp), never a
+/// failing check.
+pub(super) fn tsa(signing: Option<&SigningIdentity>, facts: &TsaFacts) -> Option<Finding> {
+    let signing = signing?;
+    let Some(url) = signing.tsa_url.clone() else {
+        return Some(Finding::TsaNotConfigured);
+    };
+    let contact = &facts.contact;
+    Some(match contact.answered_last {
+        None => Finding::TsaNotTried { url },
+        Some(true) => Finding::TsaAnswering {
+            url,
+            at: contact.last_success.clone().unwrap_or_default(),
+        },
+        Some(false) => Finding::TsaFailing {
+            url,
+            at: contact.last_failure.clone().unwrap_or_default(),
+            error: contact
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "no reason recorded".to_owned()),
+            wait_minutes: signing
+                .send_without_timestamp_after_secs
+                .map(|seconds| seconds.div_ceil(60)),
+        },
+    })
+}
+
+pub(super) fn certificate(certificate: &CertificateValidity) -> Finding {
+    let role = certificate.role;
+    let days = certificate
+        .seconds_left
+        .map_or(0, |seconds| seconds.div_euclid(86_400));
+    let not_after = certificate.not_after.clone().unwrap_or_default();
+    match certificate.state {
+        "valid" => Finding::CertificateValid { role, days },
+        "expiring" => Finding::CertificateExpiring {
+            role,
+            days,
+            not_after,
+        },
+        "expired" => Finding::CertificateExpired { role, not_after },
+        "not_yet_valid" => Finding::CertificateNotYetValid { role },
+        _ => Finding::CertificateUnreadable {
+            role,
+            problem: certificate
+                .problem
+                .clone()
+                .unwrap_or_else(|| "unknown reason".to_owned()),
+        },
+    }
+}
+
+pub(super) fn disk_use(usage: StorageUsage, quota: u64) -> Disk {
+    let used = usage.total();
+    Disk {
+        used_bytes: used,
+        quota_bytes: quota,
+        percent: used.saturating_mul(100).checked_div(quota).unwrap_or(100),
+    }
+}
+
+pub(super) fn disk(usage: StorageUsage, quota: u64) -> Finding {
+    let disk = disk_use(usage, quota);
+    if disk.used_bytes >= disk.quota_bytes {
+        Finding::DiskFull {
+            used: disk.used_bytes,
+            quota: disk.quota_bytes,
+        }
+    } else if disk.percent >= DISK_WARN_PERCENT {
+        Finding::DiskFilling {
+            percent: disk.percent,
+        }
+    } else {
+        Finding::DiskOk {
+            percent: disk.percent,
+        }
+    }
+}
+
+/// A clock before [`EARLIEST_SANE_YEAR`], or behind the newest record by more than five
+/// minutes, is wrong: dates in the registers and certificate checks would be wrong too.
+pub(super) fn clock(now: OffsetDateTime, newest_record: Option<&str>) -> Finding {
+    if now.year() < EARLIEST_SANE_YEAR {
+        return Finding::ClockLost {
+            now: rfc3339_utc(now),
+        };
+    }
+    let newest = newest_record.and_then(|text| {
+        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+    });
+    match newest {
+        Some(newest) if newest - now > time::Duration::minutes(5) => Finding::ClockWentBack {
+            now: rfc3339_utc(now),
+            newest: rfc3339_utc(newest),
+        },
+        _ => Finding::ClockOk,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::facts::Severity;
+    use time::macros::datetime;
+
+    #[test]
+    fn the_disk_check_warns_then_fails() {
+        let usage = |bytes| StorageUsage {
+            blob_bytes: bytes,
+            database_bytes: 0,
+        };
+        assert_eq!(disk(usage(10), 100).severity(), Severity::Ok);
+        assert_eq!(disk(usage(95), 100).severity(), Severity::Warning);
+        assert_eq!(disk(usage(100), 100).severity(), Severity::Failing);
+        assert_eq!(disk_use(usage(5), 0).percent, 100);
+    }
+
+    #[test]
+    fn the_clock_check_catches_a_lost_clock_and_a_jump_back() {
+        let now = datetime!(2026-11-22 08:00 UTC);
+        assert_eq!(clock(now, None), Finding::ClockOk);
+        assert_eq!(
+            clock(datetime!(1970-01-01 0:00 UTC), None).severity(),
+            Severity::Failing
+        );
+        assert_eq!(
+            clock(now, Some("2026-11-23T08:00:00.000Z")).severity(),
+            Severity::Warning
+        );
+        assert_eq!(
+            clock(now, Some("2026-11-22T08:03:00.000Z")),
+            Finding::ClockOk
+        );
+    }
+
+    #[test]
+    fn the_tsa_check_follows_the_sealers_last_request() {
+        let signing = |url: Option<&str>| SigningIdentity {
+            token_label: None,
+            tsa_url: url.map(str::to_owned),
+            send_without_timestamp_after_secs: Some(1_800),
+        };
+        let judge = |signing: Option<&SigningIdentity>, contact: TsaContact| {
+            let facts = tsa_facts(signing, contact);
+            (facts.state, tsa(signing, &facts))
+        };
+        assert_eq!(judge(None, TsaContact::default()), ("not_configured", None));
+        assert_eq!(
+            judge(Some(&signing(None)), TsaContact::default()),
+            ("not_configured", Some(Finding::TsaNotConfigured))
+        );
+        let with_url = signing(Some("http://tsa.test/"));
+        let (state, finding) = judge(Some(&with_url), TsaContact::default());
+        assert_eq!(state, "not_tried");
+        assert_eq!(finding.map(|f| f.severity()), Some(Severity::Ok));
+        let failed = TsaContact {
+            last_success: Some("2026-11-22T08:00:00.000Z".into()),
+            last_failure: Some("2026-11-22T09:00:00.000Z".into()),
+            last_error: Some("connection refused".into()),
+            answered_last: Some(false),
+        };
+        let (state, finding) = judge(Some(&with_url), failed);
+        assert_eq!(state, "failing");
+        let finding = finding.expect("a finding");
+        assert_eq!(finding.severity(), Severity::Warning, "never failing");
+        assert!(matches!(
+            finding,
+            Finding::TsaFailing {
+                wait_minutes: Some(30),
+                ..
+            }
+        ));
+    }
+}
