@@ -87,7 +87,13 @@ fn log_in(browser: &Browser, office: &Office) {
     browser.fill("#username", &office.username);
     browser.fill("#password", &office.password);
     browser.click("#login-submit");
-    browser.wait_for("#clerk-name");
+    let logged_in = wait_for(Duration::from_secs(15), || {
+        (browser.count("#clerk-name") > 0).then_some(())
+    });
+    if logged_in.is_none() {
+        browser.screenshot(&format!("{}-login-failed", office.name));
+        panic!("login failed: {}", browser.text("body"));
+    }
     assert!(
         browser.current_url().ends_with("/clerk/incoming"),
         "{}",
@@ -216,6 +222,7 @@ fn outgoing_and_upload(window: Window, district: &Office, commune: &Office) {
     browser.screenshot("upload");
     browser.fill("#to", &commune.organ_id);
     browser.fill("#subject", &subject);
+    browser.fill("#code_notation", "UBND-VP");
     browser.fill("#signer_position", "Chủ tịch");
     browser.fill("#signer_name", "Trần Văn B");
     let pdf = tempfile::Builder::new()
@@ -225,7 +232,14 @@ fn outgoing_and_upload(window: Window, district: &Office, commune: &Office) {
     std::fs::write(pdf.path(), common::sample_pdf(&subject)).expect("write pdf");
     browser.upload("#file", pdf.path());
     browser.click("#upload-submit");
-    browser.wait_for("#done");
+    let outcome = wait_for(Duration::from_secs(30), || {
+        (browser.count("#done, #error") > 0).then_some(())
+    });
+    assert!(
+        outcome.is_some() && browser.count("#error") == 0,
+        "upload failed: {}",
+        browser.text("body")
+    );
     assert!(browser.text("#subject").contains("Tải lên qua trình duyệt"));
     browser.screenshot("uploaded");
     // It really travels: the commune receives it.

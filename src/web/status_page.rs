@@ -138,6 +138,7 @@ pub fn render(facts: &StatusFacts, lang: Lang) -> Markup {
                 nav {
                     a href="?lang=vi" { "Tiếng Việt" } " · " a href="?lang=en" { "English" }
                     " · " (t(lang, "Tự làm mới mỗi 30 giây", "Refreshes every 30 s"))
+                    " · " a #clerk-login href="/clerk/login" { (t(lang, "Văn thư đăng nhập", "Clerk login")) }
                 }
             }
         }

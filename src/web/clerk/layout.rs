@@ -130,7 +130,7 @@ fn navigation(current: Nav) -> Markup {
 }
 
 /// The security headers of every clerk page: nothing may run, nothing may frame it,
-/// nothing is cached, and nothing leaks through the Referer.
+/// nothing is cached, and nothing leaks to other sites through the Referer.
 pub fn with_headers(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
@@ -156,9 +156,10 @@ pub fn secure(headers: &mut axum::http::HeaderMap) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Same-origin only: nothing leaks to other sites, and a form post keeps its `Origin`.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
 }
 
