@@ -128,6 +128,7 @@ fn a_clerk_accepts_uploads_and_reads_the_registers_in_a_browser() {
     let commune = office(&exchange, "commune");
     let first = send(&district, &commune, HOSTILE_SUBJECT);
     let second = send(&district, &commune, "Về việc thứ hai");
+    let third = send(&district, &commune, "Về việc gửi nhầm");
 
     for (window, document) in [(PHONE, &first), (DESKTOP, &second)] {
         let browser = Browser::start("clerk", window);
@@ -142,6 +143,10 @@ fn a_clerk_accepts_uploads_and_reads_the_registers_in_a_browser() {
             );
         }
         accept_by_clicking(&browser, window, &commune, document);
+        if window.width == DESKTOP.width {
+            later_status_by_clicking(&browser, &commune, document);
+            refuse_by_clicking(&browser, &commune, &third);
+        }
         registers(&browser, window, &district);
         outgoing_and_upload(window, &district, &commune);
     }
@@ -198,6 +203,43 @@ fn accept_by_clicking(browser: &Browser, window: Window, commune: &Office, id: &
         0,
         "accepted once: no accept button any more"
     );
+}
+
+/// After 03, the clerk moves the document on: 05 (being handled).
+fn later_status_by_clicking(browser: &Browser, commune: &Office, id: &str) {
+    browser.click("#status-code option[value='05']");
+    browser.fill("#status-note", "Đang xử lý");
+    browser.click("#set-status");
+    browser.wait_for("#done");
+    assert!(
+        browser.text("#business-status").contains("05"),
+        "{}",
+        browser.text("#business-status")
+    );
+    let (_, document) = commune.process.get_json(&format!("/api/v1/documents/{id}"));
+    assert_eq!(document["business_status"], "05", "{document}");
+    browser.screenshot("status-05");
+}
+
+/// The clerk refuses a misaddressed document (02) with the reason the sender will read.
+fn refuse_by_clicking(browser: &Browser, commune: &Office, id: &str) {
+    browser.goto(&format!("{}/clerk/documents/{id}", commune.process.url));
+    browser.fill("#refuse-reason", "Gửi nhầm cơ quan");
+    browser.click("#refuse");
+    browser.wait_for("#done");
+    assert!(
+        browser.text("#business-status").contains("02"),
+        "{}",
+        browser.text("#business-status")
+    );
+    assert_eq!(
+        browser.text("#incoming-number"),
+        "chưa vào sổ",
+        "a refused document is not registered"
+    );
+    let (_, document) = commune.process.get_json(&format!("/api/v1/documents/{id}"));
+    assert_eq!(document["business_status"], "02", "{document}");
+    browser.screenshot("refused");
 }
 
 fn registers(browser: &Browser, window: Window, sender: &Office) {
