@@ -31,11 +31,7 @@ pub(super) async fn create_document(
 ) -> Result<Response, ApiError> {
     // A request that cannot fit is refused before its body is read (it is drained below
     // so the client sees the 507 rather than a reset connection).
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok())
-        .unwrap_or(0);
+    let declared = super::upload::declared_length(headers);
     if let Err(full) = check_storage(&state.store, &state.intake, declared) {
         if let Ok(mut multipart) = multipart {
             drain(&mut multipart).await;

@@ -27,6 +27,16 @@ pub struct Upload {
 /// gets to read the error instead of a broken connection. Past this, the connection closes.
 const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
 
+/// The body length a request declares (`Content-Length`), or 0 when it declares none (a
+/// chunked body is then checked as it streams).
+pub fn declared_length(headers: &axum::http::HeaderMap) -> u64 {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
 /// Reads and discards what is left of a refused multipart body, up to [`DRAIN_LIMIT`].
 pub async fn drain(multipart: &mut Multipart) {
     let mut drained: u64 = 0;

@@ -7,7 +7,7 @@
 
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Extension;
 use maud::{html, Markup};
@@ -131,11 +131,7 @@ pub async fn submit(
         Ok(multipart) => multipart,
         Err(rejection) => return failed(ApiError::bad_request(rejection.body_text())),
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok())
-        .unwrap_or(0);
+    let declared = crate::web::upload::declared_length(&headers);
     if let Err(full) = check_storage(&state.store, &state.intake, declared) {
         drain(&mut multipart).await;
         return failed(full.into());
