@@ -172,6 +172,39 @@ fn a_new_password_or_a_removed_account_ends_the_clerks_sessions() {
         .expect("clerk passwd");
     assert!(output.status.success());
     assert_eq!(clerk.get("/clerk/outgoing").0, 303, "the old session ended");
+    let list = docgate()
+        .args(["clerk", "list", "--config"])
+        .arg(&gateway.gateway.config)
+        .output()
+        .expect("clerk list");
+    let list = String::from_utf8(list.stdout).expect("utf-8");
+    assert_eq!(
+        list, "vanthu\tVăn thư thử nghiệm\n",
+        "names only, never a hash"
+    );
+    // A weak password and a duplicate account are refused with a reason, and change nothing.
+    let before = std::fs::read(gateway.gateway.dir.join("clerks.toml")).expect("accounts");
+    std::fs::write(&file, "ngắn\n").expect("write");
+    let weak = docgate()
+        .args(["clerk", "add", "--config"])
+        .arg(&gateway.gateway.config)
+        .args(["ketoan", "--password-file"])
+        .arg(&file)
+        .output()
+        .expect("clerk add");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("too short"));
+    let duplicate = docgate()
+        .args(["clerk", "add", "--config"])
+        .arg(&gateway.gateway.config)
+        .arg("vanthu")
+        .output()
+        .expect("clerk add");
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
+    assert_eq!(
+        std::fs::read(gateway.gateway.dir.join("clerks.toml")).expect("accounts"),
+        before
+    );
     assert_eq!(
         clerk.try_login("vanthu", PASSWORD).0,
         401,
