@@ -3,7 +3,9 @@
 //! link, nothing is lost or sealed twice, and sealing resumes by itself when the token is
 //! put back. Every document then arrives at the commune exactly once, sealed. The seal
 //! certificate on the token is watched for expiry like a key file's, from what the token
-//! worker read when it logged in.
+//! worker read when it logged in. With nothing waiting to be sealed, `/healthz` and the
+//! status page still follow the token itself: present and logged in, pulled out, back,
+//! and a refused PIN until the PIN file is fixed.
 
 mod common;
 
@@ -13,6 +15,7 @@ use std::time::Duration;
 use common::exchange::{documents, set_option, wait_for, Exchange};
 use common::signing::leader_signed;
 use common::softhsm::{self, SoftHsm};
+use common::GatewayProcess;
 use common::{sample_meta, sample_pdf};
 use docgate::demo::pki::TestCa;
 
@@ -338,4 +341,157 @@ fn pem_to_der(path: &std::path::Path) -> Vec<u8> {
         .expect("certificate")
         .as_ref()
         .to_vec()
+}
+
+/// `/healthz`: its status code and body.
+fn health(gateway: &GatewayProcess) -> (u16, serde_json::Value) {
+    let response = gateway
+        .client
+        .get(format!("{}/healthz", gateway.url))
+        .send()
+        .expect("healthz");
+    let status = response.status().as_u16();
+    (status, response.json().expect("healthz is JSON"))
+}
+
+/// The `token` check in a `/healthz` body.
+fn token_check(health: &serde_json::Value) -> serde_json::Value {
+    health["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|check| check["component"] == "token"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no token check in {health}"))
+}
+
+/// Polls `/healthz` until it answers `status` with the token check of `kind`; that body.
+fn wait_for_token(gateway: &GatewayProcess, status: u16, kind: &str) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    wait_for(Duration::from_secs(30), || {
+        let (code, body) = health(gateway);
+        let found = code == status && token_check(&body)["kind"] == kind;
+        last = body.clone();
+        found.then_some(body)
+    })
+    .unwrap_or_else(|| panic!("no {status} with token check {kind}: {last:#}"))
+}
+
+/// The status page in Vietnamese (the default).
+fn status_page(gateway: &GatewayProcess) -> String {
+    gateway
+        .client
+        .get(format!("{}/", gateway.url))
+        .send()
+        .and_then(|response| response.text())
+        .expect("status page")
+}
+
+/// The failing `token` reason of a 503 `/healthz` body.
+fn token_reason(health: &serde_json::Value) -> String {
+    health["reasons"]
+        .as_array()
+        .and_then(|reasons| reasons.iter().find(|reason| reason["component"] == "token"))
+        .and_then(|reason| reason["message"].as_str())
+        .unwrap_or_else(|| panic!("no token reason in {health}"))
+        .to_owned()
+}
+
+#[test]
+fn health_follows_the_token_itself_with_nothing_waiting() {
+    let softhsm = SoftHsm::shared();
+    let pki = softhsm::pki();
+    let label = softhsm::unique_label("health");
+    softhsm.provision(&label, "1593", &[(&pki.rsa, "agency-seal")]);
+    let dir = tempfile::tempdir().expect("dir");
+    let exchange = Exchange::setup(dir.path());
+    seal_on_token(&exchange, dir.path(), &label, "1593", None);
+    let _axis = exchange.axis.start();
+    let district = exchange.gateway("district").start();
+
+    // Present and logged in: all well, the check names the token.
+    let healthy = wait_for_token(&district, 200, "token_answers");
+    let check = token_check(&healthy);
+    assert_eq!(check["severity"], "ok");
+    assert_eq!(
+        check["message"],
+        format!("token '{label}' is present and logged in")
+    );
+    let (_, facts) = district.get_json("/api/v1/status");
+    assert_eq!(facts["seal"]["token"]["state"], "ready", "{facts:#}");
+    assert_eq!(facts["seal"]["token"]["label"], label.as_str());
+    assert!(documents(&district, "out").is_empty(), "nothing to seal");
+
+    // Pulled out with nothing to seal: /healthz fails on the token within seconds.
+    softhsm.unplug(&label);
+    let pulled = std::time::Instant::now();
+    let unhealthy = wait_for_token(&district, 503, "token_absent");
+    eprintln!("token absent noticed after {:?}", pulled.elapsed());
+    let reason = token_reason(&unhealthy);
+    assert!(reason.starts_with(&format!("token '{label}' ")), "{reason}");
+    assert!(
+        reason.contains("; is the USB token plugged in? — plug the agency's USB token in"),
+        "{reason}"
+    );
+    let (_, link) = district.get_json("/api/v1/link");
+    assert!(link["sealing"].is_null(), "no seal failed: {link}");
+    let (_, facts) = district.get_json("/api/v1/status");
+    assert_eq!(facts["seal"]["token"]["state"], "absent", "{facts:#}");
+    // The status page says it in Vietnamese, with what to do.
+    let page = wait_for(Duration::from_secs(10), || {
+        let page = status_page(&district);
+        page.contains("data-kind=\"token_absent\"").then_some(page)
+    })
+    .expect("the status page shows the token finding");
+    assert!(page.contains("Không tìm thấy USB token"), "{page}");
+    assert!(page.contains(&label), "{page}");
+    assert!(
+        page.contains("Cắm USB token của cơ quan vào thiết bị"),
+        "{page}"
+    );
+    assert!(page.contains("không tìm thấy (chưa cắm?)"), "{page}");
+
+    // Put back: well again, by itself.
+    softhsm.replug(&label);
+    let back = std::time::Instant::now();
+    let healthy = wait_for_token(&district, 200, "token_answers");
+    eprintln!("token back noticed after {:?}", back.elapsed());
+    assert!(healthy["reasons"].as_array().is_some_and(Vec::is_empty));
+    let page = status_page(&district);
+    assert!(!page.contains("data-kind=\"token_absent\""), "{page}");
+    assert!(page.contains("đã cắm, đã đăng nhập"), "{page}");
+}
+
+#[test]
+fn a_refused_pin_fails_the_token_check_until_the_pin_file_is_fixed() {
+    let softhsm = SoftHsm::shared();
+    let pki = softhsm::pki();
+    let label = softhsm::unique_label("pin");
+    softhsm.provision(&label, "7531", &[(&pki.rsa, "agency-seal")]);
+    let dir = tempfile::tempdir().expect("dir");
+    let exchange = Exchange::setup(dir.path());
+    seal_on_token(&exchange, dir.path(), &label, "7531", None);
+    let pin_file = dir.path().join("token-pin");
+    let _axis = exchange.axis.start();
+    let district = exchange.gateway("district").start();
+    wait_for_token(&district, 200, "token_answers");
+
+    // A wrong PIN in the file, and the token replugged so the worker logs in again.
+    std::fs::write(&pin_file, "0000\n").expect("wrong pin");
+    softhsm.unplug(&label);
+    wait_for_token(&district, 503, "token_absent");
+    softhsm.replug(&label);
+    let refused = wait_for_token(&district, 503, "token_pin_refused");
+    let reason = token_reason(&refused);
+    assert!(
+        reason.starts_with(&format!("token '{label}' refused the PIN in ")),
+        "{reason}"
+    );
+    assert!(reason.contains("CKR_PIN_INCORRECT"), "{reason}");
+    assert!(!reason.contains("0000"), "no PIN in the message: {reason}");
+    let page = status_page(&district);
+    assert!(page.contains("data-kind=\"token_pin_refused\""), "{page}");
+    assert!(page.contains("từ chối mã PIN"), "{page}");
+    assert!(page.contains("Ghi đúng mã PIN vào tệp này"), "{page}");
+
+    std::fs::write(&pin_file, "7531\n").expect("right pin");
+    wait_for_token(&district, 200, "token_answers");
 }

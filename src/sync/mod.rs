@@ -30,7 +30,7 @@ pub use client::{
 pub use link::{LinkSnapshot, LinkState};
 pub use liveness::{InFlight, Overdue};
 pub use scheduler::{start, SyncError, SyncHandle, SyncSettings};
-pub use seal_watch::{SealWatch, TsaContact, SIGN_SECONDS_BUCKETS};
+pub use seal_watch::{SealWatch, TokenPresence, TokenReport, TsaContact, SIGN_SECONDS_BUCKETS};
 pub use sealer::SealingSettings;
 pub use vdxp_client::{VdxpClient, VdxpClientError};
 

@@ -18,9 +18,12 @@
 //! the B-B seals wait for their timestamp, tried again with a backoff of their own.
 //!
 //! What it sees goes into the link state's `SealWatch` (`seal_watch.rs`) for the status
-//! facts: each TSA answer or failure, the token's seal certificate once the token is
-//! logged in (looked at every round, from the token worker's board), and the time of every
-//! signature with the agency key. Never talks to the axis.
+//! facts: each TSA answer or failure, the time of every signature with the agency key,
+//! and — every [`TOKEN_LOOK`] whether or not anything waits to be sealed, and at each
+//! round and each failure — the token's own state (present and logged in, absent, PIN
+//! refused, …) and its seal certificate once logged in, copied from the token worker's
+//! board (no PKCS#11 call; the worker checks a ready token every 5 s and looks for a
+//! missing one every second). Never talks to the axis.
 
 use std::cell::Cell;
 use std::io::Write;
@@ -50,6 +53,10 @@ use crate::workflow::{AgencyKey, SignaturePolicy};
 
 /// Documents sealed per look at the database.
 const BATCH: u32 = 16;
+
+/// How often the token worker's board is copied into the seal watch. A copy is a mutex
+/// read; how fresh the board is depends on the worker's own check (5 s for a ready token).
+const TOKEN_LOOK: Duration = Duration::from_secs(1);
 
 /// What the sealer needs from `[signing]`.
 #[derive(Debug, Clone)]
@@ -121,22 +128,48 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
     let Some(settings) = context.settings.sealing.clone() else {
         return;
     };
+    // In the same task, so the token's state is copied even while a round or a retry
+    // pause takes long (the rounds' blocking work runs off the runtime).
+    tokio::join!(
+        seal_loop(&context, &settings),
+        watch_token(&context, &settings.key)
+    );
+}
+
+/// Copies the token's state (and its certificate once logged in) into the seal watch every
+/// [`TOKEN_LOOK`] until shutdown; nothing to do with a key file.
+async fn watch_token<C: AxisClient>(context: &Context<C>, key: &AgencyKey) {
+    if !matches!(key, AgencyKey::Token(_)) {
+        return;
+    }
+    let watch = context.link.seal_watch();
+    loop {
+        watch.publish_token(key);
+        if !context.pause(TOKEN_LOOK).await {
+            break;
+        }
+    }
+}
+
+/// Seals, timestamps and signs evidence in rounds until shutdown.
+async fn seal_loop<C: AxisClient>(context: &Context<C>, settings: &SealingSettings) {
     let (min_ms, max_ms) = (context.settings.retry_min_ms, context.settings.retry_max_ms);
     let mut backoff = Backoff::new(min_ms, max_ms);
     let mut tsa_retry = TsaRetry {
         backoff: Backoff::new(min_ms, max_ms),
         next: None,
     };
-    let watch = context.link.seal_watch().clone();
+    let watch = context.link.seal_watch();
     while !context.shutdown.is_triggered() {
-        watch.publish_token_certificate(&settings.key);
-        let round = seal_round(&context, &settings).await;
+        // Also here, so that a failure below is never shown beside an older token state.
+        watch.publish_token(&settings.key);
+        let round = seal_round(context, settings).await;
         let stamped = if tsa_retry.due() {
-            tsa_retry.take(stamp_round(&context, &settings).await)
+            tsa_retry.take(stamp_round(context, settings).await)
         } else {
             Ok(0)
         };
-        let stamped = stamped.and(evidence_round(&context, &settings).await);
+        let stamped = stamped.and(evidence_round(context, settings).await);
         match (round, stamped) {
             (Ok(0), Ok(_)) => {
                 context.link.update(|link| link.sealing = None);
@@ -152,6 +185,7 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
                 backoff.reset();
             }
             (Err(error), _) | (_, Err(error)) => {
+                watch.publish_token(&settings.key);
                 let delay = backoff.next_delay();
                 if backoff.failures() <= 1 {
                     tracing::warn!(%error, error_kind = error.kind(), retry_in_ms = delay.as_millis() as u64, "cannot seal or timestamp outgoing documents; will retry");

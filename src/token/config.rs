@@ -12,8 +12,14 @@ use cryptoki::types::RawAuthPin;
 
 use super::TokenError;
 
-/// How often an absent token is looked for, and a present one checked, by default.
+/// How often a token that is not ready is looked for, by default.
 pub const DEFAULT_RESCAN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often a ready token is checked (one `C_GetTokenInfo`) by default: often enough that
+/// the status page notices an unplugged token within seconds while nothing is signed, and
+/// seldom enough not to load a slow USB token (hundreds of milliseconds per operation)
+/// between signatures. A failed signature checks at once anyway.
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Longest PIN file read. Token PINs are short; this only bounds what a wrong path (say,
 /// a device file) can make the worker read.
@@ -34,8 +40,10 @@ pub struct TokenConfig {
     /// The CKA_LABEL of the private key to sign with; needed only when the token holds
     /// more than one private key.
     pub key_label: Option<String>,
-    /// How often an absent token is looked for and a present one checked.
+    /// How often a token that is not ready (absent, PIN refused, …) is looked for.
     pub rescan_interval: Duration,
+    /// How often a ready token is checked to be still there.
+    pub check_interval: Duration,
     /// For benchmarks only: a delay added to every signature, to make SoftHSM behave like
     /// a real USB token (about 250 ms a signature). Deliberately not a configuration file
     /// setting; `None` everywhere else.
@@ -43,7 +51,8 @@ pub struct TokenConfig {
 }
 
 impl TokenConfig {
-    /// A configuration with the defaults: no key label, a rescan every second, no delay.
+    /// A configuration with the defaults: no key label, a rescan every second, a ready
+    /// token checked every five seconds, no delay.
     pub fn new(
         module: impl Into<PathBuf>,
         token_label: impl Into<String>,
@@ -55,6 +64,7 @@ impl TokenConfig {
             pin_file: pin_file.into(),
             key_label: None,
             rescan_interval: DEFAULT_RESCAN_INTERVAL,
+            check_interval: DEFAULT_CHECK_INTERVAL,
             sign_delay: None,
         }
     }

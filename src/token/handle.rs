@@ -71,9 +71,21 @@ impl Token {
         }
     }
 
+    /// The label the token is found by.
+    pub fn label(&self) -> &str {
+        &self.token_label
+    }
+
     /// A snapshot of the token's state, for the status page and health checks.
     pub fn status(&self) -> TokenStatus {
         self.board.status()
+    }
+
+    /// The status and, when the token is not ready, the error behind it (its parts: the
+    /// PIN file, the PKCS#11 code), read together from the board: no PKCS#11 call, so it
+    /// may be asked as often as wanted.
+    pub fn status_with_error(&self) -> (TokenStatus, Option<TokenError>) {
+        self.board.status_with_error()
     }
 
     /// Signs `message`: SHA-256, then PKCS#1 v1.5 (RSA) or DER ECDSA (P-256), the

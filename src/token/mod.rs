@@ -4,8 +4,8 @@
 //! nothing of PDFs, CMS or documents (`signature` builds those and calls this module,
 //! never the other way round).
 //!
-//! - `handle.rs`: `Token`, the cheap handle (`start`, `status`, `sign`, `sign_async`,
-//!   `certificate`, `key_kind`, `wait_ready`).
+//! - `handle.rs`: `Token`, the cheap handle (`start`, `status`, `status_with_error`,
+//!   `sign`, `sign_async`, `certificate`, `key_kind`, `wait_ready`).
 //! - `worker.rs`: the worker thread, its state machine and its retry rules.
 //! - `session.rs`: the PKCS#11 steps: token by label, login, key, certificate, signature.
 //! - `module.rs`: a loaded PKCS#11 library, shared by the workers of the process.
@@ -24,7 +24,9 @@
 //!   reports its PIN locked is not tried at all.
 //! - A signature that failed is never retried. While the token is not ready, requests fail
 //!   at once with the reason (`TokenError::Absent` while it is unplugged) and the worker
-//!   looks for it again every `rescan_interval`, recovering by itself.
+//!   looks for it again every `rescan_interval` (1 s), recovering by itself. A ready
+//!   token is checked every `check_interval` (5 s: one `C_GetTokenInfo`), so the status
+//!   board notices an unplugged token even when nothing is being signed.
 //! - The PIN never appears in logs, errors or `Debug` output.
 //!
 //! # What SoftHSM 2.6 does when a token is "unplugged"
@@ -66,7 +68,7 @@ mod status;
 mod tls_key;
 mod worker;
 
-pub use config::{TokenConfig, DEFAULT_RESCAN_INTERVAL};
+pub use config::{TokenConfig, DEFAULT_CHECK_INTERVAL, DEFAULT_RESCAN_INTERVAL};
 pub use error::TokenError;
 pub use handle::Token;
 pub use status::{KeyKind, TokenStatus};

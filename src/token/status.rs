@@ -242,6 +242,12 @@ impl StatusBoard {
         self.lock().status.clone()
     }
 
+    /// The status and the error behind a non-ready one, under one lock.
+    pub(super) fn status_with_error(&self) -> (TokenStatus, Option<TokenError>) {
+        let board = self.lock();
+        (board.status.clone(), board.error.clone())
+    }
+
     /// The ready token, or the error that explains why it is not ready.
     pub(super) fn ready(&self) -> Result<ReadyToken, TokenError> {
         let board = self.lock();

@@ -1,7 +1,10 @@
 //! The worker thread: the one place a token's session lives. It looks for the token every
 //! rescan interval while it is not ready (re-initialising the module when the label is
-//! not in the slot list, see `mod.rs` for why), checks a ready token is still there, and
-//! answers sign requests one at a time, in order. The rules it keeps:
+//! not in the slot list, see `mod.rs` for why), checks a ready token is still there every
+//! check interval (one `C_GetTokenInfo`; 5 s by default, so a slow token is not kept busy
+//! between signatures), and answers sign requests one at a time, in order. Its board
+//! therefore says within seconds that the token went, with no request needed; the
+//! sealer copies it to the status facts. The rules it keeps:
 //!
 //! - one `C_Login` per PIN: a refused PIN is remembered by fingerprint and not tried again
 //!   until the PIN file holds something else;
@@ -78,23 +81,38 @@ impl Worker {
         }
     }
 
-    /// Serves requests until every `Token` handle is gone.
+    /// Serves requests until every `Token` handle is gone. A ready token is checked every
+    /// `check_interval`; one that is not ready is looked for every `rescan_interval`.
     pub(super) fn run(mut self, requests: Receiver<Request>) {
         let mut next_scan = Instant::now();
         loop {
             if Instant::now() >= next_scan {
                 self.scan();
-                next_scan = Instant::now() + self.config.rescan_interval;
+                next_scan = Instant::now() + self.scan_interval();
             }
             let wait = next_scan.saturating_duration_since(Instant::now());
             match requests.recv_timeout(wait) {
-                Ok(Request::Sign { message, reply }) => reply.send(self.sign(&message)),
+                Ok(Request::Sign { message, reply }) => {
+                    reply.send(self.sign(&message));
+                    // A signature that lost the token: look for it again at the rescan pace.
+                    next_scan = next_scan.min(Instant::now() + self.scan_interval());
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
         self.disconnect();
         tracing::debug!(token = %self.config.token_label, "token worker stopped");
+    }
+
+    /// Until the next periodic look: `check_interval` while connected, else
+    /// `rescan_interval`.
+    fn scan_interval(&self) -> std::time::Duration {
+        if self.connection.is_some() {
+            self.config.check_interval
+        } else {
+            self.config.rescan_interval
+        }
     }
 
     /// The periodic look: connect if not connected, else check the token is still there.

@@ -2,23 +2,27 @@
 //! box working, and what waits where. Gathered from the store's counts, the link state and
 //! what the sealer saw (the timestamp authority's last answer, the seal certificate on the
 //! token), the certificate files and the clock — counts and states only, never a
-//! document's content, so they may be shown to anyone on the LAN. Each check ends in a
-//! [`Finding`] (`checks.rs` decides which, `findings.rs` words it in English and
-//! Vietnamese), and becomes a [`Check`] with a stable `kind` and a plain next step.
+//! document's content, so they may be shown to anyone on the LAN. The token's own state
+//! (present and logged in, absent, PIN refused) comes from the sealer, which copies its
+//! token worker's board into the link's seal watch every second: no PKCS#11 call here.
+//! Each check ends in a [`Finding`] (`checks.rs` decides which, `findings.rs` and
+//! `token_findings.rs` word it in English and Vietnamese), and becomes a [`Check`] with a
+//! stable `kind` and a plain next step.
 
 mod checks;
 mod findings;
+mod token_findings;
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
-pub use findings::{Finding, Text};
+pub use findings::{Finding, Text, TokenFinding};
 
 use super::AppState;
 use crate::store::QueueCounts;
-use crate::sync::{LinkSnapshot, TsaContact};
+use crate::sync::{LinkSnapshot, TokenReport, TsaContact};
 use crate::system::certificates::{self, CertificateValidity, WatchedCertificate};
 use crate::system::clock::rfc3339_utc;
 use crate::system::config::GatewayConfig;
@@ -146,6 +150,10 @@ pub struct Seal {
     pub token_label: Option<String>,
     /// Why documents wait for the seal (token absent, PIN refused, …), when they do.
     pub problem: Option<String>,
+    /// The token as its worker last found it (`state`: `starting`, `ready`, `absent`,
+    /// `pin_refused`, `pin_locked`, `unusable`), copied by the sealer every second
+    /// whether or not documents wait; `None` with a key file or without `[axis]`.
+    pub token: Option<TokenReport>,
     pub tsa_url: Option<String>,
     /// The timestamp authority as the sealer last found it.
     pub tsa: TsaFacts,
@@ -228,7 +236,12 @@ pub async fn gather(state: &AppState) -> StatusFacts {
         checks::config(identity.config_path.clone()).await,
         checks::link(&link),
     ];
-    findings.extend(checks::seal(identity.signing.as_ref(), &link));
+    let token = watch.token().filter(|_| on_token);
+    findings.extend(checks::seal(
+        identity.signing.as_ref(),
+        &link,
+        token.as_ref(),
+    ));
     findings.extend(checks::tsa(identity.signing.as_ref(), &tsa));
     findings.extend(certificates.iter().map(checks::certificate));
     findings.push(checks::disk(usage, state.intake.disk_quota_bytes));
@@ -257,6 +270,7 @@ pub async fn gather(state: &AppState) -> StatusFacts {
                 .as_ref()
                 .and_then(|signing| signing.token_label.clone()),
             problem: link.sealing.clone(),
+            token,
             tsa_url: identity
                 .signing
                 .as_ref()

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::facts::{self, Check, Severity, StatusFacts, Text};
 use super::AppState;
+use crate::sync::TokenPresence;
 
 /// Seconds between automatic refreshes.
 const REFRESH_SECS: u32 = 30;
@@ -276,12 +277,22 @@ fn seal_section(facts: &StatusFacts, lang: Lang) -> Markup {
                         (t(lang, "Chưa cấu hình", "Not configured"))
                     } @else if let Some(problem) = &seal.problem {
                         span.failing { (t(lang, "Đang chờ: ", "Waiting: ")) } (problem)
+                    } @else if seal.token.as_ref().is_some_and(|token| {
+                        !matches!(token.presence, TokenPresence::Ready | TokenPresence::Starting)
+                    }) {
+                        span.failing { (t(lang, "Chưa ký số được", "Cannot seal")) }
                     } @else {
                         (t(lang, "Sẵn sàng", "Ready"))
                     }
                 }
                 @if let Some(label) = &seal.token_label {
-                    dt { "USB token" } dd { (label) }
+                    dt { "USB token" }
+                    dd id="token" {
+                        (label)
+                        @if let Some(token) = &seal.token {
+                            " — " (token_state(&token.presence, lang))
+                        }
+                    }
                 }
                 @if seal.configured {
                     dt { (t(lang, "Dịch vụ cấp dấu thời gian", "Timestamp authority")) }
@@ -289,6 +300,33 @@ fn seal_section(facts: &StatusFacts, lang: Lang) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// The token's state in a few words (the problems list says what to do).
+fn token_state(presence: &TokenPresence, lang: Lang) -> Markup {
+    let (severity, words) = match presence {
+        TokenPresence::Ready => (
+            Severity::Ok,
+            t(lang, "đã cắm, đã đăng nhập", "present, logged in"),
+        ),
+        TokenPresence::Starting => (Severity::Warning, t(lang, "đang tìm", "looking for it")),
+        TokenPresence::Absent { .. } => (
+            Severity::Failing,
+            t(lang, "không tìm thấy (chưa cắm?)", "not found (unplugged?)"),
+        ),
+        TokenPresence::PinRefused { .. } => (
+            Severity::Failing,
+            t(lang, "mã PIN bị từ chối", "PIN refused"),
+        ),
+        TokenPresence::PinLocked => (Severity::Failing, t(lang, "mã PIN bị khóa", "PIN locked")),
+        TokenPresence::Unusable { .. } => (
+            Severity::Failing,
+            t(lang, "không dùng được", "cannot be used"),
+        ),
+    };
+    html! {
+        @if severity == Severity::Ok { (words) } @else { span.(class(severity)) { (words) } }
     }
 }
 

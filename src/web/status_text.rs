@@ -121,9 +121,15 @@ fn seal_line(seal: &Value) -> String {
         Some(label) => format!("token '{label}'"),
         None => "key file".into(),
     };
-    match seal["problem"].as_str() {
-        Some(problem) => format!("agency seal ({holder}): WAITING — {problem}"),
-        None => format!("agency seal ({holder}): ready"),
+    let token = seal["token"]["state"].as_str();
+    match (seal["problem"].as_str(), token) {
+        (Some(problem), _) => format!("agency seal ({holder}): WAITING — {problem}"),
+        (None, None | Some("ready")) => format!("agency seal ({holder}): ready"),
+        (None, Some("starting")) => format!("agency seal ({holder}): looking for the token"),
+        (None, Some(state)) => format!(
+            "agency seal ({holder}): NOT READY — token {}",
+            state.replace('_', " ")
+        ),
     }
 }
 
@@ -223,5 +229,25 @@ mod tests {
         assert!(text.contains("FAILING: the axis is unreachable"), "{text}");
         assert!(text.contains("warning: expires in 10 days"), "{text}");
         assert!(any_failing(&facts));
+    }
+
+    #[test]
+    fn the_seal_line_names_a_token_that_is_not_ready() {
+        let seal = |state: &str| {
+            json!({"configured": true, "token_label": "agency-seal", "problem": null,
+                   "token": {"label": "agency-seal", "state": state}})
+        };
+        assert_eq!(
+            seal_line(&seal("absent")),
+            "agency seal (token 'agency-seal'): NOT READY — token absent"
+        );
+        assert_eq!(
+            seal_line(&seal("pin_refused")),
+            "agency seal (token 'agency-seal'): NOT READY — token pin refused"
+        );
+        assert_eq!(
+            seal_line(&seal("ready")),
+            "agency seal (token 'agency-seal'): ready"
+        );
     }
 }

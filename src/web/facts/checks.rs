@@ -1,16 +1,17 @@
 //! The health checks: each looks at one gathered fact (the store's answer, the
-//! configuration file as it is on disk now, the link, the seal and the timestamp
-//! authority as the sealer saw them, a certificate, the disk, the clock) and says which
-//! [`Finding`] holds. Pure apart from re-reading the configuration file; words nothing
-//! itself (`findings.rs` does).
+//! configuration file as it is on disk now, the link, the token, the seal and the
+//! timestamp authority as the sealer saw them, a certificate, the disk, the clock) and
+//! says which [`Finding`] holds. Pure apart from re-reading the configuration file; words
+//! nothing itself (`findings.rs` and `token_findings.rs` do).
 
 use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
+use super::findings::TokenFinding;
 use super::{Disk, Finding, SigningIdentity, TsaFacts};
 use crate::store::{QueueCounts, StorageUsage};
-use crate::sync::{LinkSnapshot, TsaContact};
+use crate::sync::{LinkSnapshot, TokenPresence, TokenReport, TsaContact};
 use crate::system::certificates::CertificateValidity;
 use crate::system::clock::rfc3339_utc;
 use crate::system::config::GatewayConfig;
@@ -56,18 +57,44 @@ pub(super) fn link(link: &LinkSnapshot) -> Finding {
     }
 }
 
-pub(super) fn seal(signing: Option<&SigningIdentity>, link: &LinkSnapshot) -> Option<Finding> {
+/// With `[signing]`: the key file, or the token as the sealer last copied its worker's
+/// state — a token that is absent, refuses its PIN or cannot be used fails whether or not
+/// a document waits; otherwise the check fails while documents wait for a seal that
+/// failed (the copy may be up to a second older than that failure).
+pub(super) fn seal(
+    signing: Option<&SigningIdentity>,
+    link: &LinkSnapshot,
+    token: Option<&TokenReport>,
+) -> Option<Finding> {
     let signing = signing?;
-    Some(match (&link.sealing, &signing.token_label) {
-        (Some(problem), label) => Finding::SealWaiting {
-            problem: problem.clone(),
-            on_token: label.is_some(),
+    let waiting = |on_token| {
+        link.sealing
+            .clone()
+            .map(|problem| TokenFinding::SealWaiting { problem, on_token })
+    };
+    let Some(label) = signing.token_label.clone() else {
+        return Some(Finding::Token(
+            waiting(false).unwrap_or(TokenFinding::KeyFileInUse),
+        ));
+    };
+    if !link.configured {
+        return Some(Finding::Token(TokenFinding::Unused { label }));
+    }
+    let presence = token.map(|token| token.presence.clone());
+    Some(Finding::Token(match presence {
+        None | Some(TokenPresence::Starting) => {
+            waiting(true).unwrap_or(TokenFinding::Starting { label })
+        }
+        Some(TokenPresence::Ready) => waiting(true).unwrap_or(TokenFinding::Ready { label }),
+        Some(TokenPresence::Absent { reason }) => TokenFinding::Absent { label, reason },
+        Some(TokenPresence::PinRefused { pin_file, code }) => TokenFinding::PinRefused {
+            label,
+            pin_file,
+            code,
         },
-        (None, Some(label)) => Finding::TokenAnswers {
-            label: label.clone(),
-        },
-        (None, None) => Finding::KeyFileInUse,
-    })
+        Some(TokenPresence::PinLocked) => TokenFinding::PinLocked { label },
+        Some(TokenPresence::Unusable { reason }) => TokenFinding::Unusable { label, reason },
+    }))
 }
 
 /// The timestamp authority's state from what the sealer saw.
@@ -216,6 +243,76 @@ mod tests {
         assert_eq!(
             clock(now, Some("2026-11-22T08:03:00.000Z")),
             Finding::ClockOk
+        );
+    }
+
+    #[test]
+    fn the_token_check_follows_the_workers_state_with_nothing_waiting() {
+        let signing = SigningIdentity {
+            token_label: Some("agency-seal".into()),
+            tsa_url: None,
+            send_without_timestamp_after_secs: None,
+        };
+        let link = LinkSnapshot {
+            configured: true,
+            ..LinkSnapshot::default()
+        };
+        let report = |presence| TokenReport {
+            label: "agency-seal".into(),
+            presence,
+            since: "2026-11-22T08:00:00Z".into(),
+        };
+        let judge = |token: Option<&TokenReport>, link: &LinkSnapshot| {
+            seal(Some(&signing), link, token).expect("a finding")
+        };
+        let ready = report(TokenPresence::Ready);
+        assert_eq!(
+            judge(Some(&ready), &link),
+            Finding::Token(TokenFinding::Ready {
+                label: "agency-seal".into()
+            })
+        );
+        let absent = report(TokenPresence::Absent {
+            reason: "not found in slot list".into(),
+        });
+        let finding = judge(Some(&absent), &link);
+        assert_eq!(finding.severity(), Severity::Failing);
+        assert_eq!(
+            (finding.component(), finding.kind()),
+            ("token", "token_absent")
+        );
+        assert!(finding.english().line().starts_with(
+            "token 'agency-seal' not found in slot list; is the USB token plugged in? — "
+        ));
+        let refused = report(TokenPresence::PinRefused {
+            pin_file: "/run/pin".into(),
+            code: "CKR_PIN_INCORRECT".into(),
+        });
+        assert_eq!(judge(Some(&refused), &link).kind(), "token_pin_refused");
+        assert_eq!(
+            judge(None, &link).severity(),
+            Severity::Warning,
+            "not looked yet"
+        );
+        let starting = report(TokenPresence::Starting);
+        assert_eq!(judge(Some(&starting), &link).kind(), "token_starting");
+        // A ready token with documents waiting for a seal that failed otherwise.
+        let waiting = LinkSnapshot {
+            sealing: Some("cannot apply the agency seal: bad PDF".into()),
+            ..link.clone()
+        };
+        assert_eq!(judge(Some(&ready), &waiting).kind(), "seal_waiting");
+        assert_eq!(judge(Some(&absent), &waiting).kind(), "token_absent");
+        assert_eq!(judge(Some(&starting), &waiting).kind(), "seal_waiting");
+        // Without [axis] nothing seals and no worker looks at the token.
+        assert_eq!(judge(None, &LinkSnapshot::default()).kind(), "token_unused");
+        let key_file = SigningIdentity {
+            token_label: None,
+            ..signing.clone()
+        };
+        assert_eq!(
+            seal(Some(&key_file), &link, None).map(|f| f.kind()),
+            Some("seal_key_file")
         );
     }
 

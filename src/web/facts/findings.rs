@@ -2,12 +2,14 @@
 //! answers, the link is down, a certificate expires in 12 days, the timestamp authority
 //! did not answer…) carrying its variable parts (errors, dates, counts, URLs), with a
 //! stable key, the component it belongs to, how bad it is, and its text in English and in
-//! Vietnamese — what is wrong and the next step. `facts.rs` decides which finding holds;
-//! this module only words it. The JSON (`/healthz`, `/api/v1/status`, `docgate status`)
-//! carries the English; the status page shows the Vietnamese by default.
+//! Vietnamese — what is wrong and the next step (the `token` check's findings are worded
+//! in `token_findings.rs`). `facts.rs` decides which finding holds; this module only words
+//! it. The JSON (`/healthz`, `/api/v1/status`, `docgate status`) carries the English; the
+//! status page shows the Vietnamese by default.
 
 use time::OffsetDateTime;
 
+pub use super::token_findings::TokenFinding;
 use super::Severity;
 use crate::system::clock::VIETNAM;
 
@@ -31,14 +33,8 @@ pub enum Finding {
     LinkDown {
         error: Option<String>,
     },
-    KeyFileInUse,
-    TokenAnswers {
-        label: String,
-    },
-    SealWaiting {
-        problem: String,
-        on_token: bool,
-    },
+    /// The `token` check: the key file or the token, and documents waiting for the seal.
+    Token(TokenFinding),
     CertificateValid {
         role: &'static str,
         days: i64,
@@ -103,14 +99,14 @@ pub struct Text {
 }
 
 impl Text {
-    fn fact(what: impl Into<String>) -> Text {
+    pub(super) fn fact(what: impl Into<String>) -> Text {
         Text {
             what: what.into(),
             next_step: None,
         }
     }
 
-    fn with_step(what: impl Into<String>, next_step: impl Into<String>) -> Text {
+    pub(super) fn with_step(what: impl Into<String>, next_step: impl Into<String>) -> Text {
         Text {
             what: what.into(),
             next_step: Some(next_step.into()),
@@ -135,7 +131,7 @@ impl Finding {
             StoreAnswers | StoreUnavailable { .. } => "store",
             ConfigLoaded | ConfigValid | ConfigBroken { .. } | ConfigUnchecked => "config",
             Standalone | LinkUp | LinkDown { .. } => "link",
-            KeyFileInUse | TokenAnswers { .. } | SealWaiting { .. } => "token",
+            Token(_) => "token",
             CertificateValid { .. }
             | CertificateExpiring { .. }
             | CertificateExpired { .. }
@@ -162,9 +158,7 @@ impl Finding {
             Standalone => "link_standalone",
             LinkUp => "link_up",
             LinkDown { .. } => "link_down",
-            KeyFileInUse => "seal_key_file",
-            TokenAnswers { .. } => "token_answers",
-            SealWaiting { .. } => "seal_waiting",
+            Token(token) => token.kind(),
             CertificateValid { .. } => "certificate_valid",
             CertificateExpiring { .. } => "certificate_expiring",
             CertificateExpired { .. } => "certificate_expired",
@@ -188,11 +182,11 @@ impl Finding {
     pub fn severity(&self) -> Severity {
         use Finding::*;
         match self {
+            Token(token) => token.severity(),
             StoreUnavailable { .. }
             | ConfigBroken { .. }
             | ConfigUnchecked
             | LinkDown { .. }
-            | SealWaiting { .. }
             | CertificateExpired { .. }
             | CertificateNotYetValid { .. }
             | CertificateUnreadable { .. }
@@ -234,16 +228,7 @@ impl Finding {
                 },
                 "check the network cable and the line to the provincial axis; documents wait here and leave by themselves when it is back",
             ),
-            KeyFileInUse => Text::fact("the agency key file is in use"),
-            TokenAnswers { label } => Text::fact(format!("token '{label}' answers")),
-            SealWaiting { problem, on_token } => Text::with_step(
-                format!("agency seal: {problem}"),
-                if *on_token {
-                    "plug the agency's USB token in and check its PIN file; outgoing documents wait and are sealed as soon as it answers"
-                } else {
-                    "check the key file named in [signing]; outgoing documents wait until it can seal"
-                },
-            ),
+            Token(token) => token.english(),
             CertificateValid { role, days } => {
                 Text::fact(format!("{} is valid for {days} more days", role_en(role)))
             }
@@ -329,16 +314,7 @@ impl Finding {
                 },
                 "Kiểm tra cáp mạng và đường truyền tới trục liên thông tỉnh; văn bản được giữ lại và tự động gửi đi khi có kết nối",
             ),
-            KeyFileInUse => Text::fact("Đang dùng tệp khóa chữ ký số của cơ quan"),
-            TokenAnswers { label } => Text::fact(format!("USB token '{label}' sẵn sàng")),
-            SealWaiting { problem, on_token } => Text::with_step(
-                format!("Chưa đóng dấu (ký số cơ quan) được văn bản đi: {problem}"),
-                if *on_token {
-                    "Cắm USB token của cơ quan vào thiết bị và kiểm tra tệp mã PIN; văn bản đi được giữ lại và tự động ký số khi token sẵn sàng"
-                } else {
-                    "Kiểm tra tệp khóa khai báo trong mục [signing]; văn bản đi được giữ lại cho tới khi ký số được"
-                },
-            ),
+            Token(token) => token.vietnamese(),
             CertificateValid { role, days } => Text::fact(format!(
                 "{} còn hiệu lực {days} ngày",
                 capitalised(role_vi(role))
@@ -505,10 +481,14 @@ mod tests {
             Finding::StoreUnavailable { error: "e".into() },
             Finding::ConfigBroken { error: "e".into() },
             Finding::LinkDown { error: None },
-            Finding::SealWaiting {
+            Finding::Token(TokenFinding::SealWaiting {
                 problem: "p".into(),
                 on_token: true,
-            },
+            }),
+            Finding::Token(TokenFinding::Absent {
+                label: "agency-seal".into(),
+                reason: "not found in slot list".into(),
+            }),
             Finding::CertificateExpiring {
                 role: "agency",
                 days: 12,

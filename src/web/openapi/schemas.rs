@@ -445,6 +445,28 @@ fn health() -> Value {
     )
 }
 
+/// The token as its worker last found it (the sealer copies it every second).
+fn token_report() -> Value {
+    let mut report = object(
+        &[
+            ("label", string()),
+            (
+                "state",
+                json!({"type": "string", "enum": ["starting", "ready", "absent", "pin_refused", "pin_locked", "unusable"]}),
+            ),
+            ("since", timestamp()),
+        ],
+        &[
+            ("reason", string()),
+            ("pin_file", string()),
+            ("code", string()),
+        ],
+    );
+    report["description"] =
+        json!("`reason` with `absent` and `unusable`; `pin_file` and `code` with `pin_refused`");
+    report
+}
+
 fn status_facts() -> Value {
     let count = || json!({"type": "integer", "minimum": 0});
     object(
@@ -482,6 +504,7 @@ fn status_facts() -> Value {
                         ("configured", json!({"type": "boolean"})),
                         ("token_label", nullable(string())),
                         ("problem", nullable(string())),
+                        ("token", nullable(token_report())),
                         ("tsa_url", nullable(string())),
                         (
                             "tsa",
