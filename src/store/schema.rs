@@ -278,6 +278,84 @@ pub(super) const GATEWAY_MIGRATIONS: &[&str] = &[
         WHERE direction = 'in' AND cancelled_at IS NULL AND due_date IS NOT NULL
           AND coalesce(business_status, '') NOT IN ('02', '06');
     "#,
+    // 9: every count the status page, `/healthz`, `/api/v1/status` and `/metrics` show is
+    // read on every request, so with a million documents each must touch only what it
+    // counts (`benches/status_page.rs`). Two of the page's counts read every packet and
+    // every delivery ever recorded (`outbox` by state, `incoming_deliveries` by outcome:
+    // 2.6 million rows each in that store), and `/metrics` totalled both tables per scrape.
+    //
+    // Totals kept by trigger: packets by (kind, state) and deliveries by outcome, counted
+    // from the rows already there, then moved by every insert, change and delete in the same
+    // transaction (a rolled-back savepoint takes its counts back with it). Rows at zero stay.
+    //
+    // The open documents' counts get partial indexes holding only the documents they count
+    // and every column their WHERE reads, so each count is answered from the index alone
+    // (looking rows up costs one random read per document counted): outgoing documents
+    // waiting to be sent, incoming ones awaiting the clerk, open incoming ones with a due
+    // date. They replace migration 8's two (one of which held every incoming document not
+    // cancelled) and are named by the counts with INDEXED BY (`status.rs`).
+    r#"
+    CREATE TABLE outbox_totals (
+        kind    TEXT NOT NULL,
+        state   TEXT NOT NULL,
+        packets INTEGER NOT NULL,
+        PRIMARY KEY (kind, state)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO outbox_totals (kind, state, packets)
+        SELECT kind, state, count(*) FROM outbox GROUP BY kind, state;
+    CREATE TRIGGER outbox_totals_insert AFTER INSERT ON outbox BEGIN
+        INSERT INTO outbox_totals (kind, state, packets) VALUES (new.kind, new.state, 1)
+            ON CONFLICT (kind, state) DO UPDATE SET packets = packets + 1;
+    END;
+    CREATE TRIGGER outbox_totals_update AFTER UPDATE OF kind, state ON outbox
+        WHEN old.kind IS NOT new.kind OR old.state IS NOT new.state BEGIN
+        UPDATE outbox_totals SET packets = packets - 1
+            WHERE kind = old.kind AND state = old.state;
+        INSERT INTO outbox_totals (kind, state, packets) VALUES (new.kind, new.state, 1)
+            ON CONFLICT (kind, state) DO UPDATE SET packets = packets + 1;
+    END;
+    CREATE TRIGGER outbox_totals_delete AFTER DELETE ON outbox BEGIN
+        UPDATE outbox_totals SET packets = packets - 1
+            WHERE kind = old.kind AND state = old.state;
+    END;
+
+    CREATE TABLE incoming_delivery_totals (
+        outcome    TEXT PRIMARY KEY,
+        deliveries INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO incoming_delivery_totals (outcome, deliveries)
+        SELECT outcome, count(*) FROM incoming_deliveries GROUP BY outcome;
+    CREATE TRIGGER incoming_delivery_totals_insert AFTER INSERT ON incoming_deliveries BEGIN
+        INSERT INTO incoming_delivery_totals (outcome, deliveries) VALUES (new.outcome, 1)
+            ON CONFLICT (outcome) DO UPDATE SET deliveries = deliveries + 1;
+    END;
+    CREATE TRIGGER incoming_delivery_totals_update AFTER UPDATE OF outcome ON incoming_deliveries
+        WHEN old.outcome IS NOT new.outcome BEGIN
+        UPDATE incoming_delivery_totals SET deliveries = deliveries - 1
+            WHERE outcome = old.outcome;
+        INSERT INTO incoming_delivery_totals (outcome, deliveries) VALUES (new.outcome, 1)
+            ON CONFLICT (outcome) DO UPDATE SET deliveries = deliveries + 1;
+    END;
+    CREATE TRIGGER incoming_delivery_totals_delete AFTER DELETE ON incoming_deliveries BEGIN
+        UPDATE incoming_delivery_totals SET deliveries = deliveries - 1
+            WHERE outcome = old.outcome;
+    END;
+
+    DROP INDEX documents_incoming_open_status;
+    DROP INDEX documents_incoming_open_due;
+    CREATE INDEX documents_waiting_to_send
+        ON documents (direction, state, cancelled_at, created_at)
+        WHERE direction = 'out' AND state IN ('accepted', 'signed', 'packed', 'sent')
+          AND cancelled_at IS NULL;
+    CREATE INDEX documents_awaiting_clerk
+        ON documents (direction, state, cancelled_at, business_status)
+        WHERE direction = 'in' AND state = 'received' AND cancelled_at IS NULL
+          AND business_status = '01';
+    CREATE INDEX documents_open_due
+        ON documents (due_date, direction, cancelled_at, business_status)
+        WHERE direction = 'in' AND cancelled_at IS NULL AND due_date IS NOT NULL
+          AND coalesce(business_status, '') NOT IN ('02', '06');
+    "#,
 ];
 
 /// Brings the database up to the last of `migrations`; refuses a newer one.
@@ -386,6 +464,87 @@ mod tests {
                 .execute(insert, rusqlite::params!["c", "z,1", 2])
                 .is_err(),
             "a số đến is still unique per year"
+        );
+    }
+
+    /// A row of `outbox_totals`: kind, state, packets.
+    type OutboxTotal = (String, String, i64);
+    /// A row of `incoming_delivery_totals`: outcome, deliveries.
+    type DeliveryTotal = (String, i64);
+
+    #[test]
+    fn migration_9_counts_the_existing_packets_and_deliveries_then_follows_them() {
+        let mut connection = Connection::open_in_memory().expect("in-memory database");
+        migrate(&mut connection, &GATEWAY_MIGRATIONS[..8]).expect("up to 8");
+        let sha = "a".repeat(64);
+        connection
+            .execute_batch(&format!(
+                "INSERT INTO documents (id, direction, state, subject, meta_json, created_at, updated_at)
+                     VALUES ('d', 'out', 'queued', 's', '{{}}', 't', 't');
+                 INSERT INTO outbox (kind, document, packet_sha256, packet_size, state, created_at, updated_at)
+                     VALUES ('edoc', 'd', '{sha}', 1, 'queued', 't', 't'),
+                            ('status', 'd', '{sha}', 1, 'queued', 't', 't'),
+                            ('status', 'd', '{sha}', 1, 'sent', 't', 't');
+                 INSERT INTO incoming_deliveries (axis_doc_id, message_type, outcome, received_at)
+                     VALUES ('a', 'edoc', 'document', 't'), ('b', 'status', 'quarantined', 't'),
+                            ('c', 'status', 'status', 't'), ('e', 'status', 'status', 't');"
+            ))
+            .expect("rows before migration 9");
+        migrate(&mut connection, GATEWAY_MIGRATIONS).expect("migration 9");
+        let totals = |connection: &Connection| -> (Vec<OutboxTotal>, Vec<DeliveryTotal>) {
+            let outbox = connection
+                .prepare("SELECT kind, state, packets FROM outbox_totals WHERE packets > 0 ORDER BY 1, 2")
+                .and_then(|mut statement| {
+                    statement
+                        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                        .collect()
+                })
+                .expect("outbox totals");
+            let deliveries = connection
+                .prepare("SELECT outcome, deliveries FROM incoming_delivery_totals WHERE deliveries > 0 ORDER BY 1")
+                .and_then(|mut statement| {
+                    statement
+                        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                        .collect()
+                })
+                .expect("delivery totals");
+            (outbox, deliveries)
+        };
+        let row = |kind: &str, state: &str, packets| (kind.to_string(), state.to_string(), packets);
+        let outcome = |outcome: &str, deliveries| (outcome.to_string(), deliveries);
+        assert_eq!(
+            totals(&connection),
+            (
+                vec![
+                    row("edoc", "queued", 1),
+                    row("status", "queued", 1),
+                    row("status", "sent", 1)
+                ],
+                vec![
+                    outcome("document", 1),
+                    outcome("quarantined", 1),
+                    outcome("status", 2)
+                ]
+            )
+        );
+        connection
+            .execute_batch(&format!(
+                "UPDATE outbox SET state = 'queued' WHERE state = 'sent';
+                 UPDATE outbox SET attempts = 2;
+                 DELETE FROM outbox WHERE kind = 'edoc' AND state = 'queued';
+                 INSERT INTO outbox (kind, document, packet_sha256, packet_size, state, created_at, updated_at)
+                     VALUES ('edoc', 'd', '{sha}', 1, 'pending', 't', 't');
+                 UPDATE outbox SET state = 'refused' WHERE state = 'pending';
+                 DELETE FROM incoming_deliveries WHERE axis_doc_id = 'c';
+                 UPDATE incoming_deliveries SET outcome = 'status' WHERE axis_doc_id = 'b';"
+            ))
+            .expect("later writes");
+        assert_eq!(
+            totals(&connection),
+            (
+                vec![row("edoc", "refused", 1), row("status", "queued", 2)],
+                vec![outcome("document", 1), outcome("status", 2)]
+            )
         );
     }
 
