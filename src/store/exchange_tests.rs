@@ -347,10 +347,14 @@ async fn express_documents_are_sealed_and_packed_first() {
         .iter()
         .map(|document| document.id.as_str())
         .collect();
-    // 4 (express at a set time), 3 (hỏa tốc), 1 (urgent), then the two normal ones oldest first.
-    let expected: Vec<&str> = [4, 2, 3, 0, 1]
+    // 4 (express at a set time), 3 (hỏa tốc), 1 (urgent), then the two normal ones oldest
+    // first: by id, a ULID, whose order is the order of creation to the millisecond (two
+    // made in the same millisecond, as here, may come either way round).
+    let mut normal = [ids[0].1.as_str(), ids[1].1.as_str()];
+    normal.sort_unstable();
+    let expected: Vec<&str> = [ids[4].1.as_str(), ids[2].1.as_str(), ids[3].1.as_str()]
         .into_iter()
-        .map(|index| ids[index].1.as_str())
+        .chain(normal)
         .collect();
     assert_eq!(order, expected);
 }
