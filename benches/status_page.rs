@@ -69,6 +69,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "shared/machine.rs"]
+mod machine;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -83,6 +85,7 @@ use serde_json::Value;
 
 use common::GatewayDir;
 use docgate::store::Store;
+use machine::{cores, load_average, CpuWindow};
 
 /// Documents in the store unless `DOCGATE_BENCH_DOCUMENTS` says otherwise.
 const DEFAULT_DOCUMENTS: u64 = 1_000_000;
@@ -1840,111 +1843,4 @@ impl ProcMemory {
             hwm_kib: field("VmHWM:"),
         }
     }
-}
-
-/// Where the CPU went during the measured rounds: the gateway, this process (client and
-/// `SELECT 1`), and everything else on the machine (the noise meter).
-struct CpuWindow {
-    gateway_pid: u32,
-    started: Instant,
-    gateway: f64,
-    bench: f64,
-    machine_busy: f64,
-}
-
-struct CpuUse {
-    gateway_cores: f64,
-    bench_cores: f64,
-    other_cores: f64,
-}
-
-impl CpuWindow {
-    fn start(gateway_pid: u32) -> CpuWindow {
-        CpuWindow {
-            gateway_pid,
-            started: Instant::now(),
-            gateway: process_cpu_seconds(&gateway_pid.to_string()),
-            bench: process_cpu_seconds("self"),
-            machine_busy: machine_busy_seconds(),
-        }
-    }
-
-    fn finish(self) -> CpuUse {
-        let seconds = self.started.elapsed().as_secs_f64();
-        let gateway = process_cpu_seconds(&self.gateway_pid.to_string()) - self.gateway;
-        let bench = process_cpu_seconds("self") - self.bench;
-        let machine = machine_busy_seconds() - self.machine_busy;
-        CpuUse {
-            gateway_cores: gateway / seconds,
-            bench_cores: bench / seconds,
-            other_cores: ((machine - gateway - bench) / seconds).max(0.0),
-        }
-    }
-}
-
-/// CPU seconds (user + system) a process has used so far, from `/proc/PID/stat`.
-fn process_cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
-    // The command name (field 2) may hold spaces; the fields after its ')' are fixed.
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&index| {
-            fields
-                .get(index)
-                .and_then(|value| value.parse::<u64>().ok())
-        })
-        .sum();
-    ticks as f64 / clock_ticks_per_second()
-}
-
-/// CPU seconds all cores spent busy so far (user, nice, system, irq, softirq), from
-/// `/proc/stat`.
-fn machine_busy_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").expect("read /proc/stat");
-    let values: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|value| value.parse().ok())
-        .collect();
-    let busy: u64 = [0, 1, 2, 5, 6]
-        .iter()
-        .filter_map(|&index| values.get(index))
-        .sum();
-    busy as f64 / clock_ticks_per_second()
-}
-
-fn clock_ticks_per_second() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|output| String::from_utf8(output.stdout).ok())
-            .and_then(|text| text.trim().parse().ok())
-            .unwrap_or(100.0)
-    })
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".to_string())
 }
