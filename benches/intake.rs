@@ -79,7 +79,7 @@ use reqwest::blocking::Client;
 use ring::digest::{Context, SHA256};
 
 use common::{docgate, sample_meta, GatewayDir};
-use machine::{load_average, CpuUse, CpuWindow};
+use machine::{load_average, CpuUse, CpuWindow, ProcMemory};
 
 /// Concurrent client threads in the intake run.
 const CLIENTS: usize = 16;
@@ -288,34 +288,6 @@ impl Drop for Server {
             }
             let _ = child.kill();
             let _ = child.wait();
-        }
-    }
-}
-
-/// Memory figures from `/proc/PID/status`, in KiB as the kernel reports them.
-#[derive(Debug, Clone, Copy)]
-struct ProcMemory {
-    rss_kib: u64,
-    hwm_kib: u64,
-    threads: u64,
-}
-
-impl ProcMemory {
-    fn read(pid: u32) -> ProcMemory {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .expect("read /proc/PID/status of the gateway (Linux only)");
-        let field = |name: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|number| number.parse().ok())
-                .unwrap_or_else(|| panic!("no {name} line in /proc/{pid}/status"))
-        };
-        ProcMemory {
-            rss_kib: field("VmRSS:"),
-            hwm_kib: field("VmHWM:"),
-            threads: field("Threads:"),
         }
     }
 }

@@ -85,7 +85,7 @@ use serde_json::Value;
 
 use common::GatewayDir;
 use docgate::store::Store;
-use machine::{cores, load_average, CpuWindow};
+use machine::{cores, load_average, CpuWindow, ProcMemory};
 
 /// Documents in the store unless `DOCGATE_BENCH_DOCUMENTS` says otherwise.
 const DEFAULT_DOCUMENTS: u64 = 1_000_000;
@@ -1815,32 +1815,4 @@ fn packet_timestamp(ms: i64) -> String {
         t.minute(),
         t.second()
     )
-}
-
-// ---------------------------------------------------------------------------------------
-// The machine.
-
-/// Memory figures from `/proc/PID/status`, in KiB.
-struct ProcMemory {
-    rss_kib: u64,
-    hwm_kib: u64,
-}
-
-impl ProcMemory {
-    fn read(pid: u32) -> ProcMemory {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .expect("read /proc/PID/status of the gateway (Linux only)");
-        let field = |name: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|number| number.parse().ok())
-                .unwrap_or_else(|| panic!("no {name} line in /proc/{pid}/status"))
-        };
-        ProcMemory {
-            rss_kib: field("VmRSS:"),
-            hwm_kib: field("VmHWM:"),
-        }
-    }
 }

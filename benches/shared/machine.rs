@@ -1,6 +1,6 @@
 //! What the machine was doing while a benchmark measured: CPU use per phase (the gateway,
-//! the benchmark itself, and everything else — the noise meter), the load average and the
-//! core count. Shared by the benchmarks (`#[path = "shared/machine.rs"] mod machine;`);
+//! the benchmark itself, and everything else — the noise meter), a process's memory, the
+//! load average and the core count. Shared by the benchmarks (`#[path = "shared/machine.rs"] mod machine;`);
 //! Linux `/proc` only.
 #![allow(dead_code)] // Each benchmark uses a different subset.
 
@@ -121,4 +121,32 @@ pub fn cores() -> usize {
     std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1)
+}
+
+/// Memory figures from `/proc/PID/status`, in KiB as the kernel reports them.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcMemory {
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+    pub threads: u64,
+}
+
+impl ProcMemory {
+    pub fn read(pid: u32) -> ProcMemory {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .expect("read /proc/PID/status of the gateway (Linux only)");
+        let field = |name: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|number| number.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} line in /proc/{pid}/status"))
+        };
+        ProcMemory {
+            rss_kib: field("VmRSS:"),
+            hwm_kib: field("VmHWM:"),
+            threads: field("Threads:"),
+        }
+    }
 }
