@@ -64,13 +64,15 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "shared/daemon.rs"]
+mod daemon;
 #[path = "shared/machine.rs"]
 mod machine;
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Child, ExitCode, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -275,19 +277,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // SIGTERM first so the gateway closes its store cleanly; SIGKILL if it lingers.
-            let _ = Command::new("kill")
-                .args(["-TERM", &self.pid.to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            daemon::stop(&mut child, Duration::from_secs(20));
         }
     }
 }

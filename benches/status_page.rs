@@ -69,13 +69,15 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "shared/daemon.rs"]
+mod daemon;
 #[path = "shared/machine.rs"]
 mod machine;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Child, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
@@ -466,18 +468,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &self.pid.to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            daemon::stop(&mut child, Duration::from_secs(30));
         }
     }
 }
