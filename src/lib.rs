@@ -17,4 +17,5 @@ pub mod workflow;
 
 pub mod demo;
 pub mod gateway;
+pub mod provisioning;
 pub mod vdxp;
