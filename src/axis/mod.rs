@@ -9,6 +9,7 @@
 //! sync code, and never answers OK to a packet before it is committed.
 
 pub mod config;
+pub mod device_ca;
 pub mod routing;
 
 mod auth;
