@@ -8,6 +8,7 @@
 //! *new* document per (sender organ, DocumentId), a delivery belongs to its recipient.
 //! Never decides who may send what to whom (that is `axis::routing`) and never speaks HTTP.
 
+pub mod enrolment;
 mod records;
 mod schema;
 mod sql;
