@@ -307,6 +307,7 @@ fn raw_https_upload(exchange: &Exchange, count: usize, size: usize, threads: usi
         &tls.join("axis.key"),
         &tls.join("ca.pem"),
         &[],
+        false,
     )
     .expect("server TLS");
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -15,9 +15,18 @@ use crate::vdxp::{auth, VerifiedHeaders};
 /// Body bytes read from a refused request, so the client reads the 401 rather than a reset.
 const REFUSED_DRAIN_LIMIT: usize = 1024 * 1024;
 
-/// The subject CN of the client certificate of this request's TLS connection.
+/// The client certificate of this request's TLS connection: its subject CN and its
+/// serial number (lowercase hex). Absent when the client presented none (enrolment only).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PeerIdentity(pub String);
+pub(crate) struct PeerIdentity {
+    pub common_name: String,
+    pub serial: String,
+}
+
+/// The TCP address of this request's client (for the enrolment audit log and its
+/// attempt limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PeerAddress(pub std::net::SocketAddr);
 
 /// An authenticated caller: its system id and its signed logical headers.
 #[derive(Debug, Clone)]
@@ -61,6 +70,7 @@ fn check(state: &AxisState, request: &Request) -> Result<Caller, String> {
         .get::<PeerIdentity>()
         .ok_or("the connection has no client certificate")?;
     let headers = request.headers();
+    let directory = state.directory.current();
     let verified = auth::verify(
         |name| {
             headers
@@ -69,8 +79,7 @@ fn check(state: &AxisState, request: &Request) -> Result<Caller, String> {
                 .map(str::to_owned)
         },
         |system_id| {
-            state
-                .directory
+            directory
                 .system(system_id)
                 .map(|system| system.secret().to_vec())
         },
@@ -79,11 +88,19 @@ fn check(state: &AxisState, request: &Request) -> Result<Caller, String> {
     )
     .map_err(|error| error.to_string())?;
     let system_id = verified.system_id().to_owned();
-    if system_id != peer.0 {
+    if system_id != peer.common_name {
         return Err(format!(
             "systemid {system_id:?} does not match the client certificate, which was issued to {:?}; sign requests with the system id of the certificate",
-            peer.0
+            peer.common_name
         ));
+    }
+    if let Some(system) = directory.system(&system_id) {
+        if !system.accepts_certificate(&peer.serial) {
+            return Err(format!(
+                "the client certificate (serial {}) is not the current one of {system_id:?}; a replaced or re-enrolled box must use its new certificate",
+                peer.serial
+            ));
+        }
     }
     Ok(Caller {
         system_id,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+pub use super::enrolment_config::EnrolmentSection;
 use crate::system::config::{describe_toml_error, is_agency_code};
 use crate::system::tls::{self, TlsError};
 
@@ -26,6 +27,9 @@ pub struct AxisConfig {
     pub tls: TlsSection,
     #[serde(default)]
     pub systems: Vec<SystemConfig>,
+    /// `[enrolment]`: boxes enrol with one-time codes; this axis is their device CA.
+    #[serde(default)]
+    pub enrolment: Option<EnrolmentSection>,
 }
 
 /// `[axis]`: where it listens and keeps its state, and its limits.
@@ -165,6 +169,9 @@ impl AxisConfig {
         for crl in &mut self.tls.crls {
             *crl = base.join(&*crl);
         }
+        if let Some(enrolment) = &mut self.enrolment {
+            enrolment.resolve_paths(base);
+        }
         for system in &mut self.systems {
             if let Some(file) = &system.secret_file {
                 system.secret_file = Some(base.join(file));
@@ -208,12 +215,17 @@ impl AxisConfig {
                 "use a value such as 20",
             ));
         }
-        if self.systems.is_empty() {
+        if self.systems.is_empty() && self.enrolment.is_none() {
             return Err(invalid(
                 "systems".into(),
                 "lists no system".into(),
-                "add a [[systems]] table for each gateway that connects to this axis",
+                "add a [[systems]] table for each gateway that connects to this axis, or an [enrolment] section so boxes enrol with codes",
             ));
+        }
+        if let Some((key, problem, fix)) =
+            self.enrolment.as_ref().and_then(EnrolmentSection::problem)
+        {
+            return Err(invalid(key, problem, fix));
         }
         let extra = self.axis.extra_agency_codes.clone();
         let mut ids = HashSet::new();
@@ -304,13 +316,28 @@ impl AxisConfig {
 
     /// The rustls server config: this axis's certificate; clients must present one issued
     /// under `tls.client_ca`, valid now and not revoked.
+    /// With `[enrolment]`, a connection may also come without a client certificate: it
+    /// then reaches only the enrolment endpoints (every VDXP operation demands one).
     pub fn server_tls(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         tls::server_config(
             &self.tls.certificate,
             &self.tls.key,
             &self.tls.client_ca,
             &self.tls.crls,
+            self.enrolment.is_some(),
         )
+    }
+
+    /// The device CA, when `[enrolment]` is set.
+    pub fn device_ca(
+        &self,
+    ) -> Result<Option<super::device_ca::DeviceCa>, super::device_ca::DeviceCaError> {
+        self.enrolment
+            .as_ref()
+            .map(|enrolment| {
+                super::device_ca::DeviceCa::load(&self.tls.client_ca, &enrolment.ca_key)
+            })
+            .transpose()
     }
 
     /// The directory of systems and agency codes this configuration describes.
@@ -328,6 +355,7 @@ impl AxisConfig {
                     secret: system.secret.clone().unwrap_or_default().into_bytes(),
                     agencies: system.agencies.clone(),
                     locked: system.locked,
+                    certificate_serials: None,
                 },
             );
         }
@@ -349,9 +377,22 @@ pub struct DirectorySystem {
     secret: Vec<u8>,
     pub agencies: Vec<String>,
     pub locked: bool,
+    /// For an enrolled device: the serials of the link certificates it may connect with
+    /// (the current one, and the one before a renewal). `None`: any certificate with its
+    /// CN (systems listed in the configuration file).
+    pub certificate_serials: Option<Vec<String>>,
 }
 
 impl DirectorySystem {
+    /// Whether a connection with this certificate serial may speak for the system.
+    pub fn accepts_certificate(&self, serial: &str) -> bool {
+        match &self.certificate_serials {
+            None => true,
+            Some(serials) => serials
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(serial)),
+        }
+    }
     /// The shared secret (never log it).
     pub fn secret(&self) -> &[u8] {
         &self.secret
@@ -364,6 +405,44 @@ impl DirectorySystem {
 }
 
 impl Directory {
+    /// This directory plus the enrolled devices that are not decommissioned. A device
+    /// never takes an agency code or system id the configuration file already gives.
+    pub fn with_devices(
+        mut self,
+        devices: &[crate::store::axis::enrolment::DeviceRecord],
+    ) -> Directory {
+        for device in devices
+            .iter()
+            .filter(|device| device.decommissioned_at.is_none())
+        {
+            if self.systems.contains_key(&device.system_id)
+                || self.agencies.contains_key(&device.agency_code)
+            {
+                continue;
+            }
+            let mut serials = vec![device.certificate_serial.clone()];
+            serials.extend(device.previous_serial.clone());
+            self.agencies
+                .insert(device.agency_code.clone(), device.system_id.clone());
+            self.systems.insert(
+                device.system_id.clone(),
+                DirectorySystem {
+                    name: device.agency_name.clone(),
+                    secret: device.secret.clone().into_bytes(),
+                    agencies: vec![device.agency_code.clone()],
+                    locked: false,
+                    certificate_serials: Some(serials),
+                },
+            );
+        }
+        self
+    }
+
+    /// Whether the configuration file already gives this agency code to a system.
+    pub fn serves_agency(&self, code: &str) -> bool {
+        self.agencies.contains_key(code)
+    }
+
     /// A system by id.
     pub fn system(&self, id: &str) -> Option<&DirectorySystem> {
         self.systems.get(id)

@@ -75,8 +75,8 @@ pub(crate) async fn agencies_list(
     State(state): State<AxisState>,
     Extension(_caller): Extension<Caller>,
 ) -> Result<Reply, Reply> {
-    let items: Vec<AgencyItem> = state
-        .directory
+    let directory = state.directory.current();
+    let items: Vec<AgencyItem> = directory
         .agencies()
         .map(|(code, system_id, name)| AgencyItem {
             code: code.to_owned(),

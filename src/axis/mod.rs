@@ -10,9 +10,11 @@
 
 pub mod config;
 pub mod device_ca;
+pub mod enrolment_config;
 pub mod routing;
 
 mod auth;
+mod enrolment;
 mod lookup;
 mod receive;
 mod reply;
@@ -24,11 +26,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{middleware, Router};
 use tokio::net::TcpListener;
 
 pub use config::{AxisConfig, AxisConfigError};
+pub use enrolment::{EnrolmentSetupError, Preset};
 
 use crate::store::axis::AxisStore;
 use crate::store::StoreError;
@@ -37,7 +40,7 @@ use crate::system::shutdown::Shutdown;
 use crate::system::tls::TlsError;
 use crate::vdxp::{HubErrorCode, Operation};
 use reply::Reply;
-use state::{AxisState, Limits, Wakeups};
+use state::{AxisState, Limits, SharedDirectory, Wakeups};
 
 /// Why the axis stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +49,8 @@ pub enum AxisError {
     Store(#[from] StoreError),
     #[error("the axis's TLS files cannot be used: {0}")]
     Tls(TlsError),
+    #[error("cannot set up enrolment: {0}")]
+    Enrolment(#[from] EnrolmentSetupError),
     #[error("cannot listen on {address}: {error}; is another service using the port?")]
     Listen {
         address: SocketAddr,
@@ -67,15 +72,23 @@ pub async fn run(
     let store = tokio::task::spawn_blocking(move || AxisStore::open(&state_dir))
         .await
         .map_err(|_| StoreError::Closed)??;
-    let directory = Arc::new(config.directory());
+    let enrolment = enrolment::EnrolmentService::start(config)?;
+    let directory = match &enrolment {
+        Some(service) => service.directory()?,
+        None => config.directory(),
+    };
     let state = AxisState {
         store: store.clone(),
         wakeups: Arc::new(Wakeups::new(&directory)),
-        directory,
+        directory: Arc::new(SharedDirectory::new(directory)),
+        enrolment: enrolment.clone(),
         limits: Limits::from_config(config),
         clock: Arc::new(SystemClock),
         shutdown: shutdown.clone(),
     };
+    if let Some(service) = enrolment {
+        tokio::spawn(enrolment::follow_registry(state.clone(), service));
+    }
     let app = router(state);
     match listener.local_addr() {
         Ok(address) => tracing::info!("axis listening on {address}"),
@@ -124,8 +137,18 @@ fn router(state: AxisState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
+    use crate::provisioning::messages as enrol;
+    let enrolment = Router::new()
+        .route(enrol::CA_PATH, get(enrolment::ca))
+        .route(enrol::ENROL_PATH, post(enrolment::enrol))
+        .route(enrol::RENEW_PATH, post(enrolment::renew))
+        .route(enrol::BUNDLE_PATH, get(enrolment::bundle))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            enrol::MAX_MESSAGE_BYTES,
+        ));
     Router::new()
         .merge(operations)
+        .merge(enrolment)
         .fallback(unknown_operation)
         .with_state(state)
 }

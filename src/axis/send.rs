@@ -104,7 +104,12 @@ pub(crate) async fn send_edoc(
         return replay(&stored.answer_json);
     }
     let header = parse(&state, &staged).await?;
-    let route = routing::route_packet(&header, declared, &caller.system_id, &state.directory)?;
+    let route = routing::route_packet(
+        &header,
+        declared,
+        &caller.system_id,
+        &state.directory.current(),
+    )?;
     if route.new_document {
         if let Some(document_id) = route.document_id.clone() {
             let organ = route.sender_organ.clone();

@@ -1,6 +1,8 @@
 //! The axis's network edge: accepts TCP connections, runs the mutual-TLS handshake
 //! (`tokio_rustls`, the client certificate checked by rustls against the configured CA),
-//! reads the peer certificate's CN into a [`PeerIdentity`] request extension, and serves
+//! reads the peer certificate's CN and serial into a [`PeerIdentity`] request extension
+//! (none when `[enrolment]` lets a box without a certificate in) and the client's address
+//! into a [`PeerAddress`], and serves
 //! HTTP/1.1 with hyper on each connection until shutdown, then drains for a bounded time.
 //! A failed handshake is logged at debug and dropped: it never reaches HTTP. Knows no
 //! operation and no rule.
@@ -18,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use super::auth::PeerIdentity;
+use super::auth::{PeerAddress, PeerIdentity};
 use crate::system::shutdown::Shutdown;
 use crate::system::tls;
 
@@ -98,21 +100,30 @@ async fn connection(
             return;
         }
     };
-    let common_name = tls_stream
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|certificates| certificates.first())
-        .and_then(|certificate| tls::certificate_common_name(certificate.as_ref()));
-    let Some(common_name) = common_name else {
-        // rustls demands a verified client certificate; one without a CN names nobody.
-        tracing::debug!(%peer, "client certificate without a subject CN; closing");
-        return;
+    let identity = match tls_stream.get_ref().1.peer_certificates() {
+        // Only with [enrolment]: a box without a certificate reaches the enrolment
+        // endpoints, and every VDXP operation refuses it.
+        None => None,
+        Some(certificates) => {
+            match certificates
+                .first()
+                .and_then(|certificate| peer_identity(certificate.as_ref()))
+            {
+                Some(identity) => Some(identity),
+                None => {
+                    // rustls verified the certificate; one without a CN names nobody.
+                    tracing::debug!(%peer, "client certificate without a subject CN; closing");
+                    return;
+                }
+            }
+        }
     };
-    let identity = PeerIdentity(common_name);
     let service = TowerToHyperService::new(app);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(identity.clone());
+        if let Some(identity) = &identity {
+            request.extensions_mut().insert(identity.clone());
+        }
+        request.extensions_mut().insert(PeerAddress(peer));
         hyper::service::Service::call(&service, request)
     });
     let mut builder = http1::Builder::new();
@@ -131,4 +142,15 @@ async fn connection(
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "connection ended with an error");
     }
+}
+
+/// The CN and serial of a verified client certificate.
+fn peer_identity(der: &[u8]) -> Option<PeerIdentity> {
+    use x509_cert::der::Decode;
+    let common_name = tls::certificate_common_name(der)?;
+    let certificate = x509_cert::Certificate::from_der(der).ok()?;
+    Some(PeerIdentity {
+        common_name,
+        serial: hex::encode(certificate.tbs_certificate.serial_number.as_bytes()),
+    })
 }

@@ -19,11 +19,39 @@ use crate::system::shutdown::Shutdown;
 #[derive(Clone)]
 pub(crate) struct AxisState {
     pub store: AxisStore,
-    pub directory: Arc<Directory>,
+    pub directory: Arc<SharedDirectory>,
     pub limits: Limits,
     pub clock: SharedClock,
     pub shutdown: Shutdown,
     pub wakeups: Arc<Wakeups>,
+    /// The enrolment endpoints' state, when `[enrolment]` is set.
+    pub enrolment: Option<Arc<super::enrolment::EnrolmentService>>,
+}
+
+/// The directory as it stands: the configured systems plus the enrolled devices, swapped
+/// whole when the enrolment registry changes (a request sees one consistent version).
+pub(crate) struct SharedDirectory(std::sync::RwLock<Arc<Directory>>);
+
+impl SharedDirectory {
+    pub(crate) fn new(directory: Directory) -> SharedDirectory {
+        SharedDirectory(std::sync::RwLock::new(Arc::new(directory)))
+    }
+
+    /// The current version.
+    pub(crate) fn current(&self) -> Arc<Directory> {
+        match self.0.read() {
+            Ok(directory) => directory.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the whole directory.
+    pub(crate) fn replace(&self, directory: Directory) {
+        match self.0.write() {
+            Ok(mut held) => *held = Arc::new(directory),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(directory),
+        }
+    }
 }
 
 /// The numbers the handlers need from `[axis]`.
@@ -66,8 +94,9 @@ impl AxisState {
 
 /// One wake-up channel per system: its value moves each time a delivery for that system
 /// is committed, so a long poll that subscribed before counting never misses one.
+/// Systems that enrol while the axis runs get their channel on first use.
 pub(crate) struct Wakeups {
-    channels: HashMap<String, watch::Sender<u64>>,
+    channels: std::sync::Mutex<HashMap<String, watch::Sender<u64>>>,
 }
 
 impl Wakeups {
@@ -76,18 +105,30 @@ impl Wakeups {
             .system_ids()
             .map(|id| (id.to_owned(), watch::Sender::new(0)))
             .collect();
-        Wakeups { channels }
+        Wakeups {
+            channels: std::sync::Mutex::new(channels),
+        }
+    }
+
+    fn channel(&self, system_id: &str) -> Option<watch::Sender<u64>> {
+        let mut channels = self.channels.lock().ok()?;
+        Some(
+            channels
+                .entry(system_id.to_owned())
+                .or_insert_with(|| watch::Sender::new(0))
+                .clone(),
+        )
     }
 
     /// Wakes the long polls of `system_id` (after a commit).
     pub(crate) fn wake(&self, system_id: &str) {
-        if let Some(channel) = self.channels.get(system_id) {
+        if let Some(channel) = self.channel(system_id) {
             channel.send_modify(|generation| *generation = generation.wrapping_add(1));
         }
     }
 
     /// A receiver that sees every later [`Wakeups::wake`] of `system_id`.
     pub(crate) fn subscribe(&self, system_id: &str) -> Option<watch::Receiver<u64>> {
-        self.channels.get(system_id).map(watch::Sender::subscribe)
+        self.channel(system_id).map(|channel| channel.subscribe())
     }
 }

@@ -336,8 +336,14 @@ mod tests {
         let client = ca
             .issue_client("001.01.10.H41", dir.path(), "gw", None)
             .expect("client");
-        tls::server_config(&server.certificate, &server.key, &ca.certificate, &[])
-            .expect("server config");
+        tls::server_config(
+            &server.certificate,
+            &server.key,
+            &ca.certificate,
+            &[],
+            false,
+        )
+        .expect("server config");
         tls::client_config(&ca.certificate, &client.certificate, &client.key)
             .expect("client config");
         let der = tls::load_certificates(&client.certificate).expect("load");

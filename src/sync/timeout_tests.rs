@@ -236,9 +236,14 @@ async fn the_vdxp_client_gives_up_on_an_axis_that_accepts_and_never_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_vdxp_client_gives_up_when_the_axis_goes_silent_after_the_handshake() {
     let pki = pki();
-    let tls =
-        crate::system::tls::server_config(&pki.server.certificate, &pki.server.key, &pki.ca, &[])
-            .expect("server TLS");
+    let tls = crate::system::tls::server_config(
+        &pki.server.certificate,
+        &pki.server.key,
+        &pki.ca,
+        &[],
+        false,
+    )
+    .expect("server TLS");
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -78,20 +78,29 @@ fn roots(ca_file: &Path) -> Result<RootCertStore, TlsError> {
 
 /// The axis's server config: its certificate chain and key; clients must present a
 /// certificate chaining to `client_ca_file`, valid now, and not on any of `crl_files`.
+/// With `allow_anonymous`, a client may also present none (a box that has not enrolled
+/// yet); a certificate it does present is still checked in full.
 pub fn server_config(
     certificate_file: &Path,
     key_file: &Path,
     client_ca_file: &Path,
     crl_files: &[PathBuf],
+    allow_anonymous: bool,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = provider();
-    let verifier = WebPkiClientVerifier::builder_with_provider(
+    let builder = WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots(client_ca_file)?),
         provider.clone(),
     )
-    .with_crls(load_crls(crl_files)?)
-    .build()
-    .map_err(|error| TlsError::Config(error.to_string()))?;
+    .with_crls(load_crls(crl_files)?);
+    let builder = if allow_anonymous {
+        builder.allow_unauthenticated()
+    } else {
+        builder
+    };
+    let verifier = builder
+        .build()
+        .map_err(|error| TlsError::Config(error.to_string()))?;
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|error| TlsError::Config(error.to_string()))?

@@ -46,7 +46,8 @@ CREATE TABLE devices (
     renewed_at TEXT,
     decommissioned_at TEXT,
     bundle_serial INTEGER NOT NULL DEFAULT 0,
-    bundle_digest TEXT
+    bundle_digest TEXT,
+    bundle_issued_at TEXT
 );
 CREATE TABLE audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -524,43 +525,49 @@ impl EnrolmentRegistry {
         })
     }
 
-    /// The bundle serial for a device whose bundle content hashes to `digest`: the same
-    /// serial while the content stays, one more when it changes.
+    /// The bundle serial and issue instant for a device whose bundle content hashes to
+    /// `digest`: the same while the content stays and the last one was issued after
+    /// `reissue_before`; otherwise one more, issued `now`.
     pub fn bundle_serial(
         &self,
         system_id: &str,
         digest: &str,
-        at: &str,
-    ) -> Result<u64, StoreError> {
+        now: &str,
+        reissue_before: &str,
+    ) -> Result<(u64, String), StoreError> {
         self.with("number a bundle", |connection| {
             let transaction = connection.transaction()?;
-            let (serial, held): (i64, Option<String>) = transaction.query_row(
-                "SELECT bundle_serial, bundle_digest FROM devices WHERE system_id = ?1",
-                [system_id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )?;
-            let serial = if held.as_deref() == Some(digest) {
-                serial
-            } else {
-                let next = serial + 1;
-                transaction.execute(
-                    "UPDATE devices SET bundle_serial = ?2, bundle_digest = ?3 WHERE system_id = ?1",
-                    params![system_id, next, digest],
+            let (serial, held, issued): (i64, Option<String>, Option<String>) = transaction
+                .query_row(
+                    "SELECT bundle_serial, bundle_digest, bundle_issued_at FROM devices WHERE system_id = ?1",
+                    [system_id],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
                 )?;
-                append_audit(
-                    &transaction,
-                    at,
-                    &AuditEntry {
-                        action: "bundle_issued",
-                        system_id: Some(system_id),
-                        detail: Some(&format!("serial {next}")),
-                        ..AuditEntry::default()
-                    },
-                )?;
-                next
+            let answer = match issued {
+                Some(issued) if held.as_deref() == Some(digest) && issued.as_str() > reissue_before => {
+                    (serial, issued)
+                }
+                _ => {
+                    let next = serial + 1;
+                    transaction.execute(
+                        "UPDATE devices SET bundle_serial = ?2, bundle_digest = ?3, bundle_issued_at = ?4 WHERE system_id = ?1",
+                        params![system_id, next, digest, now],
+                    )?;
+                    append_audit(
+                        &transaction,
+                        now,
+                        &AuditEntry {
+                            action: "bundle_issued",
+                            system_id: Some(system_id),
+                            detail: Some(&format!("serial {next}")),
+                            ..AuditEntry::default()
+                        },
+                    )?;
+                    (next, now.to_owned())
+                }
             };
             transaction.commit()?;
-            Ok(serial.max(0) as u64)
+            Ok((answer.0.max(0) as u64, answer.1))
         })
     }
 
@@ -728,23 +735,20 @@ mod tests {
             .expect("device");
         assert_eq!(device.certificate_serial, "bb");
         assert_eq!(device.previous_serial.as_deref(), Some("aa"));
-        assert_eq!(
+        let old = "2026-10-01T00:00:00Z";
+        let serial = |digest: &str, reissue_before: &str| {
             registry
-                .bundle_serial("000.01.10.H41", "x1", now)
-                .expect("serial"),
-            1
-        );
+                .bundle_serial("000.01.10.H41", digest, now, reissue_before)
+                .expect("serial")
+                .0
+        };
+        assert_eq!(serial("x1", old), 1);
+        assert_eq!(serial("x1", old), 1, "same content, still fresh");
+        assert_eq!(serial("x2", old), 2, "new content");
         assert_eq!(
-            registry
-                .bundle_serial("000.01.10.H41", "x1", now)
-                .expect("serial"),
-            1
-        );
-        assert_eq!(
-            registry
-                .bundle_serial("000.01.10.H41", "x2", now)
-                .expect("serial"),
-            2
+            serial("x2", "2026-12-01T00:00:00Z"),
+            3,
+            "same content, getting old"
         );
         assert!(registry
             .decommission("000.01.10.H41", now, "test")
