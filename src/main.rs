@@ -15,6 +15,7 @@ use docgate::system::config::{self, GatewayConfig, InitOptions};
 use docgate::system::{logging, shutdown::Shutdown};
 use docgate::{demo, edxml, gateway};
 
+mod axis_enrol_cli;
 mod clerk_cli;
 
 /// Exit code for a configuration that does not validate (sysexits' EX_CONFIG); systemd's
@@ -47,10 +48,14 @@ enum Command {
     /// Run the reference provincial axis: the VDXP operations (sendEdoc, getReceivedEdocList,
     /// getEdoc, updateStatus, getSentEdocList, getAgenciesList, waitForEdoc) over mutual TLS.
     /// Ready when it logs `axis listening on ADDR`.
+    #[command(args_conflicts_with_subcommands = true)]
     Axis {
-        /// The axis configuration file (TOML: [axis], [tls], [[systems]]; see README.md).
+        /// The axis configuration file (TOML: [axis], [tls], [[systems]], [enrolment]; see
+        /// README.md).
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: Option<AxisCommand>,
     },
     /// Write or check a configuration file.
     #[command(subcommand)]
@@ -81,6 +86,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum AxisCommand {
+    /// Enrolment codes and enrolled boxes (needs [enrolment] in the axis configuration).
+    #[command(subcommand)]
+    Enroll(axis_enrol_cli::EnrolCommand),
 }
 
 #[derive(Subcommand)]
@@ -299,7 +311,21 @@ fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::Run { config } => run_gateway(&config),
         Command::Status { config, json } => status(&config, json),
-        Command::Axis { config } => run_axis(&config),
+        Command::Axis {
+            command: Some(AxisCommand::Enroll(command)),
+            ..
+        } => Ok(axis_enrol_cli::run(command)?),
+        Command::Axis {
+            config: Some(config),
+            command: None,
+        } => run_axis(&config),
+        Command::Axis {
+            config: None,
+            command: None,
+        } => Err(Failure {
+            code: EXIT_USAGE,
+            error: anyhow::anyhow!("give --config FILE to run the axis, or a subcommand (enroll)"),
+        }),
         Command::Config(ConfigCommand::Init {
             dir,
             listen,
