@@ -97,8 +97,8 @@ fn parse_duration(text: &str) -> anyhow::Result<u64> {
         other => bail!("unknown unit {other:?} in {text:?}; use s, m, h or d"),
     };
     let seconds = number.saturating_mul(factor);
-    if !(60..=90 * 86_400).contains(&seconds) {
-        bail!("{text:?} is outside one minute to 90 days");
+    if !(1..=90 * 86_400).contains(&seconds) {
+        bail!("{text:?} is outside one second to 90 days");
     }
     Ok(seconds)
 }
@@ -240,7 +240,7 @@ mod tests {
         assert_eq!(parse_duration("7d").expect("7d"), 7 * 86_400);
         assert_eq!(parse_duration("90m").expect("90m"), 5400);
         assert_eq!(parse_duration("3600").expect("3600"), 3600);
-        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("0").is_err());
         assert!(parse_duration("100d").is_err());
         assert!(parse_duration("7w").is_err());
         assert!(parse_duration("d").is_err());

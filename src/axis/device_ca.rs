@@ -19,6 +19,8 @@ use rcgen::{
 use time::OffsetDateTime;
 use x509_cert::request::CertReq;
 
+pub use crate::provisioning::pem::{pem_block, pem_encode};
+
 /// Why the device CA cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceCaError {
@@ -315,26 +317,6 @@ fn checked_request_key(csr_pem: &str) -> Result<RequestedKey, CsrError> {
         .verify(&info, signature)
         .map_err(|_| CsrError::BadSignature)?;
     Ok(RequestedKey { raw, algorithm })
-}
-
-/// The first PEM block with `label` (`CERTIFICATE` or `CERTIFICATE REQUEST`), decoded.
-pub(crate) fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, CertificateSigningRequestDer};
-    match label {
-        "CERTIFICATE" => CertificateDer::from_pem_slice(text.as_bytes())
-            .ok()
-            .map(|der| der.to_vec()),
-        "CERTIFICATE REQUEST" => CertificateSigningRequestDer::from_pem_slice(text.as_bytes())
-            .ok()
-            .map(|der| der.as_ref().to_vec()),
-        _ => None,
-    }
-}
-
-/// DER as PEM.
-pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
-    der::pem::encode_string(label, der::pem::LineEnding::LF, der).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod bundle;
 pub mod code;
 pub mod messages;
+pub mod pem;
 
 pub use bundle::{BundleError, BundleStanding, ConfigBundle, SignedBundle};
 pub use code::{CodeError, EnrolmentCode};

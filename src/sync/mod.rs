@@ -12,6 +12,7 @@
 
 mod backoff;
 mod client;
+pub mod enrol_client;
 mod link;
 mod liveness;
 mod packer;
