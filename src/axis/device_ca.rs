@@ -97,25 +97,13 @@ fn key_algorithms(
     &'static rcgen::SignatureAlgorithm,
     &'static dyn ring::signature::VerificationAlgorithm,
 )> {
-    use const_oid::db::rfc5912;
+    use crate::provisioning::key_kind::KeyKind;
     use ring::signature as sig;
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|parameters| parameters.decode_as::<der::asn1::ObjectIdentifier>().ok());
-    match (spki.algorithm.oid, curve) {
-        (rfc5912::ID_EC_PUBLIC_KEY, Some(rfc5912::SECP_256_R_1)) => {
-            Some((&rcgen::PKCS_ECDSA_P256_SHA256, &sig::ECDSA_P256_SHA256_ASN1))
-        }
-        (rfc5912::ID_EC_PUBLIC_KEY, Some(rfc5912::SECP_384_R_1)) => {
-            Some((&rcgen::PKCS_ECDSA_P384_SHA384, &sig::ECDSA_P384_SHA384_ASN1))
-        }
-        (rfc5912::RSA_ENCRYPTION, _) => {
-            Some((&rcgen::PKCS_RSA_SHA256, &sig::RSA_PKCS1_2048_8192_SHA256))
-        }
-        (const_oid::db::rfc8410::ID_ED_25519, _) => Some((&rcgen::PKCS_ED25519, &sig::ED25519)),
-        _ => None,
+    match KeyKind::of(spki)? {
+        KeyKind::EcdsaP256 => Some((&rcgen::PKCS_ECDSA_P256_SHA256, &sig::ECDSA_P256_SHA256_ASN1)),
+        KeyKind::EcdsaP384 => Some((&rcgen::PKCS_ECDSA_P384_SHA384, &sig::ECDSA_P384_SHA384_ASN1)),
+        KeyKind::Rsa => Some((&rcgen::PKCS_RSA_SHA256, &sig::RSA_PKCS1_2048_8192_SHA256)),
+        KeyKind::Ed25519 => Some((&rcgen::PKCS_ED25519, &sig::ED25519)),
     }
 }
 

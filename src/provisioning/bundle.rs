@@ -196,7 +196,7 @@ fn verification_for(
     ),
     BundleError,
 > {
-    use const_oid::db::rfc5912;
+    use super::key_kind::KeyKind;
     use ring::signature as sig;
     let certificate = x509_cert::Certificate::from_der(ca_der)
         .map_err(|error| BundleError::UnusableCa(error.to_string()))?;
@@ -206,23 +206,15 @@ fn verification_for(
         .as_bytes()
         .ok_or_else(|| BundleError::UnusableCa("the public key is not whole bytes".into()))?
         .to_vec();
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|parameters| parameters.decode_as::<der::asn1::ObjectIdentifier>().ok());
-    match (spki.algorithm.oid, curve) {
-        (rfc5912::ID_EC_PUBLIC_KEY, Some(rfc5912::SECP_256_R_1)) => {
-            Ok(("ecdsa-p256-sha256", &sig::ECDSA_P256_SHA256_ASN1, key))
-        }
-        (rfc5912::ID_EC_PUBLIC_KEY, Some(rfc5912::SECP_384_R_1)) => {
-            Ok(("ecdsa-p384-sha384", &sig::ECDSA_P384_SHA384_ASN1, key))
-        }
-        (rfc5912::RSA_ENCRYPTION, _) => {
-            Ok(("rsa-pkcs1-sha256", &sig::RSA_PKCS1_2048_8192_SHA256, key))
-        }
-        (const_oid::db::rfc8410::ID_ED_25519, _) => Ok(("ed25519", &sig::ED25519, key)),
-        (other, _) => Err(BundleError::UnusableCa(format!("key algorithm {other}"))),
+    match KeyKind::of(spki) {
+        Some(KeyKind::EcdsaP256) => Ok(("ecdsa-p256-sha256", &sig::ECDSA_P256_SHA256_ASN1, key)),
+        Some(KeyKind::EcdsaP384) => Ok(("ecdsa-p384-sha384", &sig::ECDSA_P384_SHA384_ASN1, key)),
+        Some(KeyKind::Rsa) => Ok(("rsa-pkcs1-sha256", &sig::RSA_PKCS1_2048_8192_SHA256, key)),
+        Some(KeyKind::Ed25519) => Ok(("ed25519", &sig::ED25519, key)),
+        None => Err(BundleError::UnusableCa(format!(
+            "key algorithm {}",
+            spki.algorithm.oid
+        ))),
     }
 }
 

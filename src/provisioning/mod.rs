@@ -8,6 +8,7 @@
 
 pub mod bundle;
 pub mod code;
+pub mod key_kind;
 pub mod messages;
 pub mod pem;
 
