@@ -81,6 +81,10 @@ impl AxisClient for HangingAxis {
         self.hang().await
     }
 
+    async fn list_agencies(&self) -> Result<Vec<Agency>, AxisError> {
+        self.hang().await
+    }
+
     fn timeout(&self, _call: AxisCall) -> Duration {
         self.limit
     }
