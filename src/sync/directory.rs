@@ -30,7 +30,13 @@ pub(super) async fn run<C: AxisClient>(context: Arc<Context<C>>) {
 pub(super) async fn run_every<C: AxisClient>(context: &Context<C>, interval: Duration) {
     let mut backoff = Backoff::new(context.settings.retry_min_ms, context.settings.retry_max_ms);
     while !context.shutdown.is_triggered() {
-        let wait = match refresh(context).await {
+        // A request in flight is abandoned on shutdown; the replacement is atomic, so the
+        // cache is either the old one or the new one.
+        let refreshed = tokio::select! {
+            refreshed = refresh(context) => refreshed,
+            _ = context.shutdown.wait() => return,
+        };
+        let wait = match refreshed {
             Ok(agencies) => {
                 backoff.reset();
                 tracing::info!(agencies, "agency directory refreshed from the axis");

@@ -119,7 +119,10 @@ pub async fn accept_outgoing(
         }
     }
     // After the replay above: a retry gets its first answer even if the directory changed.
-    check_recipients(store, &context.organ_id, &meta.to).await?;
+    // A secret document never goes over the network, so its recipients need not be on it.
+    if !meta.secret {
+        check_recipients(store, &context.organ_id, &meta.to).await?;
+    }
     let incoming: u64 = request.files.iter().map(|file| file.staged.size()).sum();
     check_storage(store, context, incoming)?;
     let notation = match &meta.code_notation {
@@ -184,7 +187,8 @@ pub async fn accept_outgoing(
 
 /// Refuses a recipient the cached agency directory does not hold, with the closest codes
 /// it does. While the directory was never refreshed (a stand-alone gateway, or a first
-/// start without the axis) nothing is refused; our own code is never checked.
+/// start without the axis) nothing is refused; our own code is never checked (nor are a
+/// secret document's recipients: it is never sent).
 async fn check_recipients(store: &Store, own_code: &str, to: &[String]) -> Result<(), IntakeError> {
     let wanted = directory::recipients_to_check(to, own_code);
     if wanted.is_empty() {
