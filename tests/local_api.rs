@@ -143,6 +143,27 @@ fn a_retry_with_the_same_idempotency_key_gets_the_first_answer_and_stores_nothin
     assert_eq!(gateway.all_document_ids().len(), 2);
 }
 
+/// A stand-alone gateway never fetches an agency directory, so it checks recipients only
+/// for their shape: any well-formed code is accepted (`tests/agency_directory.rs` has the
+/// gateway with a directory).
+#[test]
+fn without_an_agency_directory_any_well_formed_recipient_is_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway_dir = GatewayDir::init(dir.path(), &[]);
+    let gateway = gateway_dir.start();
+    let (status, facts) = gateway.get_json("/api/v1/status");
+    assert_eq!(status, 200, "{facts}");
+    assert_eq!(
+        facts["directory"],
+        serde_json::json!({"agencies": 0, "refreshed_at": null, "age_secs": null})
+    );
+    let mut meta = sample_meta();
+    meta["to"] = serde_json::json!(["999.99.99.Z99", "000.00.00.H42"]);
+    let files = [("a.pdf", "application/pdf", sample_pdf("any recipient"))];
+    let (status, answer) = gateway.post_document(&meta, &files, None);
+    assert_eq!(status, 202, "{answer}");
+}
+
 #[test]
 fn documents_survive_a_clean_restart_and_sigterm_exits_zero() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -56,6 +56,8 @@ pub enum StoreError {
     },
     #[error("the store is shutting down; retry once the service is back")]
     Closed,
+    #[error("the agency directory from the axis is empty; the cached directory was kept (ask the axis's operator to check its list of agencies)")]
+    EmptyAgencyDirectory,
     #[error("stored data is not what this version expects: {0}")]
     Decode(String),
 }

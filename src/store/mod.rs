@@ -20,6 +20,7 @@ mod business_records;
 #[cfg(test)]
 mod business_tests;
 mod database;
+mod directory;
 mod error;
 pub mod evidence;
 mod exchange;
@@ -51,6 +52,7 @@ pub use business_records::{
     PendingRequest, RecallWrite, ReceivedStatus, RecipientStatus, RecipientView, RequestAnswer,
     UpdateWrite, Withdrawal,
 };
+pub use directory::{AgencyEntry, DirectoryRefresh};
 pub use error::StoreError;
 pub use exchange::IncomingCommit;
 pub use queries::MAX_PAGE;

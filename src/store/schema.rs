@@ -356,6 +356,24 @@ pub(super) const GATEWAY_MIGRATIONS: &[&str] = &[
         WHERE direction = 'in' AND cancelled_at IS NULL AND due_date IS NOT NULL
           AND coalesce(business_status, '') NOT IN ('02', '06');
     "#,
+    // 10: the agency directory (`getAgenciesList`), cached so that outgoing recipients can
+    // be checked against it (`directory.rs`). The whole set is replaced at each successful
+    // refresh; `agency_directory_refresh` is its one row saying when that last happened and
+    // how many agencies it held, so the status facts never count the table. No row means
+    // never refreshed: recipients are then not checked at all.
+    r#"
+    CREATE TABLE agency_directory (
+        code         TEXT PRIMARY KEY,
+        name         TEXT NOT NULL,
+        system_id    TEXT NOT NULL,
+        refreshed_at TEXT NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE agency_directory_refresh (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        refreshed_at TEXT NOT NULL,
+        agencies     INTEGER NOT NULL CHECK (agencies > 0)
+    ) STRICT;
+    "#,
 ];
 
 /// Brings the database up to the last of `migrations`; refuses a newer one.

@@ -1,5 +1,6 @@
 //! The interface between the scheduler and an axis: what the gateway needs from any axis
-//! (send a packet, list and fetch what waits for us, acknowledge, wait for news), and how
+//! (send a packet, list and fetch what waits for us, acknowledge, wait for news, the
+//! directory of agencies), and how
 //! failures are classified. Owns the [`AxisClient`] trait and its plain data types; knows
 //! nothing of a particular protocol (VDXP headers, bearer tokens, JSON shapes), so another
 //! adapter (a provincial API with OAuth2) fits beside [`super::VdxpClient`].
@@ -83,6 +84,16 @@ pub struct SentDelivery {
     pub to: String,
     pub send_status: String,
     pub receive_status: String,
+}
+
+/// One agency of the axis's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agency {
+    /// Mã định danh, e.g. `000.00.00.H41`.
+    pub code: String,
+    pub name: String,
+    /// The system that receives the agency's packets, when the axis says.
+    pub system_id: String,
 }
 
 /// One kind of request to the axis, as far as its time limit is concerned.
@@ -207,6 +218,9 @@ pub trait AxisClient: Send + Sync + 'static {
         &self,
         doc_id: Option<&str>,
     ) -> impl Future<Output = Result<Vec<SentDelivery>, AxisError>> + Send;
+
+    /// The directory of agencies reachable through the axis (a small request).
+    fn list_agencies(&self) -> impl Future<Output = Result<Vec<Agency>, AxisError>> + Send;
 
     /// How long this adapter lets one request of kind `call` take in all before it gives
     /// up with a transient error. The scheduler counts a request still in flight after

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::client::{
-    AxisCall, AxisClient, AxisError, Delivery, FetchedPacket, OutgoingPacket, SentDelivery,
+    Agency, AxisCall, AxisClient, AxisError, Delivery, FetchedPacket, OutgoingPacket, SentDelivery,
 };
 use crate::vdxp::{MessageType, TransportStatus};
 
@@ -173,6 +173,11 @@ impl<C: AxisClient> AxisClient for Watched<C> {
     async fn list_sent(&self, doc_id: Option<&str>) -> Result<Vec<SentDelivery>, AxisError> {
         let _noted = self.note(AxisCall::Small);
         self.inner.list_sent(doc_id).await
+    }
+
+    async fn list_agencies(&self) -> Result<Vec<Agency>, AxisError> {
+        let _noted = self.note(AxisCall::Small);
+        self.inner.list_agencies().await
     }
 
     fn timeout(&self, call: AxisCall) -> Duration {

@@ -5,13 +5,15 @@
 //! limits ([`RequestTimeouts`], `client.rs`), the VDXP adapter ([`VdxpClient`]), the retry
 //! [`Backoff`], the shared [`LinkState`] with the sealer's [`SealWatch`], the requests in
 //! flight for the scheduler's liveness ([`InFlight`], `liveness.rs`), and the scheduler's
-//! tasks (sealer, packer, sender, receiver; `scheduler.rs`). Decisions about
+//! tasks (sealer, packer, sender, receiver, and the agency directory's refresh in
+//! `directory.rs`; `scheduler.rs`). Decisions about
 //! packet contents and the quota come from `workflow::exchange`; rows and blobs from
 //! `store`. Must never acknowledge a delivery before its commit has returned, never change
 //! a packed packet's bytes, and never keep work only in memory: the database is the queue.
 
 mod backoff;
 mod client;
+mod directory;
 pub mod enrol_client;
 mod link;
 mod liveness;
@@ -25,8 +27,8 @@ mod vdxp_client;
 
 pub use backoff::Backoff;
 pub use client::{
-    AxisCall, AxisClient, AxisError, Delivery, FetchedPacket, OutgoingPacket, RequestTimeouts,
-    SentDelivery,
+    Agency, AxisCall, AxisClient, AxisError, Delivery, FetchedPacket, OutgoingPacket,
+    RequestTimeouts, SentDelivery,
 };
 pub use link::{LinkSnapshot, LinkState};
 pub use liveness::{InFlight, Overdue};

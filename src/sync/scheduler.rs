@@ -1,6 +1,6 @@
 //! The scheduler: tokio tasks started by `gateway::run` when `[axis]` is configured — the
-//! sealer (`sealer.rs`, with `[signing]` only), the packer (`packer.rs`), the sender (`sender.rs`, edoc and status packets alike) and the
-//! receiver (`receiver.rs`). They share a context, keep [`LinkState`] current, and stop on
+//! sealer (`sealer.rs`, with `[signing]` only), the packer (`packer.rs`), the sender (`sender.rs`, edoc and status packets alike), the
+//! receiver (`receiver.rs`) and the agency directory's refresh (`directory.rs`). They share a context, keep [`LinkState`] current, and stop on
 //! the shutdown signal. All their work is driven by rows in the store, so everything
 //! resumes from the database after any restart; nothing lives only in memory.
 //!
@@ -23,7 +23,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 use super::client::{AxisClient, AxisError};
 use super::link::LinkState;
 use super::liveness::{InFlight, Watched};
-use super::{packer, receiver, sealer, sender};
+use super::{directory, packer, receiver, sealer, sender};
 use crate::edxml::{EdxmlError, Limits, Organization};
 use crate::store::{Store, StoreError};
 use crate::system::clock::{rfc3339_utc, SharedClock};
@@ -69,6 +69,9 @@ pub enum SyncError {
     Timestamp(String),
     #[error("a background task stopped unexpectedly")]
     Task,
+    /// The axis's agency directory had no usable entry (the cached one is kept).
+    #[error("the axis answered an empty agency directory; the cached directory is kept (ask the axis's operator to check its list of agencies)")]
+    EmptyDirectory,
 }
 
 impl SyncError {
@@ -84,6 +87,7 @@ impl SyncError {
             SyncError::Seal(_) => "seal",
             SyncError::Timestamp(_) => "tsa_unavailable",
             SyncError::Task => "task",
+            SyncError::EmptyDirectory => "directory_empty",
         }
     }
 }
@@ -174,8 +178,8 @@ pub struct SyncHandle {
 const HEARTBEAT_TICK: Duration = Duration::from_secs(1);
 
 impl SyncHandle {
-    /// Beats about every second while the sealer (with `[signing]`), packer, sender and
-    /// receiver tasks are all still running, no request to the axis is in flight past twice its time limit,
+    /// Beats about every second while the sealer (with `[signing]`), packer, sender,
+    /// receiver and directory tasks are all still running, no request to the axis is in flight past twice its time limit,
     /// and the runtime still schedules work; stops when one of them has ended (returned or
     /// panicked), a request is stuck, or the runtime is starved. The systemd watchdog
     /// watches it.
@@ -196,7 +200,8 @@ impl SyncHandle {
     }
 }
 
-/// Starts the sealer (with `[signing]`), the packer, the sender and the receiver.
+/// Starts the sealer (with `[signing]`), the packer, the sender, the receiver and the
+/// agency directory's refresh.
 pub fn start<C: AxisClient>(
     store: Store,
     client: C,
@@ -224,7 +229,9 @@ pub fn start<C: AxisClient>(
     }
     tasks.push(tokio::spawn(packer::run(context.clone())));
     tasks.push(tokio::spawn(sender::run(context.clone())));
-    tasks.push(tokio::spawn(receiver::run(context)));
+    tasks.push(tokio::spawn(receiver::run(context.clone())));
+    // Sleeps between refreshes, so it stays alive (and watched) like the others.
+    tasks.push(tokio::spawn(directory::run(context)));
     let heartbeat = Heartbeat::new();
     let watched = tasks.iter().map(JoinHandle::abort_handle).collect();
     tasks.push(tokio::spawn(beat_while_running(

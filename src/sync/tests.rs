@@ -1,7 +1,9 @@
 //! The scheduler against an in-memory fake axis: incoming deliveries are committed before
 //! they are acknowledged, unusable ones are quarantined and acknowledged `fail`, and the
-//! automatic status 01 leaves through the sender.
+//! automatic status 01 leaves through the sender; the agency directory is refreshed, and an
+//! empty answer keeps the cached one.
 
+use std::collections::VecDeque;
 use std::io::Cursor;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +25,9 @@ struct Inner {
     deliveries: Mutex<Vec<(String, MessageType, Vec<u8>)>>,
     acks: Mutex<Vec<Ack>>,
     sent: Mutex<Vec<MessageType>>,
+    /// The answers to `getAgenciesList`, in turn; then an empty directory.
+    agencies: Mutex<VecDeque<Result<Vec<Agency>, AxisError>>>,
+    agency_calls: Mutex<u32>,
 }
 
 #[derive(Clone)]
@@ -106,6 +111,48 @@ impl AxisClient for FakeAxis {
     async fn list_sent(&self, _doc_id: Option<&str>) -> Result<Vec<SentDelivery>, AxisError> {
         Ok(Vec::new())
     }
+
+    async fn list_agencies(&self) -> Result<Vec<Agency>, AxisError> {
+        *self.0.agency_calls.lock().expect("lock") += 1;
+        self.0
+            .agencies
+            .lock()
+            .expect("lock")
+            .pop_front()
+            .unwrap_or_else(|| Ok(Vec::new()))
+    }
+}
+
+fn agency(code: &str, name: &str) -> Agency {
+    Agency {
+        code: code.into(),
+        name: name.into(),
+        system_id: code.into(),
+    }
+}
+
+fn fake_axis(store: &Store, agencies: Vec<Result<Vec<Agency>, AxisError>>) -> FakeAxis {
+    FakeAxis(Arc::new(Inner {
+        store: store.clone(),
+        deliveries: Mutex::new(Vec::new()),
+        acks: Mutex::new(Vec::new()),
+        sent: Mutex::new(Vec::new()),
+        agencies: Mutex::new(agencies.into()),
+        agency_calls: Mutex::new(0),
+    }))
+}
+
+fn settings() -> SyncSettings {
+    SyncSettings {
+        organ: organization("000.00.01.H41"),
+        long_poll_secs: 1,
+        retry_min_ms: 10,
+        retry_max_ms: 50,
+        disk_quota_bytes: u64::MAX,
+        limits: Limits::default(),
+        signatures: None,
+        sealing: None,
+    }
 }
 
 fn packet(header: &Header, attachments: &[OutgoingAttachment]) -> Vec<u8> {
@@ -145,43 +192,40 @@ async fn deliveries_are_committed_before_they_are_acknowledged() {
         description: None,
         timestamp: None,
     });
-    let fake = FakeAxis(Arc::new(Inner {
-        store: store.clone(),
-        deliveries: Mutex::new(vec![
-            ("E1".into(), MessageType::Edoc, packet(&edoc, &[attachment])),
-            ("E2".into(), MessageType::Edoc, b"not edXML at all".to_vec()),
-            ("S1".into(), MessageType::Status, packet(&status, &[])),
-        ]),
-        acks: Mutex::new(Vec::new()),
-        sent: Mutex::new(Vec::new()),
-    }));
+    let fake = fake_axis(
+        &store,
+        vec![Ok(vec![agency("000.00.00.H41", "UBND tỉnh Thử Nghiệm")])],
+    );
+    *fake.0.deliveries.lock().expect("lock") = vec![
+        ("E1".into(), MessageType::Edoc, packet(&edoc, &[attachment])),
+        ("E2".into(), MessageType::Edoc, b"not edXML at all".to_vec()),
+        ("S1".into(), MessageType::Status, packet(&status, &[])),
+    ];
     let shutdown = Shutdown::new();
     let link = LinkState::configured("https://axis.test");
     let handle = start(
         store.clone(),
         fake.clone(),
         link.clone(),
-        SyncSettings {
-            organ: organization("000.00.01.H41"),
-            long_poll_secs: 1,
-            retry_min_ms: 10,
-            retry_max_ms: 50,
-            disk_quota_bytes: u64::MAX,
-            limits: Limits::default(),
-            signatures: None,
-            sealing: None,
-        },
+        settings(),
         Arc::new(SystemClock),
         shutdown.clone(),
     );
     for _ in 0..200 {
         let done = fake.0.acks.lock().expect("lock").len() >= 3
-            && !fake.0.sent.lock().expect("lock").is_empty();
+            && !fake.0.sent.lock().expect("lock").is_empty()
+            && store.agency_directory_refresh().expect("read").is_some();
         if done {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The directory task, asleep until its next refresh, counts as running.
+    assert!(
+        handle.heartbeat().age() < Duration::from_secs(2),
+        "the heartbeat stopped"
+    );
+    assert_eq!(*fake.0.agency_calls.lock().expect("lock"), 1);
     shutdown.trigger();
     handle.join().await;
 
@@ -235,5 +279,74 @@ async fn deliveries_are_committed_before_they_are_acknowledged() {
     assert_eq!(record.files.len(), 1);
     assert_eq!(record.statuses[0].code, "01");
     assert!(link.snapshot().connected);
+    let directory = store.agency_directory().expect("directory");
+    assert_eq!(directory.len(), 1);
+    assert_eq!(directory[0].code, "000.00.00.H41");
+    store.close();
+}
+
+/// The directory task against a scripted axis: a failure is retried, a success replaces
+/// the cache (one entry per code, blank codes dropped), an empty answer keeps it, and the
+/// task ends on shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_is_refreshed_and_an_empty_answer_keeps_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let fake = fake_axis(
+        &store,
+        vec![
+            Err(AxisError::transient("getAgenciesList", "the axis is down")),
+            Ok(vec![
+                agency("001.00.10.H41", "UBND huyện Thử Nghiệm"),
+                agency("001.01.10.H41", "UBND xã Thử Nghiệm"),
+                agency("001.01.10.H41", "a second copy"),
+                agency("  ", "blank"),
+            ]),
+            // Then empty answers only.
+        ],
+    );
+    let context = Arc::new(scheduler::Context {
+        store: store.clone(),
+        client: fake.clone(),
+        link: LinkState::configured("https://axis.test"),
+        settings: settings(),
+        clock: Arc::new(SystemClock),
+        shutdown: Shutdown::new(),
+        outbox_wake: tokio::sync::Notify::new(),
+        packable_wake: tokio::sync::Notify::new(),
+    });
+    let task = tokio::spawn({
+        let context = context.clone();
+        async move { directory::run_every(&context, Duration::from_millis(100)).await }
+    });
+    for _ in 0..200 {
+        if *fake.0.agency_calls.lock().expect("lock") >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        *fake.0.agency_calls.lock().expect("lock") >= 4,
+        "not retried"
+    );
+    let codes: Vec<String> = store
+        .agency_directory()
+        .expect("directory")
+        .into_iter()
+        .map(|entry| entry.code)
+        .collect();
+    assert_eq!(codes, ["001.00.10.H41", "001.01.10.H41"]);
+    assert_eq!(
+        store
+            .agency("001.01.10.H41")
+            .expect("read")
+            .map(|entry| entry.name),
+        Some("UBND xã Thử Nghiệm".to_string())
+    );
+    context.shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("the task stops on shutdown")
+        .expect("task");
     store.close();
 }

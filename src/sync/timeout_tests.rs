@@ -81,6 +81,10 @@ impl AxisClient for HangingAxis {
         self.hang().await
     }
 
+    async fn list_agencies(&self) -> Result<Vec<Agency>, AxisError> {
+        self.hang().await
+    }
+
     fn timeout(&self, _call: AxisCall) -> Duration {
         self.limit
     }
@@ -231,6 +235,8 @@ async fn the_vdxp_client_gives_up_on_an_axis_that_accepts_and_never_answers() {
     assert_timed_out(client.list_received(MessageType::Edoc).await, started);
     let started = Instant::now();
     assert_timed_out(client.wait_for(1).await, started);
+    let started = Instant::now();
+    assert_timed_out(client.list_agencies().await, started);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

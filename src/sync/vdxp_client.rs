@@ -25,14 +25,14 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
 use super::client::{
-    AxisCall, AxisClient, AxisError, Delivery, FetchedPacket, OutgoingPacket, RequestTimeouts,
-    SentDelivery,
+    Agency, AxisCall, AxisClient, AxisError, Delivery, FetchedPacket, OutgoingPacket,
+    RequestTimeouts, SentDelivery,
 };
 use crate::system::clock::SharedClock;
 use crate::system::config::AxisSection;
 use crate::system::tls::{self, TlsError};
 use crate::vdxp::{
-    header, AxisAnswer, HubErrorCode, MessageType, Operation, ReceivedItem, SentItem,
+    header, AgencyItem, AxisAnswer, HubErrorCode, MessageType, Operation, ReceivedItem, SentItem,
     SignedRequest, TransportStatus,
 };
 
@@ -454,6 +454,21 @@ impl AxisClient for VdxpClient {
                 to: item.to_code,
                 send_status: item.send_status,
                 receive_status: item.receive_status,
+            })
+            .collect())
+    }
+
+    async fn list_agencies(&self) -> Result<Vec<Agency>, AxisError> {
+        let operation = Operation::GetAgenciesList;
+        let request = self.request(operation, AxisCall::Small, &[]);
+        let answer = self.call(operation, request).await?;
+        let items: Vec<AgencyItem> = list_items(operation, answer.data)?;
+        Ok(items
+            .into_iter()
+            .map(|item| Agency {
+                code: item.code,
+                name: item.name,
+                system_id: item.system_id,
             })
             .collect())
     }

@@ -235,9 +235,11 @@ pub struct SentItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgencyItem {
     pub code: String,
+    /// Read leniently: an agency without a name is still a valid code.
+    #[serde(default)]
     pub name: String,
-    /// The system that receives this agency's packets.
-    #[serde(rename = "systemId")]
+    /// The system that receives this agency's packets (absent from some axes' answers).
+    #[serde(rename = "systemId", default)]
     pub system_id: String,
 }
 

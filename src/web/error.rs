@@ -1,5 +1,7 @@
 //! API errors: `{"error": {"code": "...", "message": "..."}}` with a fitting HTTP status.
 //! The message is written for the person at the office software's end and says what to do.
+//! `unknown_recipient` also carries `suggestions`: the directory's closest agencies, for
+//! software that offers them as choices.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -9,6 +11,7 @@ use serde_json::json;
 use crate::store::StoreError;
 use crate::workflow::business::StatusRuleError;
 use crate::workflow::clerk::ClerkError;
+use crate::workflow::directory::UnknownRecipients;
 use crate::workflow::register::RegisterError;
 use crate::workflow::register_export::ExportError;
 use crate::workflow::{IntakeError, StorageFull};
@@ -19,6 +22,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// `error.suggestions` when not empty (`unknown_recipient`).
+    pub suggestions: Vec<serde_json::Value>,
 }
 
 impl ApiError {
@@ -27,7 +32,27 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            suggestions: Vec::new(),
         }
+    }
+
+    /// A recipient the agency directory lacks: 422 with each one's closest agencies.
+    pub fn unknown_recipient(unknown: &UnknownRecipients) -> ApiError {
+        let mut error = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_recipient",
+            unknown.to_string(),
+        );
+        error.suggestions = unknown
+            .recipients
+            .iter()
+            .flat_map(|recipient| {
+                recipient.suggestions.iter().map(
+                    |entry| json!({"for": recipient.code, "code": entry.code, "name": entry.name}),
+                )
+            })
+            .collect();
+        error
     }
 
     pub fn unauthorized() -> ApiError {
@@ -57,7 +82,10 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() && self.status != StatusCode::INSUFFICIENT_STORAGE {
             tracing::error!(error_kind = self.code, error = %self.message, "request failed");
         }
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        if !self.suggestions.is_empty() {
+            body["error"]["suggestions"] = serde_json::Value::Array(self.suggestions);
+        }
         (self.status, Json(body)).into_response()
     }
 }
@@ -122,6 +150,7 @@ impl From<IntakeError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_meta", message)
             }
             IntakeError::BadIdempotencyKey(_) => ApiError::bad_request(message),
+            IntakeError::UnknownRecipient(unknown) => ApiError::unknown_recipient(&unknown),
             IntakeError::Register(register) => register.into(),
             IntakeError::StorageFull(full) => full.into(),
         }

@@ -5,7 +5,8 @@
 //! document's content, so they may be shown to anyone on the LAN. The token's own state
 //! (present and logged in, absent, PIN refused) comes from the sealer, which copies its
 //! token worker's board into the link's seal watch every second: no PKCS#11 call here.
-//! Each check ends in a [`Finding`] (`checks.rs` decides which, `findings.rs` and
+//! The agency directory's size and age come from its one-row refresh record. Each check
+//! ends in a [`Finding`] (`checks.rs` decides which, `findings.rs` and
 //! `token_findings.rs` word it in English and Vietnamese), and becomes a [`Check`] with a
 //! stable `kind` and a plain next step.
 
@@ -169,6 +170,19 @@ pub struct TsaFacts {
     pub contact: TsaContact,
 }
 
+/// The agency directory cached from the axis (`getAgenciesList`), against which outgoing
+/// recipients are checked.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DirectoryFacts {
+    /// Agencies in the cache; 0 when it was never refreshed (recipients are then not
+    /// checked).
+    pub agencies: u64,
+    /// The last successful refresh (RFC 3339 UTC).
+    pub refreshed_at: Option<String>,
+    /// Seconds since then.
+    pub age_secs: Option<i64>,
+}
+
 /// Everything the status page shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusFacts {
@@ -182,6 +196,7 @@ pub struct StatusFacts {
     /// Seconds since the oldest document waiting to be sent was committed.
     pub oldest_waiting_secs: Option<i64>,
     pub seal: Seal,
+    pub directory: DirectoryFacts,
     pub certificates: Vec<CertificateValidity>,
     pub disk: Disk,
     pub checks: Vec<Check>,
@@ -204,22 +219,26 @@ pub async fn gather(state: &AppState) -> StatusFacts {
     let read = tokio::task::spawn_blocking(move || {
         let counts = store.queue_counts(&today);
         let newest = store.newest_record_time();
-        (counts, newest, store.storage_usage())
+        let refresh = store.agency_directory_refresh();
+        (counts, newest, store.storage_usage(), refresh)
     })
     .await;
     let identity = state.identity.clone();
-    let (counts, newest, usage) = match read {
-        Ok((counts, newest, usage)) => (
+    let (counts, newest, usage, refresh) = match read {
+        Ok((counts, newest, usage, refresh)) => (
             counts.map_err(|error| error.to_string()),
             newest.ok().flatten(),
             usage,
+            refresh.ok().flatten(),
         ),
         Err(_) => (
             Err("the store read did not finish".to_string()),
             None,
             state.store.storage_usage(),
+            None,
         ),
     };
+    let directory = checks::directory_facts(refresh, now);
     let watch = state.link.seal_watch();
     let mut certificates = certificates::validity(&identity.certificates, now);
     let on_token = identity
@@ -246,6 +265,7 @@ pub async fn gather(state: &AppState) -> StatusFacts {
     findings.extend(certificates.iter().map(checks::certificate));
     findings.push(checks::disk(usage, state.intake.disk_quota_bytes));
     findings.push(checks::clock(now, newest.as_deref()));
+    findings.extend(checks::directory(&link, &directory));
     let queues = counts.unwrap_or_default();
     let oldest_waiting_secs = queues
         .oldest_waiting_since
@@ -280,6 +300,7 @@ pub async fn gather(state: &AppState) -> StatusFacts {
         link,
         queues,
         oldest_waiting_secs,
+        directory,
         certificates,
         disk: checks::disk_use(usage, state.intake.disk_quota_bytes),
         checks: findings.into_iter().map(Check::from).collect(),

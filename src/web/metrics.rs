@@ -16,7 +16,8 @@
 //! - `certificate_expiry_seconds{role}`: `link`, `link-ca`, `agency` (the seal
 //!   certificate, from its key file or read from the token once it is logged in);
 //! - `health_check{component}`: 0 ok, 1 warning, 2 failing, per component (`store`,
-//!   `config`, `link`, `token`, `certificate`, `disk`, `clock`, `tsa`);
+//!   `config`, `link`, `token`, `certificate`, `disk`, `clock`, `tsa`, and `directory`
+//!   while the agency directory is stale);
 //! - `build_info{version, organ_id}`;
 //! - `documents{direction, state}`; counters `packets_sent_total{kind}`,
 //!   `packets_refused_total{kind}`, `deliveries_received_total{outcome}`;

@@ -160,6 +160,7 @@ fn component_name(lang: Lang, component: &str) -> &'static str {
         "disk" => t(lang, "Dung lượng lưu trữ", "Storage"),
         "clock" => t(lang, "Đồng hồ", "Clock"),
         "tsa" => t(lang, "Dịch vụ cấp dấu thời gian", "Timestamp authority"),
+        "directory" => t(lang, "Danh bạ cơ quan", "Agency directory"),
         _ => t(lang, "Khác", "Other"),
     }
 }
@@ -224,6 +225,24 @@ fn link_section(facts: &StatusFacts, lang: Lang) -> Markup {
                         dt { (t(lang, "Thử lại lúc", "Next retry")) } dd { (or_dash(link.next_try.as_deref())) }
                         dt { (t(lang, "Lỗi", "Error")) } dd { (or_dash(link.last_error.as_deref())) }
                     }
+                    dt { (t(lang, "Danh bạ cơ quan", "Agency directory")) }
+                    dd id="directory" { (directory_state(facts, lang)) }
+                }
+            }
+        }
+    }
+}
+
+/// How many agencies the cached directory holds and how old it is.
+fn directory_state(facts: &StatusFacts, lang: Lang) -> Markup {
+    let directory = &facts.directory;
+    html! {
+        @match directory.age_secs {
+            None if directory.agencies == 0 => (t(lang, "chưa tải về (chưa kiểm tra nơi nhận)", "not fetched yet (recipients not checked)")),
+            refreshed => {
+                (directory.agencies) " " (t(lang, "cơ quan", "agencies"))
+                @if let Some(seconds) = refreshed {
+                    ", " (t(lang, "cập nhật", "refreshed")) " " (age(lang, seconds)) " " (t(lang, "trước", "ago"))
                 }
             }
         }

@@ -1,17 +1,19 @@
 //! Intake of a new outgoing document from the office's software: check everything, make
 //! the files durable, then commit the row in one transaction (state `accepted`). Only when
 //! that commit has returned may anyone be told "accepted". A refused request leaves the
-//! store exactly as it was.
+//! store exactly as it was. With a cached agency directory, every recipient but ourselves
+//! must be in it (`directory.rs`); a misspelt code is refused with the closest ones.
 
 use ring::digest::{Context, SHA256};
 
+use super::directory::{self, UnknownRecipients};
 use super::exchange::{check_quota, StorageFull};
 use super::meta::{MetaError, OutgoingMeta};
 use super::register::{series_for, NotationRules, RegisterError};
 use crate::edxml::check_file_name;
 use crate::store::{
-    AcceptOutcome, DocumentState, NewFile, NewOutgoingDocument, NumberingRequest, StagedBlob,
-    Store, StoreError,
+    AcceptOutcome, AgencyEntry, DocumentState, NewFile, NewOutgoingDocument, NumberingRequest,
+    StagedBlob, Store, StoreError,
 };
 use crate::system::clock::{edxml_date, rfc3339_utc, vietnam_year, SharedClock};
 
@@ -78,6 +80,10 @@ pub enum IntakeError {
     BadIdempotencyKey(&'static str),
     #[error("file 1 ({name:?}): {reason}")]
     LeaderSignature { name: String, reason: String },
+    /// A recipient the agency directory does not hold (checked only once the directory was
+    /// refreshed from the axis).
+    #[error(transparent)]
+    UnknownRecipient(#[from] UnknownRecipients),
     #[error(transparent)]
     Register(#[from] RegisterError),
     #[error(transparent)]
@@ -111,6 +117,11 @@ pub async fn accept_outgoing(
                 replayed: true,
             });
         }
+    }
+    // After the replay above: a retry gets its first answer even if the directory changed.
+    // A secret document never goes over the network, so its recipients need not be on it.
+    if !meta.secret {
+        check_recipients(store, &context.organ_id, &meta.to).await?;
     }
     let incoming: u64 = request.files.iter().map(|file| file.staged.size()).sum();
     check_storage(store, context, incoming)?;
@@ -172,6 +183,48 @@ pub async fn accept_outgoing(
         replaces: request.replaces,
     };
     Ok(store.accept_outgoing(document).await?)
+}
+
+/// Refuses a recipient the cached agency directory does not hold, with the closest codes
+/// it does. While the directory was never refreshed (a stand-alone gateway, or a first
+/// start without the axis) nothing is refused; our own code is never checked (nor are a
+/// secret document's recipients: it is never sent).
+async fn check_recipients(store: &Store, own_code: &str, to: &[String]) -> Result<(), IntakeError> {
+    let wanted = directory::recipients_to_check(to, own_code);
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let Some((unknown, entries)) = read(store, move |store| directory_gaps(store, wanted)).await?
+    else {
+        return Ok(());
+    };
+    Ok(directory::refuse_unknown(unknown, &entries)?)
+}
+
+/// Recipients (with their places in `meta.to`) the directory lacks, and the directory.
+type DirectoryGaps = (Vec<(usize, String)>, Vec<AgencyEntry>);
+
+/// The recipients of `wanted` the directory lacks, with the whole directory when there are
+/// some (for the suggestions); `None` when the directory was never refreshed.
+fn directory_gaps(
+    store: &Store,
+    wanted: Vec<(usize, String)>,
+) -> Result<Option<DirectoryGaps>, StoreError> {
+    if store.agency_directory_refresh()?.is_none() {
+        return Ok(None);
+    }
+    let mut unknown = Vec::new();
+    for (index, code) in wanted {
+        if store.agency(&code)?.is_none() {
+            unknown.push((index, code));
+        }
+    }
+    let entries = if unknown.is_empty() {
+        Vec::new()
+    } else {
+        store.agency_directory()?
+    };
+    Ok(Some((unknown, entries)))
 }
 
 /// The leader's signature on the document's PDF, checked off the runtime.

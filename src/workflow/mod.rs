@@ -5,6 +5,7 @@
 pub mod business;
 pub mod business_packets;
 pub mod clerk;
+pub mod directory;
 pub mod evidence;
 pub mod exchange;
 pub mod intake;

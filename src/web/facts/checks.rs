@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 
 use super::findings::TokenFinding;
-use super::{Disk, Finding, SigningIdentity, TsaFacts};
-use crate::store::{QueueCounts, StorageUsage};
+use super::{DirectoryFacts, Disk, Finding, SigningIdentity, TsaFacts};
+use crate::store::{DirectoryRefresh, QueueCounts, StorageUsage};
 use crate::sync::{LinkSnapshot, TokenPresence, TokenReport, TsaContact};
 use crate::system::certificates::CertificateValidity;
 use crate::system::clock::rfc3339_utc;
@@ -18,9 +18,49 @@ use crate::system::config::GatewayConfig;
 
 /// Share of the disk quota from which the page warns.
 const DISK_WARN_PERCENT: u64 = 90;
+/// How old the agency directory may get before the page warns: it is refreshed every 6
+/// hours, so two days means many refreshes failed in a row.
+const DIRECTORY_STALE_SECS: i64 = 2 * 86_400;
 /// The earliest year a working clock can show (a box whose clock reads earlier has lost
 /// its time, e.g. after a dead RTC battery).
 const EARLIEST_SANE_YEAR: i32 = 2025;
+
+/// The directory's size and age from its last refresh.
+pub(super) fn directory_facts(
+    refresh: Option<DirectoryRefresh>,
+    now: OffsetDateTime,
+) -> DirectoryFacts {
+    let Some(refresh) = refresh else {
+        return DirectoryFacts::default();
+    };
+    let age_secs = OffsetDateTime::parse(
+        &refresh.refreshed_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()
+    .map(|at| (now - at).whole_seconds().max(0));
+    DirectoryFacts {
+        agencies: refresh.agencies,
+        refreshed_at: Some(refresh.refreshed_at),
+        age_secs,
+    }
+}
+
+/// With an axis: a warning when the directory was refreshed, but not for more than
+/// [`DIRECTORY_STALE_SECS`] (recipients are checked against an old list). Nothing
+/// otherwise, so the usual list of checks stays as it is.
+pub(super) fn directory(link: &LinkSnapshot, directory: &DirectoryFacts) -> Option<Finding> {
+    let age = directory
+        .age_secs
+        .filter(|age| *age > DIRECTORY_STALE_SECS)?;
+    if !link.configured {
+        return None;
+    }
+    Some(Finding::DirectoryStale {
+        refreshed_at: directory.refreshed_at.clone().unwrap_or_default(),
+        days: age / 86_400,
+    })
+}
 
 pub(super) fn store(counts: &Result<QueueCounts, String>) -> Finding {
     match counts {
@@ -314,6 +354,42 @@ mod tests {
             seal(Some(&key_file), &link, None).map(|f| f.kind()),
             Some("seal_key_file")
         );
+    }
+
+    #[test]
+    fn the_directory_check_warns_only_when_an_old_directory_is_in_use() {
+        let now = datetime!(2026-11-25 00:00 UTC);
+        let refreshed = |at: &str| {
+            directory_facts(
+                Some(DirectoryRefresh {
+                    refreshed_at: at.into(),
+                    agencies: 12,
+                }),
+                now,
+            )
+        };
+        let link = LinkSnapshot {
+            configured: true,
+            ..LinkSnapshot::default()
+        };
+        let fresh = refreshed("2026-11-24T18:00:00.000Z");
+        assert_eq!((fresh.agencies, fresh.age_secs), (12, Some(6 * 3_600)));
+        assert_eq!(directory(&link, &fresh), None);
+        let stale = refreshed("2026-11-21T00:00:00.000Z");
+        let finding = directory(&link, &stale).expect("stale");
+        assert_eq!(finding.severity(), Severity::Warning);
+        assert_eq!(
+            (finding.component(), finding.kind()),
+            ("directory", "directory_stale")
+        );
+        assert!(finding.english().what.contains("4 days ago"), "{finding:?}");
+        let never = directory_facts(None, now);
+        assert_eq!(
+            (never.agencies, never.refreshed_at, never.age_secs),
+            (0, None, None)
+        );
+        assert_eq!(directory(&link, &directory_facts(None, now)), None);
+        assert_eq!(directory(&LinkSnapshot::default(), &stale), None);
     }
 
     #[test]

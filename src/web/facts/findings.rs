@@ -89,6 +89,11 @@ pub enum Finding {
         error: String,
         wait_minutes: Option<u64>,
     },
+    /// The agency directory's last successful refresh was `days` ago.
+    DirectoryStale {
+        refreshed_at: String,
+        days: i64,
+    },
 }
 
 /// A finding in one language: what was found, and what to do about it.
@@ -124,7 +129,7 @@ impl Text {
 
 impl Finding {
     /// The check it belongs to: `store`, `config`, `link`, `token`, `certificate`,
-    /// `disk`, `clock` or `tsa`.
+    /// `disk`, `clock`, `tsa` or `directory`.
     pub fn component(&self) -> &'static str {
         use Finding::*;
         match self {
@@ -142,6 +147,7 @@ impl Finding {
             TsaNotConfigured | TsaNotTried { .. } | TsaAnswering { .. } | TsaFailing { .. } => {
                 "tsa"
             }
+            DirectoryStale { .. } => "directory",
         }
     }
 
@@ -174,6 +180,7 @@ impl Finding {
             TsaNotTried { .. } => "tsa_not_tried",
             TsaAnswering { .. } => "tsa_answering",
             TsaFailing { .. } => "tsa_failing",
+            DirectoryStale { .. } => "directory_stale",
         }
     }
 
@@ -195,7 +202,8 @@ impl Finding {
             CertificateExpiring { .. }
             | DiskFilling { .. }
             | ClockWentBack { .. }
-            | TsaFailing { .. } => Severity::Warning,
+            | TsaFailing { .. }
+            | DirectoryStale { .. } => Severity::Warning,
             _ => Severity::Ok,
         }
     }
@@ -282,6 +290,10 @@ impl Finding {
                     Some(minutes) => format!("documents wait for their timestamp up to {minutes} minutes, then leave without it; check the network path to {url}"),
                     None => format!("documents wait for their timestamp until it answers; check the network path to {url}"),
                 },
+            ),
+            DirectoryStale { refreshed_at, days } => Text::with_step(
+                format!("the agency directory was last refreshed from the axis {days} days ago ({refreshed_at}); recipients are checked against that list"),
+                "check the link to the axis; if it is up, ask the axis's operator whether getAgenciesList answers",
             ),
         }
     }
@@ -382,6 +394,13 @@ impl Finding {
                     Some(minutes) => format!("Văn bản chờ dấu thời gian tối đa {minutes} phút rồi được gửi đi không kèm dấu thời gian; kiểm tra đường mạng tới {url}"),
                     None => format!("Văn bản được giữ lại cho tới khi có dấu thời gian; kiểm tra đường mạng tới {url}"),
                 },
+            ),
+            DirectoryStale { refreshed_at, days } => Text::with_step(
+                format!(
+                    "Danh bạ cơ quan chưa được cập nhật từ trục liên thông {days} ngày nay (lần cuối lúc {}); nơi nhận văn bản đi vẫn được kiểm tra theo danh bạ cũ",
+                    vi_time(refreshed_at)
+                ),
+                "Kiểm tra kết nối tới trục; nếu vẫn kết nối, đề nghị đơn vị quản lý trục kiểm tra dịch vụ danh bạ (getAgenciesList)",
             ),
         }
     }
@@ -503,6 +522,10 @@ mod tests {
                 now: "1970-01-01T00:00:00.000Z".into(),
             },
             Finding::TsaNotTried { url: "u".into() },
+            Finding::DirectoryStale {
+                refreshed_at: "2026-11-20T00:00:00.000Z".into(),
+                days: 3,
+            },
         ];
         for finding in findings {
             let (english, vietnamese) = (finding.english(), finding.vietnamese());

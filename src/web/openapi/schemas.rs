@@ -133,7 +133,14 @@ fn error() -> Value {
                         json!({"type": "string", "description": "what happened and what to do, in words"}),
                     ),
                 ],
-                &[],
+                &[(
+                    "suggestions",
+                    json!({
+                        "type": "array",
+                        "description": "with `unknown_recipient`: the agency directory's closest agencies to each unknown recipient (`for`), closest first",
+                        "items": object(&[("for", string()), ("code", string()), ("name", string())], &[]),
+                    }),
+                )],
             ),
         )],
         &[],
@@ -408,7 +415,7 @@ fn check() -> Value {
         &[
             (
                 "component",
-                json!({"type": "string", "enum": ["store", "config", "link", "token", "certificate", "disk", "clock", "tsa"]}),
+                json!({"type": "string", "enum": ["store", "config", "link", "token", "certificate", "disk", "clock", "tsa", "directory"]}),
             ),
             (
                 "kind",
@@ -497,6 +504,17 @@ fn status_facts() -> Value {
                 ),
             ),
             ("oldest_waiting_secs", nullable(count())),
+            (
+                "directory",
+                object(
+                    &[
+                        ("agencies", count()),
+                        ("refreshed_at", nullable(timestamp())),
+                        ("age_secs", nullable(count())),
+                    ],
+                    &[],
+                ),
+            ),
             (
                 "seal",
                 object(
