@@ -103,8 +103,12 @@ fn the_demo_exchanges_documents_and_its_manifest_drives_the_parts() {
     assert_eq!(report["valid"], true, "{record:#}");
     assert_eq!(report["signatures"][0]["role"], "personal");
     assert_eq!(report["signatures"][1]["role"], "agency");
+    // To the district, which the axis's directory knows (an unknown code would be
+    // refused before any signature is looked at).
+    let mut meta = common::sample_meta();
+    meta["to"] = serde_json::json!(["001.00.10.H41"]);
     let (status, body) = commune.post_document(
-        &common::sample_meta(),
+        &meta,
         &[(
             "unsigned.pdf",
             "application/pdf",
