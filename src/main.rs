@@ -229,6 +229,11 @@ enum ConfigCommand {
         /// This office's name as it appears on its documents.
         #[arg(long, default_value = "Văn phòng UBND (đổi tên trong docgate.toml)")]
         organ_name: String,
+        /// Leave the agency out and write `[provisioning]`: the box boots "not provisioned"
+        /// and is enrolled with a code from provincial IT (`docgate enroll`, or the form on
+        /// its status page).
+        #[arg(long, conflicts_with_all = ["organ_id", "organ_name"])]
+        provisioned: bool,
     },
     /// Validate a configuration file with the same rules `docgate run` applies.
     Check {
@@ -331,12 +336,14 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             listen,
             organ_id,
             organ_name,
+            provisioned,
         }) => {
             let result = config::write_initial(&InitOptions {
                 dir,
                 listen,
                 organ_id,
                 organ_name,
+                provisioned,
             })
             .map_err(bad_config)?;
             println!("config: {}", result.config_path.display());
