@@ -194,7 +194,6 @@ async fn enrolled_turn(
             file_config: file_config.clone(),
             current,
             identity,
-            token_key: running.link_token_key.clone(),
             clock: clock.clone(),
             watch,
             own,

@@ -67,8 +67,11 @@ fn link_key_on_token(
             "axis.token_key_label needs the token in [signing]".into(),
         ));
     };
-    let mut token_config = crate::token::TokenConfig::new(module, label.clone(), pin_file);
-    token_config.key_label = Some(key_label.clone());
+    // The link certificate is a file; the worker does not look for one on the token.
+    let token_config = crate::token::link_key_config(
+        &crate::token::TokenConfig::new(module, label.clone(), pin_file),
+        key_label,
+    );
     let certificate = crate::system::tls::load_certificates(&axis.certificate)
         .map_err(|error| GatewayError::Seal(error.to_string()))?;
     let first = certificate

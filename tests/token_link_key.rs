@@ -481,10 +481,14 @@ fn a_tls_handshake_with_client_auth_is_signed_by_the_key_on_the_token() {
     .expect("server config");
     for tls12_only in [false, true] {
         let key = TokenTlsKey::new(token.clone(), &link_der).expect("TLS key");
-        let client_config = docgate::system::tls::client_config_with_key(
-            &ca.certificate,
-            &link_certificate,
+        let chain = docgate::system::tls::load_certificates(&link_certificate).expect("chain");
+        let identity = docgate::system::tls::LinkIdentity::new(rustls::sign::CertifiedKey::new(
+            chain,
             Arc::new(key),
+        ));
+        let client_config = docgate::system::tls::client_config_with_identity(
+            &ca.certificate,
+            identity,
             tls12_only,
         )
         .expect("client config");

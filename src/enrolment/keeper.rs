@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::link_key::{self, TokenKeyUse};
+use super::link_key;
 use super::status::{ProvisioningStatus, ProvisioningWatch, Standing};
 use crate::provisioning::bundle::{BundleStanding, ConfigBundle, SignedBundle};
 use crate::sync::enrol_client::{EnrolClientError, EnrolledClient};
@@ -49,8 +49,6 @@ pub struct KeeperSettings {
     pub current: Provisioned,
     /// The identity the axis link presents; replaced after a renewal.
     pub identity: Arc<LinkIdentity>,
-    /// The link key on the token, when it is there (a renewal keeps it).
-    pub token_key: Option<Arc<dyn rustls::sign::SigningKey>>,
     pub clock: SharedClock,
     pub watch: ProvisioningWatch,
     /// Marks the generations the keeper writes, so the turn watching the disk takes them
@@ -160,6 +158,22 @@ fn changes_the_daemon(held: &ConfigBundle, offered: &ConfigBundle) -> bool {
         || held.signing != offered.signing
         || held.decommissioned != offered.decommissioned
         || held.system_id != offered.system_id
+}
+
+/// The offered bundle verified, when it is newer than the one `current` holds (`None`
+/// when it is the same one). One that does not verify against the pinned CA, names
+/// another agency or system, or is older, is refused and nothing is applied.
+fn newer_bundle(
+    current: &Provisioned,
+    offered: &SignedBundle,
+) -> Result<Option<(SignedBundle, ConfigBundle)>, KeepError> {
+    let held = &current.bundle;
+    let bundle = offered.verify(&current.ca_der)?;
+    if bundle == *held {
+        return Ok(None);
+    }
+    held.accepts_successor(&bundle)?;
+    Ok(Some((offered.clone(), bundle)))
 }
 
 /// Runs until `shutdown`; calls `on_change` (once, then stops) when the daemon must
@@ -304,7 +318,8 @@ impl Keeper {
         let key = match &current.link_key {
             LinkKey::File(_) => link_key::in_file()?,
             LinkKey::Token(label) => {
-                link_key::on_token(&self.settings.file_config, label, TokenKeyUse::Keep).await?
+                link_key::on_token(&self.settings.file_config, &link_key::rotated_label(label))
+                    .await?
             }
         };
         let answer = client.renew(&key.csr_pem).await?;
@@ -317,6 +332,7 @@ impl Keeper {
                 &Change {
                     certificate_pem: Some(&answer.certificate_pem),
                     key_pem: key.key_pem.as_deref(),
+                    key_label: key.token_label.as_deref(),
                     bundle: bundle.as_ref().map(|(signed, _)| signed),
                 },
             )
@@ -332,17 +348,19 @@ impl Keeper {
         &self,
         current: &Provisioned,
     ) -> Result<rustls::sign::CertifiedKey, KeepError> {
-        match (&current.link_key, &self.settings.token_key) {
-            (LinkKey::File(key), _) => LinkIdentity::from_files(&current.certificate_path(), key)
-                .map_err(|error| KeepError::Certificate(error.to_string())),
-            (LinkKey::Token(_), Some(key)) => {
+        let unusable = |error: &dyn std::fmt::Display| KeepError::Certificate(error.to_string());
+        match &current.link_key {
+            LinkKey::File(key) => LinkIdentity::from_files(&current.certificate_path(), key)
+                .map_err(|error| unusable(&error)),
+            LinkKey::Token(label) => {
                 let chain = crate::system::tls::load_certificates(&current.certificate_path())
-                    .map_err(|error| KeepError::Certificate(error.to_string()))?;
-                Ok(rustls::sign::CertifiedKey::new(chain, key.clone()))
+                    .map_err(|error| unusable(&error))?;
+                let first = chain
+                    .first()
+                    .ok_or_else(|| unusable(&"the certificate file is empty"))?;
+                let key = link_key::token_tls_key(&self.settings.file_config, label, first)?;
+                Ok(rustls::sign::CertifiedKey::new(chain, key.key))
             }
-            (LinkKey::Token(label), None) => Err(KeepError::Certificate(format!(
-                "the link key {label:?} is on the token, but the token is not in use"
-            ))),
         }
     }
 
@@ -352,19 +370,11 @@ impl Keeper {
         })
     }
 
-    /// The offered bundle verified, when it is newer than the one held (`None` when it is
-    /// the same one). A bundle for another agency or system, or an older one, is an error.
     fn newer_bundle(
         &self,
         offered: &SignedBundle,
     ) -> Result<Option<(SignedBundle, ConfigBundle)>, KeepError> {
-        let held = &self.settings.current.bundle;
-        let bundle = offered.verify(&self.settings.current.ca_der)?;
-        if bundle.serial == held.serial && bundle == *held {
-            return Ok(None);
-        }
-        held.accepts_successor(&bundle)?;
-        Ok(Some((offered.clone(), bundle)))
+        newer_bundle(&self.settings.current, offered)
     }
 
     /// Fetches the bundle; answers a restart reason when a newer one changes the daemon.
@@ -408,5 +418,134 @@ impl Keeper {
         );
         self.settings.current = applied;
         Ok(restart.then_some("a newer configuration bundle changes the gateway's settings"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provisioning::bundle::tests::{ca, sample, signed};
+    use crate::provisioning::bundle::BundleError;
+    use crate::provisioning::pem::pem_encode;
+    use crate::system::provisioned::NewGeneration;
+
+    /// An enrolment on disk holding bundle serial 5 for `000.01.10.H41`, and the CA key.
+    fn enrolled(state: &std::path::Path) -> (Provisioned, rcgen::KeyPair, Vec<u8>) {
+        let (ca_key, ca_der) = ca();
+        let key = rcgen::KeyPair::generate().expect("key");
+        let certificate = rcgen::CertificateParams::new(Vec::<String>::new())
+            .expect("params")
+            .self_signed(&key)
+            .expect("certificate");
+        let bundle = signed(&sample(5, "000.01.10.H41"), &ca_key, &ca_der);
+        let current = provisioned::write(
+            state,
+            &NewGeneration {
+                ca_pem: &pem_encode("CERTIFICATE", &ca_der),
+                certificate_pem: &certificate.pem(),
+                key_pem: Some(&key.serialize_pem()),
+                key_label: None,
+                secret: "s3cret-s3cret-s3cret-s3cret",
+                bundle: &bundle,
+            },
+        )
+        .expect("enrolled");
+        (current, ca_key, ca_der)
+    }
+
+    fn refusal(result: Result<Option<(SignedBundle, ConfigBundle)>, KeepError>) -> BundleError {
+        match result {
+            Err(KeepError::Bundle(error)) => error,
+            other => panic!(
+                "not refused: {:?}",
+                other.map(|found| found.map(|(_, b)| b.serial))
+            ),
+        }
+    }
+
+    #[test]
+    fn a_newer_bundle_for_the_same_box_is_taken() {
+        let state = tempfile::tempdir().expect("tmp");
+        let (current, ca_key, ca_der) = enrolled(state.path());
+        let offered = signed(&sample(6, "000.01.10.H41"), &ca_key, &ca_der);
+        let taken = newer_bundle(&current, &offered)
+            .expect("taken")
+            .expect("newer");
+        assert_eq!(taken.1.serial, 6);
+        let same = current.signed_bundle.clone();
+        assert!(newer_bundle(&current, &same).expect("same").is_none());
+    }
+
+    #[test]
+    fn a_bundle_signed_by_another_key_is_refused() {
+        let state = tempfile::tempdir().expect("tmp");
+        let (current, _, ca_der) = enrolled(state.path());
+        let (stranger, _) = ca();
+        let forged = signed(&sample(9, "000.01.10.H41"), &stranger, &ca_der);
+        assert_eq!(
+            refusal(newer_bundle(&current, &forged)),
+            BundleError::BadSignature
+        );
+    }
+
+    #[test]
+    fn a_bundle_with_a_lower_serial_is_refused() {
+        let state = tempfile::tempdir().expect("tmp");
+        let (current, ca_key, ca_der) = enrolled(state.path());
+        let mut older = sample(4, "000.01.10.H41");
+        older.agency.name = "changed".into();
+        let offered = signed(&older, &ca_key, &ca_der);
+        assert!(matches!(
+            refusal(newer_bundle(&current, &offered)),
+            BundleError::NotNewer {
+                offered: 4,
+                held: 5
+            }
+        ));
+    }
+
+    #[test]
+    fn a_bundle_for_another_agency_is_refused() {
+        let state = tempfile::tempdir().expect("tmp");
+        let (current, ca_key, ca_der) = enrolled(state.path());
+        let offered = signed(&sample(7, "000.99.99.H41"), &ca_key, &ca_der);
+        assert!(matches!(
+            refusal(newer_bundle(&current, &offered)),
+            BundleError::OtherAgency { .. }
+        ));
+    }
+
+    #[test]
+    fn the_standing_follows_the_bundle_and_the_certificate() {
+        let state = tempfile::tempdir().expect("tmp");
+        let (mut current, _, _) = enrolled(state.path());
+        let at = |text: &str| {
+            OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .expect("instant")
+        };
+        current.certificate_not_after = at("2027-06-01T00:00:00Z");
+        assert_eq!(
+            standing_of(&current, at("2026-11-15T00:00:00Z")),
+            Standing::Enrolled
+        );
+        assert_eq!(
+            standing_of(&current, at("2026-12-03T00:00:00Z")),
+            Standing::InGrace
+        );
+        assert_eq!(
+            standing_of(&current, at("2026-12-20T00:00:00Z")),
+            Standing::Lapsed
+        );
+        assert_eq!(
+            standing_of(&current, at("2027-06-02T00:00:00Z")),
+            Standing::CertificateExpired
+        );
+        current.bundle.decommissioned = true;
+        assert_eq!(
+            standing_of(&current, at("2026-11-15T00:00:00Z")),
+            Standing::Decommissioned
+        );
+        assert!(!Standing::Decommissioned.may_exchange());
+        assert!(Standing::InGrace.may_exchange());
     }
 }

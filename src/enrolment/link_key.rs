@@ -69,29 +69,87 @@ pub async fn make(
 ) -> Result<NewLinkKey, LinkKeyError> {
     match provisioning.link_key {
         LinkKeyPlace::File => in_file(),
-        LinkKeyPlace::Token => {
-            on_token(config, &provisioning.link_key_label, TokenKeyUse::Replace).await
-        }
+        LinkKeyPlace::Token => on_token(config, &provisioning.link_key_label).await,
     }
 }
 
-/// Whether to make a new key on the token or ask for a certificate for the one there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKeyUse {
-    /// A new key pair replaces the one under the label.
-    Replace,
-    /// The key under the label stays; only a new CSR is signed (renewal).
-    Keep,
+/// The label a renewal makes its key under: the other one of a pair (`L` and `L.next`),
+/// so the key in use is never touched while the new certificate is fetched.
+pub fn rotated_label(label: &str) -> String {
+    match label.strip_suffix(ROTATED_SUFFIX) {
+        Some(base) => base.to_owned(),
+        None => format!("{label}{ROTATED_SUFFIX}"),
+    }
 }
 
-/// The link key on the `[signing]` token.
-pub async fn on_token(
+const ROTATED_SUFFIX: &str = ".next";
+
+/// The `[signing]` token's configuration, when the file names a whole one.
+pub fn signing_token(config: &GatewayConfig) -> Result<crate::token::TokenConfig, LinkKeyError> {
+    let signing = config.signing.as_ref();
+    match signing.map(|signing| {
+        (
+            &signing.token_module,
+            &signing.token_label,
+            &signing.token_pin_file,
+        )
+    }) {
+        Some((Some(module), Some(label), Some(pin_file))) => Ok(crate::token::TokenConfig::new(
+            module,
+            label.clone(),
+            pin_file,
+        )),
+        _ => Err(LinkKeyError::Token(
+            "[signing] names no whole token (token_module, token_label, token_pin_file)".into(),
+        )),
+    }
+}
+
+/// A new key pair under `label` on the `[signing]` token (replacing one there), and its
+/// CSR signed on the token.
+pub async fn on_token(config: &GatewayConfig, label: &str) -> Result<NewLinkKey, LinkKeyError> {
+    let token = signing_token(config)?;
+    let label = label.to_owned();
+    let made = tokio::task::spawn_blocking(move || {
+        crate::token::link_key_request(&token, &label, true, CSR_NAME)
+            .map(|request| (request, label))
+    })
+    .await
+    .map_err(|_| LinkKeyError::Token("the token task failed".into()))?
+    .map_err(|error| LinkKeyError::Token(error.to_string()))?;
+    let (request, label) = made;
+    Ok(NewLinkKey {
+        csr_pem: request.csr_pem,
+        public_key_der: request.key.subject_public_key_info_der().to_vec(),
+        key_pem: None,
+        token_label: Some(label),
+    })
+}
+
+/// The link's TLS key on the token under `label`, for the certificate `certificate_der`.
+pub fn token_tls_key(
     config: &GatewayConfig,
     label: &str,
-    key_use: TokenKeyUse,
-) -> Result<NewLinkKey, LinkKeyError> {
-    let _ = (config, label, key_use);
-    Err(LinkKeyError::Token(
-        "not wired yet (token key generation lands with the token module's keygen)".into(),
-    ))
+    certificate_der: &[u8],
+) -> Result<crate::system::tls::ExternalKey, LinkKeyError> {
+    let token = signing_token(config)?;
+    let worker = crate::token::Token::start(crate::token::link_key_config(&token, label));
+    let key = crate::token::TokenTlsKey::new(worker, certificate_der)
+        .map_err(|error| LinkKeyError::Token(error.to_string()))?;
+    let tls12_only = key.tls12_only();
+    Ok(crate::system::tls::ExternalKey {
+        key: std::sync::Arc::new(key),
+        tls12_only,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewals_alternate_between_two_labels() {
+        assert_eq!(rotated_label("docgate-link"), "docgate-link.next");
+        assert_eq!(rotated_label("docgate-link.next"), "docgate-link");
+    }
 }

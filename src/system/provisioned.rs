@@ -167,6 +167,8 @@ pub struct Change<'a> {
     pub certificate_pem: Option<&'a str>,
     /// A new private key (PEM); only with a key kept in a file.
     pub key_pem: Option<&'a str>,
+    /// A new key label on the token; only with a key kept there.
+    pub key_label: Option<&'a str>,
     pub bundle: Option<&'a SignedBundle>,
 }
 
@@ -188,7 +190,7 @@ pub fn write_successor(
         (LinkKey::Token(_), _) => None,
     };
     let key_label = match &current.link_key {
-        LinkKey::Token(label) => Some(label.as_str()),
+        LinkKey::Token(label) => Some(change.key_label.unwrap_or(label.as_str())),
         LinkKey::File(_) => None,
     };
     let secret = read_text(&directory.join(SECRET_FILE))?;
