@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::edxml::{Limits, Organization};
+use crate::enrolment::status::ProvisioningWatch;
 use crate::signature::crl_cache::HttpRevocationSource;
 use crate::signature::timestamp::TsaClient;
 use crate::store::{Store, StoreError};
@@ -17,6 +18,7 @@ use crate::system::config::{ConfigError, GatewayConfig};
 use crate::system::heartbeat::Heartbeat;
 use crate::system::shutdown::Shutdown;
 use crate::system::systemd;
+use crate::system::tls::LinkIdentity;
 use crate::web::{self, AppState};
 use crate::workflow::register::NotationRules;
 use crate::workflow::{AgencyKey, IntakeContext, SignaturePolicy};
@@ -65,8 +67,11 @@ fn link_key_on_token(
             "axis.token_key_label needs the token in [signing]".into(),
         ));
     };
-    let mut token_config = crate::token::TokenConfig::new(module, label.clone(), pin_file);
-    token_config.key_label = Some(key_label.clone());
+    // The link certificate is a file; the worker does not look for one on the token.
+    let token_config = crate::token::link_key_config(
+        &crate::token::TokenConfig::new(module, label.clone(), pin_file),
+        key_label,
+    );
     let certificate = crate::system::tls::load_certificates(&axis.certificate)
         .map_err(|error| GatewayError::Seal(error.to_string()))?;
     let first = certificate
@@ -109,10 +114,21 @@ fn sealing(
     }))
 }
 
+/// What a run adds to the configuration (the enrolment, when the box is enrolled).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The enrolment's facts for the status page.
+    pub provisioning: Option<ProvisioningWatch>,
+}
+
 /// The gateway once it is up, as `on_ready` sees it.
 pub struct Running<'a> {
     pub store: &'a Store,
     pub link: &'a LinkState,
+    /// The identity the axis link presents (replaceable: a renewed certificate).
+    pub link_identity: Option<Arc<LinkIdentity>>,
+    /// The link key on the token, when it is there.
+    pub link_token_key: Option<Arc<dyn rustls::sign::SigningKey>>,
     /// The sync scheduler's heartbeat, when `[axis]` is configured.
     pub sync_heartbeat: Option<Heartbeat>,
     pub shutdown: &'a Shutdown,
@@ -123,6 +139,12 @@ impl Running<'_> {
     /// the store writer (and the sync scheduler, when configured) keep beating, refreshes
     /// the `STATUS=` line, and sends `STOPPING=1` on shutdown. Otherwise does nothing.
     pub fn notify_systemd(&self) {
+        self.notify_systemd_within(self.shutdown);
+    }
+
+    /// [`Running::notify_systemd`] for one run of a process that may restart the gateway
+    /// in place: `STOPPING=1` only once `process` stops.
+    pub fn notify_systemd_within(&self, process: &Shutdown) {
         let mut liveness = vec![("store writer", self.store.writer_heartbeat())];
         if let Some(sync) = &self.sync_heartbeat {
             liveness.push(("sync scheduler", sync.clone()));
@@ -133,7 +155,7 @@ impl Running<'_> {
             liveness,
             status: Box::new(move || queue_status_line(&store, &link)),
         };
-        let _ = systemd::start(probes, self.shutdown.clone());
+        let _ = systemd::start_for_run(probes, self.shutdown.clone(), process.clone());
     }
 }
 
@@ -171,6 +193,17 @@ pub async fn run(
     config: &GatewayConfig,
     listener: TcpListener,
     shutdown: Shutdown,
+    on_ready: impl FnOnce(&Running<'_>),
+) -> Result<(), GatewayError> {
+    run_with(config, listener, shutdown, RunOptions::default(), on_ready).await
+}
+
+/// [`run`], with what `options` adds.
+pub async fn run_with(
+    config: &GatewayConfig,
+    listener: TcpListener,
+    shutdown: Shutdown,
+    options: RunOptions,
     on_ready: impl FnOnce(&Running<'_>),
 ) -> Result<(), GatewayError> {
     let state_dir = config.gateway.state_dir.clone();
@@ -218,10 +251,18 @@ pub async fn run(
         config.api.clerks_file.clone(),
         config.api.tls_certificate.is_some(),
     ));
+    let state = match options.provisioning {
+        Some(watch) => state.with_provisioning(watch),
+        None => state,
+    };
+    let mut link_identity = None;
+    let mut link_token_key = None;
     let (link, sync) = match &config.axis {
         Some(axis) => {
             let link_key = link_key_on_token(axis, config.signing.as_ref())?;
+            link_token_key = link_key.as_ref().map(|external| external.key.clone());
             let client = VdxpClient::new(axis, axis.secret()?, clock.clone(), link_key)?;
+            link_identity = Some(client.identity());
             let link = LinkState::configured(&axis.url);
             let settings = SyncSettings {
                 organ: Organization {
@@ -254,6 +295,8 @@ pub async fn run(
     on_ready(&Running {
         store: &store,
         link: &link,
+        link_identity,
+        link_token_key,
         sync_heartbeat: sync.as_ref().map(|handle| handle.heartbeat()),
         shutdown: &shutdown,
     });

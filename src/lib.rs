@@ -6,7 +6,9 @@
 //! `system` is configuration and process plumbing used by the edges. See `ARCHITECTURE.md`.
 
 pub mod axis;
+pub mod boot;
 pub mod edxml;
+pub mod enrolment;
 pub mod signature;
 pub mod store;
 pub mod sync;

@@ -16,6 +16,7 @@ use docgate::system::{logging, shutdown::Shutdown};
 use docgate::{demo, edxml, gateway};
 
 mod axis_enrol_cli;
+mod box_cli;
 mod clerk_cli;
 
 /// Exit code for a configuration that does not validate (sysexits' EX_CONFIG); systemd's
@@ -39,6 +40,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Enrol this box with the provincial axis using the one-time code from provincial
+    /// IT (needs [provisioning] in the configuration; a running daemon takes it up).
+    Enroll(box_cli::EnrolArgs),
+    /// Forget this box's enrolment (and with --wipe-state, its documents too). Refuses
+    /// while the daemon runs, and while documents wait to be sent unless --force.
+    Reset(box_cli::ResetArgs),
     /// Run the gateway daemon (ready when GET /healthz answers).
     Run {
         /// The configuration file.
@@ -229,6 +236,11 @@ enum ConfigCommand {
         /// This office's name as it appears on its documents.
         #[arg(long, default_value = "Văn phòng UBND (đổi tên trong docgate.toml)")]
         organ_name: String,
+        /// Leave the agency out and write `[provisioning]`: the box boots "not provisioned"
+        /// and is enrolled with a code from provincial IT (`docgate enroll`, or the form on
+        /// its status page).
+        #[arg(long, conflicts_with_all = ["organ_id", "organ_name"])]
+        provisioned: bool,
     },
     /// Validate a configuration file with the same rules `docgate run` applies.
     Check {
@@ -331,12 +343,14 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             listen,
             organ_id,
             organ_name,
+            provisioned,
         }) => {
             let result = config::write_initial(&InitOptions {
                 dir,
                 listen,
                 organ_id,
                 organ_name,
+                provisioned,
             })
             .map_err(bad_config)?;
             println!("config: {}", result.config_path.display());
@@ -357,6 +371,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Verify(args) => run_verify(args),
         Command::Register(RegisterCommand::Export(args)) => run_register_export(args),
         Command::Clerk(command) => Ok(clerk_cli::run(command)?),
+        Command::Enroll(args) => Ok(box_cli::enrol(args)?),
+        Command::Reset(args) => Ok(box_cli::reset(args)?),
     }
 }
 
@@ -550,13 +566,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 fn run_gateway(config_path: &Path) -> Result<(), Failure> {
     let config = GatewayConfig::load(config_path).map_err(bad_config)?;
     runtime()?.block_on(async {
-        let listener = gateway::bind(&config).await?;
+        let address = config.api.listen;
+        let listener = std::net::TcpListener::bind(address)
+            .map_err(|source| gateway::GatewayError::Listen { address, source })?;
         let shutdown = Shutdown::new();
         shutdown.trigger_on_signals();
         let address = listener.local_addr().ok();
-        gateway::run(&config, listener, shutdown, |running| {
-            tracing::info!(address = ?address, organ_id = %config.gateway.organ_id, "gateway ready");
-            running.notify_systemd();
+        let clock = docgate::system::clock::process_clock();
+        docgate::boot::run(&config, listener, shutdown, clock, |running, process| {
+            tracing::info!(address = ?address, "gateway ready");
+            running.notify_systemd_within(process);
         })
         .await?;
         Ok(())

@@ -76,6 +76,7 @@ fn request(code: &str, csr: String) -> EnrolRequest {
         code: code.to_owned(),
         csr_pem: csr,
         device: "test box".into(),
+        enrolled_agency: None,
     }
 }
 

@@ -364,6 +364,15 @@ pub(crate) async fn enrol(
 
 type Refused = (StatusCode, EnrolRefusal, String);
 
+/// Why a usable code still issued nothing (the code stays unused).
+enum IssueRefusal {
+    Csr(CsrError),
+    OtherAgency {
+        enrolled: String,
+        code_agency: String,
+    },
+}
+
 fn redeem(
     service: &EnrolmentService,
     code: &EnrolmentCode,
@@ -384,15 +393,26 @@ fn redeem(
     let redeemed = service
         .registry
         .redeem(&code.secret_digest(), &rfc3339_utc(now), remote, |stored| {
-            let issued = service.ca.issue(
-                &request.csr_pem,
-                &stored.agency_code,
-                &stored.agency_name,
-                now,
-                lifetime,
-            )?;
+            if let Some(enrolled) = &request.enrolled_agency {
+                if *enrolled != stored.agency_code {
+                    return Err(IssueRefusal::OtherAgency {
+                        enrolled: enrolled.clone(),
+                        code_agency: stored.agency_code.clone(),
+                    });
+                }
+            }
+            let issued = service
+                .ca
+                .issue(
+                    &request.csr_pem,
+                    &stored.agency_code,
+                    &stored.agency_name,
+                    now,
+                    lifetime,
+                )
+                .map_err(IssueRefusal::Csr)?;
             issued_pem = issued.pem.clone();
-            Ok::<_, CsrError>(DeviceRecord {
+            Ok::<_, IssueRefusal>(DeviceRecord {
                 system_id: stored.agency_code.clone(),
                 agency_code: stored.agency_code.clone(),
                 agency_name: stored.agency_name.clone(),
@@ -410,11 +430,21 @@ fn redeem(
         .map_err(|error| internal(&error))?;
     let device = match redeemed {
         Ok(device) => device,
-        Err(RedeemRefusal::Issue(error)) => {
+        Err(RedeemRefusal::Issue(IssueRefusal::Csr(error))) => {
             return Err((
                 StatusCode::BAD_REQUEST,
                 EnrolRefusal::CsrInvalid,
                 error.to_string(),
+            ))
+        }
+        Err(RedeemRefusal::Issue(IssueRefusal::OtherAgency {
+            enrolled,
+            code_agency,
+        })) => {
+            return Err((
+                StatusCode::CONFLICT,
+                EnrolRefusal::AgencyMismatch,
+                format!("this code is for agency {code_agency}, but the box is enrolled for {enrolled}; the code was not used. To move the box to another agency, reset it first (docgate reset)"),
             ))
         }
         Err(RedeemRefusal::Code(state)) => {

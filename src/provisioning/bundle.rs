@@ -291,7 +291,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn ca() -> (rcgen::KeyPair, Vec<u8>) {
+    pub(crate) fn ca() -> (rcgen::KeyPair, Vec<u8>) {
         let key = rcgen::KeyPair::generate().expect("key");
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -299,7 +299,7 @@ pub(crate) mod tests {
         (key, certificate.der().to_vec())
     }
 
-    fn signed(bundle: &ConfigBundle, key: &rcgen::KeyPair, ca: &[u8]) -> SignedBundle {
+    pub(crate) fn signed(bundle: &ConfigBundle, key: &rcgen::KeyPair, ca: &[u8]) -> SignedBundle {
         use rcgen::SigningKey;
         SignedBundle::sign(bundle, ca, |bytes| {
             key.sign(bytes).map_err(|e| e.to_string())

@@ -41,6 +41,11 @@ pub struct EnrolRequest {
     /// Free text for the audit log: the box's software version and host name.
     #[serde(default)]
     pub device: String,
+    /// The agency the box is enrolled for already, when it re-enrols (its certificate
+    /// lapsed while offline): the axis refuses a code for another agency without using it
+    /// up, since moving a box to another agency needs a deliberate reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolled_agency: Option<String>,
 }
 
 /// The answer to an enrolment: who the box is, its certificate and secret, its bundle.
@@ -96,6 +101,8 @@ pub enum EnrolRefusal {
     CodeExpired,
     CodeUsed,
     CodeRevoked,
+    /// The box is enrolled for another agency than the code's (the code stays usable).
+    AgencyMismatch,
     /// The CSR cannot be read or its signature does not hold.
     CsrInvalid,
     /// Too many attempts from this address; wait.
@@ -116,6 +123,7 @@ impl EnrolRefusal {
             EnrolRefusal::CodeExpired => "code_expired",
             EnrolRefusal::CodeUsed => "code_used",
             EnrolRefusal::CodeRevoked => "code_revoked",
+            EnrolRefusal::AgencyMismatch => "agency_mismatch",
             EnrolRefusal::CsrInvalid => "csr_invalid",
             EnrolRefusal::TooManyAttempts => "too_many_attempts",
             EnrolRefusal::DeviceUnknown => "device_unknown",

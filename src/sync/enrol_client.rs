@@ -123,10 +123,7 @@ fn http_client(config: rustls::ClientConfig) -> Result<reqwest::Client, EnrolCli
 /// A TLS client trusting only `ca_der`, optionally presenting a client certificate.
 fn pinned_config(
     ca_der: &[u8],
-    identity: Option<(
-        Vec<CertificateDer<'static>>,
-        rustls::pki_types::PrivateKeyDer<'static>,
-    )>,
+    identity: Option<Arc<tls::LinkIdentity>>,
 ) -> Result<rustls::ClientConfig, EnrolClientError> {
     let tls_error = |error: &dyn std::fmt::Display| EnrolClientError::Tls(error.to_string());
     let mut roots = rustls::RootCertStore::empty();
@@ -137,12 +134,10 @@ fn pinned_config(
         .with_safe_default_protocol_versions()
         .map_err(|error| tls_error(&error))?
         .with_root_certificates(roots);
-    match identity {
-        Some((chain, key)) => builder
-            .with_client_auth_cert(chain, key)
-            .map_err(|error| tls_error(&error)),
-        None => Ok(builder.with_no_client_auth()),
-    }
+    Ok(match identity {
+        Some(identity) => builder.with_client_cert_resolver(identity),
+        None => builder.with_no_client_auth(),
+    })
 }
 
 async fn read_answer<T: serde::de::DeserializeOwned>(
@@ -246,8 +241,23 @@ impl EnrolledClient {
         chain: Vec<CertificateDer<'static>>,
         key: rustls::pki_types::PrivateKeyDer<'static>,
     ) -> Result<EnrolledClient, EnrolClientError> {
+        let key = tls::provider()
+            .key_provider
+            .load_private_key(key)
+            .map_err(|error| EnrolClientError::Tls(error.to_string()))?;
+        let identity = tls::LinkIdentity::new(rustls::sign::CertifiedKey::new(chain, key));
+        EnrolledClient::with_identity(url, ca_der, identity)
+    }
+
+    /// Trusts only `ca_der`, presents what `identity` holds at each handshake (the link's
+    /// own identity, so a renewal is used at once here too).
+    pub fn with_identity(
+        url: &str,
+        ca_der: &[u8],
+        identity: Arc<tls::LinkIdentity>,
+    ) -> Result<EnrolledClient, EnrolClientError> {
         Ok(EnrolledClient {
-            http: http_client(pinned_config(ca_der, Some((chain, key)))?)?,
+            http: http_client(pinned_config(ca_der, Some(identity))?)?,
             base: base(url)?,
         })
     }

@@ -15,6 +15,7 @@
 //! a large packet on a slow link could never be sent.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -51,6 +52,7 @@ pub enum VdxpClientError {
 /// The VDXP adapter.
 pub struct VdxpClient {
     http: Client,
+    identity: Arc<tls::LinkIdentity>,
     base: String,
     system_id: String,
     secret: Vec<u8>,
@@ -89,20 +91,26 @@ impl VdxpClient {
         external: Option<tls::ExternalKey>,
         timeouts: RequestTimeouts,
     ) -> Result<VdxpClient, VdxpClientError> {
-        let tls = match (&axis.key, external) {
-            (_, Some(external)) => tls::client_config_with_key(
-                &axis.ca,
-                &axis.certificate,
-                external.key,
+        let (certified, tls12_only) = match (&axis.key, external) {
+            (_, Some(external)) => (
+                rustls::sign::CertifiedKey::new(
+                    tls::load_certificates(&axis.certificate)?,
+                    external.key,
+                ),
                 external.tls12_only,
-            )?,
-            (Some(key), None) => tls::client_config(&axis.ca, &axis.certificate, key)?,
+            ),
+            (Some(key), None) => (
+                tls::LinkIdentity::from_files(&axis.certificate, key)?,
+                false,
+            ),
             (None, None) => {
                 return Err(VdxpClientError::Http(
                     "no client key: set axis.key or axis.token_key_label".into(),
                 ))
             }
         };
+        let identity = tls::LinkIdentity::new(certified);
+        let tls = tls::client_config_with_identity(&axis.ca, identity.clone(), tls12_only)?;
         let http = Client::builder()
             .use_preconfigured_tls(tls)
             .connect_timeout(timeouts.connect)
@@ -111,12 +119,19 @@ impl VdxpClient {
             .map_err(|error| VdxpClientError::Http(error.to_string()))?;
         Ok(VdxpClient {
             http,
+            identity,
             base: axis.url.trim().trim_end_matches('/').to_string(),
             system_id: axis.system_id.clone(),
             secret: secret.into_bytes(),
             clock,
             timeouts,
         })
+    }
+
+    /// The certificate and key the link presents; replacing them (a renewed certificate)
+    /// takes effect from the next connection on.
+    pub fn identity(&self) -> Arc<tls::LinkIdentity> {
+        self.identity.clone()
     }
 
     /// A POST to `operation` with the signed headers for `logical` (name, value) pairs,

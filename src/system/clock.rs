@@ -23,6 +23,34 @@ impl Clock for SystemClock {
     }
 }
 
+/// The clock the daemon decides renewals and the bundle's standing by: the system's; with
+/// the `fault-injection` feature, shifted by the seconds written in the file that
+/// `DOCGATE_FAULT_CLOCK_OFFSET_FILE` names (read at each call, so a test moves time while
+/// the daemon runs).
+pub fn process_clock() -> SharedClock {
+    #[cfg(feature = "fault-injection")]
+    if let Some(path) = std::env::var_os("DOCGATE_FAULT_CLOCK_OFFSET_FILE") {
+        return Arc::new(ShiftedClock(path.into()));
+    }
+    Arc::new(SystemClock)
+}
+
+/// The system clock shifted by the seconds in a file (fault injection only).
+#[cfg(feature = "fault-injection")]
+#[derive(Debug)]
+struct ShiftedClock(std::path::PathBuf);
+
+#[cfg(feature = "fault-injection")]
+impl Clock for ShiftedClock {
+    fn now(&self) -> OffsetDateTime {
+        let offset = std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|text| text.trim().parse::<i64>().ok())
+            .unwrap_or(0);
+        OffsetDateTime::now_utc() + time::Duration::seconds(offset)
+    }
+}
+
 /// A clock that always answers the same instant (tests).
 #[derive(Debug, Clone, Copy)]
 pub struct FixedClock(pub OffsetDateTime);

@@ -33,6 +33,11 @@ pub struct GatewayConfig {
     /// `code_notation` with every document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub register: Option<RegisterSection>,
+    /// `[provisioning]`: who this box is and how it reaches the axis come from enrolment
+    /// (`docgate enroll`, or the status page's form), not from this file, which then leaves
+    /// out `gateway.organ_id`, `gateway.organ_name` and `[axis]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<ProvisioningSection>,
     /// The file this configuration was read from (for re-checking it while running).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -42,9 +47,13 @@ pub struct GatewayConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GatewaySection {
-    /// Our agency code (mã định danh), e.g. `000.00.01.H41`.
+    /// Our agency code (mã định danh), e.g. `000.00.01.H41`. Left out with
+    /// `[provisioning]` (the enrolment sets it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub organ_id: String,
-    /// Our agency's name, as written in edXML `From/OrganName`.
+    /// Our agency's name, as written in edXML `From/OrganName`. Left out with
+    /// `[provisioning]`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub organ_name: String,
     /// Database and blob files live here.
     pub state_dir: PathBuf,
@@ -52,6 +61,36 @@ pub struct GatewaySection {
     /// (test systems use codes such as `vxp.saas.03`).
     #[serde(default)]
     pub extra_agency_codes: Vec<String>,
+}
+
+/// `[provisioning]`: the box is enrolled by provincial IT's one-time code.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningSection {
+    /// Where the link key is made: `file` (in the state directory, 0600) or `token` (on the
+    /// `[signing]` token, never leaving it).
+    #[serde(default)]
+    pub link_key: LinkKeyPlace,
+    /// The label of the link key on the token (`link_key = "token"`).
+    #[serde(default = "default_link_key_label")]
+    pub link_key_label: String,
+    /// The axis address the status page's form proposes (provincial IT may pre-set it in
+    /// the image); the person enrolling can change it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub axis_url: Option<String>,
+}
+
+/// Where `[provisioning]` makes the link key.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKeyPlace {
+    #[default]
+    File,
+    Token,
+}
+
+fn default_link_key_label() -> String {
+    "docgate-link".into()
 }
 
 /// `[api]`: the local API on the office LAN.
@@ -218,19 +257,9 @@ impl GatewayConfig {
             problem,
             fix,
         };
-        if !is_agency_code(&self.gateway.organ_id, &self.gateway.extra_agency_codes) {
-            return Err(invalid(
-                "gateway.organ_id",
-                format!("is {:?}, not an agency code", self.gateway.organ_id),
-                "write the code of the form LLL.KK.JJ.Xnn issued for this office (e.g. 000.00.01.H41), or list it in gateway.extra_agency_codes",
-            ));
-        }
-        if self.gateway.organ_name.trim().is_empty() {
-            return Err(invalid(
-                "gateway.organ_name",
-                "is empty".into(),
-                "write the agency's name as it appears on its documents",
-            ));
+        match &self.provisioning {
+            Some(provisioning) => self.validate_provisioned(path, provisioning)?,
+            None => self.validate_identity(path)?,
         }
         match (&self.api.token, &self.api.token_file) {
             (Some(_), Some(_)) => {
@@ -313,6 +342,77 @@ impl GatewayConfig {
         Ok(())
     }
 
+    /// Without `[provisioning]`: the file says who the box is.
+    fn validate_identity(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key, problem: String, fix| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            problem,
+            fix,
+        };
+        if !is_agency_code(&self.gateway.organ_id, &self.gateway.extra_agency_codes) {
+            return Err(invalid(
+                "gateway.organ_id",
+                format!("is {:?}, not an agency code", self.gateway.organ_id),
+                "write the code of the form LLL.KK.JJ.Xnn issued for this office (e.g. 000.00.01.H41), or list it in gateway.extra_agency_codes",
+            ));
+        }
+        if self.gateway.organ_name.trim().is_empty() {
+            return Err(invalid(
+                "gateway.organ_name",
+                "is empty".into(),
+                "write the agency's name as it appears on its documents",
+            ));
+        }
+        Ok(())
+    }
+
+    /// With `[provisioning]`: the enrolment says who the box is, so the file must not.
+    fn validate_provisioned(
+        &self,
+        path: &Path,
+        provisioning: &ProvisioningSection,
+    ) -> Result<(), ConfigError> {
+        let set_by_enrolment = |key| {
+            ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            problem: "is set although [provisioning] is".into(),
+            fix: "remove it: the enrolment sets it (or remove [provisioning] to configure the box by hand)",
+        }
+        };
+        if !self.gateway.organ_id.is_empty() {
+            return Err(set_by_enrolment("gateway.organ_id"));
+        }
+        if !self.gateway.organ_name.is_empty() {
+            return Err(set_by_enrolment("gateway.organ_name"));
+        }
+        if self.axis.is_some() {
+            return Err(set_by_enrolment("axis"));
+        }
+        let token_named = self
+            .signing
+            .as_ref()
+            .is_some_and(|signing| signing.token_label.is_some());
+        if provisioning.link_key == LinkKeyPlace::Token && !token_named {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key: "provisioning.link_key",
+                problem: "is \"token\", but [signing] names no token".into(),
+                fix: "set token_label, token_module and token_pin_file in [signing], or use link_key = \"file\"",
+            });
+        }
+        if provisioning.link_key_label.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key: "provisioning.link_key_label",
+                problem: "is empty".into(),
+                fix: "leave it out (docgate-link) or name the key",
+            });
+        }
+        Ok(())
+    }
+
     /// The API token, read from `api.token` or `api.token_file`.
     pub fn api_token(&self) -> Result<String, ConfigError> {
         if let Some(token) = &self.api.token {
@@ -374,6 +474,9 @@ pub struct InitOptions {
     pub listen: SocketAddr,
     pub organ_id: String,
     pub organ_name: String,
+    /// Write `[provisioning]` instead of the agency's identity: the box is enrolled later
+    /// with a code from provincial IT (the factory image).
+    pub provisioned: bool,
 }
 
 /// The result of [`write_initial`].
@@ -395,8 +498,16 @@ pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
     let api_token = fresh_token().map_err(write_error)?;
     let config = GatewayConfig {
         gateway: GatewaySection {
-            organ_id: options.organ_id.clone(),
-            organ_name: options.organ_name.clone(),
+            organ_id: if options.provisioned {
+                String::new()
+            } else {
+                options.organ_id.clone()
+            },
+            organ_name: if options.provisioned {
+                String::new()
+            } else {
+                options.organ_name.clone()
+            },
             state_dir: PathBuf::from("state"),
             extra_agency_codes: Vec::new(),
         },
@@ -412,6 +523,7 @@ pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
         axis: None,
         signing: None,
         register: None,
+        provisioning: options.provisioned.then(ProvisioningSection::default),
         source: None,
     };
     let body = toml::to_string_pretty(&config).map_err(|error| ConfigError::Syntax {
@@ -463,6 +575,7 @@ mod tests {
             listen: "127.0.0.1:0".parse().expect("address"),
             organ_id: "000.00.01.H41".into(),
             organ_name: "UBND xã Thử Nghiệm".into(),
+            provisioned: false,
         })
         .expect("init")
     }
@@ -491,6 +604,7 @@ mod tests {
             listen: "127.0.0.1:0".parse().expect("address"),
             organ_id: "000.00.01.H41".into(),
             organ_name: "x".into(),
+            provisioned: false,
         })
         .is_err());
     }

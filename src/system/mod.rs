@@ -11,6 +11,7 @@ pub mod config;
 pub mod heartbeat;
 pub mod lan_tls;
 pub mod logging;
+pub mod provisioned;
 mod register_config;
 pub mod shutdown;
 mod signing_config;

@@ -96,17 +96,30 @@ pub fn under_systemd() -> bool {
 /// (configuration loaded, store open, listener bound, sync started). `None` (and nothing
 /// sent) when not run by systemd.
 pub fn start(probes: Probes, shutdown: Shutdown) -> Option<JoinHandle<()>> {
+    start_for_run(probes, shutdown.clone(), shutdown)
+}
+
+/// [`start`] for one run of a process that may run again in place (a box restarting with
+/// a new enrolment): the task ends with `run`, but `STOPPING=1` is sent only when `process`
+/// is stopping too; a run that follows sends `READY=1` again with its own heartbeats.
+pub fn start_for_run(probes: Probes, run: Shutdown, process: Shutdown) -> Option<JoinHandle<()>> {
     if !under_systemd() {
         return None;
     }
     Some(tokio::spawn(supervise(
         probes,
         sd_notify::watchdog_enabled(),
-        shutdown,
+        run,
+        process,
     )))
 }
 
-async fn supervise(probes: Probes, watchdog: Option<Duration>, shutdown: Shutdown) {
+async fn supervise(
+    probes: Probes,
+    watchdog: Option<Duration>,
+    shutdown: Shutdown,
+    process: Shutdown,
+) {
     let probes = std::sync::Arc::new(probes);
     let mut notifier = Notifier::default();
     let first = status_of(&probes).await;
@@ -133,6 +146,15 @@ async fn supervise(probes: Probes, watchdog: Option<Duration>, shutdown: Shutdow
             }
             _ = shutdown.wait() => break,
         }
+    }
+    if !process.is_triggered() {
+        notifier.send(
+            "STATUS",
+            &[status(
+                "restarting with a new enrolment or configuration bundle",
+            )],
+        );
+        return;
     }
     notifier.send(
         "STOPPING=1",

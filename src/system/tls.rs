@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
@@ -113,28 +114,79 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// The link's client certificate and key, replaceable while the link runs: a renewed
+/// certificate is presented from the next handshake on, and connections already open keep
+/// the one they began with (the axis accepts both until the following renewal), so a
+/// renewal never drops the link.
+pub struct LinkIdentity(std::sync::RwLock<Arc<CertifiedKey>>);
+
+impl std::fmt::Debug for LinkIdentity {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("LinkIdentity")
+            .finish_non_exhaustive()
+    }
+}
+
+impl LinkIdentity {
+    /// Presents `certified` until replaced.
+    pub fn new(certified: CertifiedKey) -> Arc<LinkIdentity> {
+        Arc::new(LinkIdentity(std::sync::RwLock::new(Arc::new(certified))))
+    }
+
+    /// The certificate chain in `certificate_file` with the key in `key_file` (PEM).
+    pub fn from_files(certificate_file: &Path, key_file: &Path) -> Result<CertifiedKey, TlsError> {
+        let chain = load_certificates(certificate_file)?;
+        let key = provider()
+            .key_provider
+            .load_private_key(load_private_key(key_file)?)
+            .map_err(|error| read_error("a usable private key", key_file, error))?;
+        let certified = CertifiedKey::new(chain, key);
+        certified.keys_match().map_err(|error| {
+            TlsError::Config(format!("{}: {error}", certificate_file.display()))
+        })?;
+        Ok(certified)
+    }
+
+    /// From the next handshake on, presents `certified`.
+    pub fn replace(&self, certified: CertifiedKey) {
+        let mut current = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *current = Arc::new(certified);
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+impl rustls::client::ResolvesClientCert for LinkIdentity {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _schemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
 /// The gateway's client config: trusts only `server_ca_file`, presents its certificate.
 pub fn client_config(
     server_ca_file: &Path,
     certificate_file: &Path,
     key_file: &Path,
 ) -> Result<ClientConfig, TlsError> {
-    let provider = provider();
-    let verifier = WebPkiServerVerifier::builder_with_provider(
-        Arc::new(roots(server_ca_file)?),
-        provider.clone(),
-    )
-    .build()
-    .map_err(|error| TlsError::Config(error.to_string()))?;
-    ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| TlsError::Config(error.to_string()))?
-        .with_webpki_verifier(verifier)
-        .with_client_auth_cert(
-            load_certificates(certificate_file)?,
-            load_private_key(key_file)?,
-        )
-        .map_err(|error| TlsError::Config(format!("{}: {error}", certificate_file.display())))
+    let identity = LinkIdentity::new(LinkIdentity::from_files(certificate_file, key_file)?);
+    client_config_with_identity(server_ca_file, identity, false)
 }
 
 /// A client key held outside the process's memory (on the token).
@@ -145,12 +197,12 @@ pub struct ExternalKey {
     pub tls12_only: bool,
 }
 
-/// Like [`client_config`], with the private key held elsewhere (the token): `key` signs the
-/// handshake. `tls12_only` limits the versions (an RSA key on a token without RSA-PSS).
-pub fn client_config_with_key(
+/// The client config of the axis link: trusts only `server_ca_file` and presents what
+/// `identity` holds at each handshake. `tls12_only` limits the versions (an RSA key on a
+/// token without RSA-PSS).
+pub fn client_config_with_identity(
     server_ca_file: &Path,
-    certificate_file: &Path,
-    key: Arc<dyn rustls::sign::SigningKey>,
+    identity: Arc<LinkIdentity>,
     tls12_only: bool,
 ) -> Result<ClientConfig, TlsError> {
     let provider = provider();
@@ -167,10 +219,9 @@ pub fn client_config_with_key(
         builder.with_safe_default_protocol_versions()
     }
     .map_err(|error| TlsError::Config(error.to_string()))?;
-    let certified = rustls::sign::CertifiedKey::new(load_certificates(certificate_file)?, key);
     Ok(builder
         .with_webpki_verifier(verifier)
-        .with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified))))
+        .with_client_cert_resolver(identity))
 }
 
 /// The subject common name of a DER certificate: the system id a gateway's certificate

@@ -40,6 +40,14 @@ pub struct TokenConfig {
     /// The CKA_LABEL of the private key to sign with; needed only when the token holds
     /// more than one private key.
     pub key_label: Option<String>,
+    /// Whether the key's certificate is on the token (an object with the key's CKA_ID) and
+    /// must be found before the token counts as ready: `true` (the default) for the
+    /// agency seal, whose certificate docgate reads from the token; `false` for the link
+    /// key, whose certificate is a file (`axis.certificate`) and which
+    /// [`generate_link_key`](super::generate_link_key) makes without one. When `false`
+    /// no certificate is looked for, and [`Token::certificate`](super::Token::certificate)
+    /// answers `TokenError::CertificateNotOnToken`.
+    pub certificate_on_token: bool,
     /// How often a token that is not ready (absent, PIN refused, …) is looked for.
     pub rescan_interval: Duration,
     /// How often a ready token is checked to be still there.
@@ -51,8 +59,8 @@ pub struct TokenConfig {
 }
 
 impl TokenConfig {
-    /// A configuration with the defaults: no key label, a rescan every second, a ready
-    /// token checked every five seconds, no delay.
+    /// A configuration with the defaults: no key label, the certificate on the token, a
+    /// rescan every second, a ready token checked every five seconds, no delay.
     pub fn new(
         module: impl Into<PathBuf>,
         token_label: impl Into<String>,
@@ -63,6 +71,7 @@ impl TokenConfig {
             token_label: token_label.into(),
             pin_file: pin_file.into(),
             key_label: None,
+            certificate_on_token: true,
             rescan_interval: DEFAULT_RESCAN_INTERVAL,
             check_interval: DEFAULT_CHECK_INTERVAL,
             sign_delay: None,
@@ -210,5 +219,6 @@ mod tests {
         assert!(text.contains("/etc/pin"));
         assert_eq!(config.rescan_interval, Duration::from_secs(1));
         assert_eq!(config.sign_delay, None);
+        assert!(config.certificate_on_token);
     }
 }

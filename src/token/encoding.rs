@@ -1,15 +1,26 @@
 //! The bytes around a signature, so the token's output is what X.509 and CMS expect: the
 //! SHA-256 of a message (with `ring`), the DER `DigestInfo` that CKM_RSA_PKCS signs when a
 //! token cannot hash by itself, and the DER `Ecdsa-Sig-Value` made from the raw `r || s`
-//! that CKM_ECDSA returns. Pure functions over bytes, built with the `der` crate; no
-//! PKCS#11 here.
+//! that CKM_ECDSA returns. Also the bytes around a new P-256 key: its `CKA_EC_PARAMS`,
+//! the point in its `CKA_EC_POINT`, and its SubjectPublicKeyInfo. Pure functions over
+//! bytes, built with the `der` crate; no PKCS#11 here.
 
-use der::asn1::{AnyRef, OctetStringRef, UintRef};
-use der::{Encode, Sequence};
-use spki::AlgorithmIdentifierRef;
+use der::asn1::{AnyRef, BitStringRef, OctetStringRef, UintRef};
+use der::{Decode, Encode, Sequence};
+use spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
+
+use super::session::P256_OID;
 
 /// Length of `r || s` for P-256: two 32-byte integers.
 pub(super) const P256_RAW_SIGNATURE_LEN: usize = 64;
+
+/// An uncompressed P-256 point: `04 || X || Y`.
+const P256_POINT_BYTES: usize = 65;
+
+/// `CKA_EC_PARAMS` of a P-256 key: the DER of the named curve's OID (prime256v1). A
+/// constant, checked against the `der` crate's encoding of `P256_OID` by a test.
+pub(super) const P256_EC_PARAMS: [u8; 10] =
+    [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
 /// `DigestInfo ::= SEQUENCE { digestAlgorithm AlgorithmIdentifier, digest OCTET STRING }`
 /// (RFC 8017 §9.2).
@@ -89,9 +100,44 @@ pub(super) fn ecdsa_p256_raw_to_der(raw: &[u8]) -> Result<Vec<u8>, EcdsaEncoding
     .map_err(EcdsaEncodingError::Der)
 }
 
+/// The uncompressed point in a `CKA_EC_POINT`. The standard (and SoftHSM) wrap it in a DER
+/// OCTET STRING; some older tokens give the bare point, which is taken too. (A bare point
+/// can parse as DER only if X's first byte is 63, and then the content is 63 bytes long,
+/// not a point, so the two readings cannot be confused.)
+pub(super) fn p256_point(ec_point: &[u8]) -> Result<Vec<u8>, String> {
+    let is_point = |bytes: &[u8]| bytes.len() == P256_POINT_BYTES && bytes.first() == Some(&0x04);
+    match OctetStringRef::from_der(ec_point) {
+        Ok(wrapped) if is_point(wrapped.as_bytes()) => Ok(wrapped.as_bytes().to_vec()),
+        _ if is_point(ec_point) => Ok(ec_point.to_vec()),
+        Ok(wrapped) => Err(format!(
+            "CKA_EC_POINT holds {} bytes, not an uncompressed P-256 point ({P256_POINT_BYTES} \
+             bytes starting with 04)",
+            wrapped.as_bytes().len()
+        )),
+        Err(error) => Err(format!(
+            "CKA_EC_POINT is neither a DER OCTET STRING ({error}) nor a bare P-256 point"
+        )),
+    }
+}
+
+/// The DER SubjectPublicKeyInfo of a P-256 point (RFC 5480: id-ecPublicKey, the named
+/// curve as parameters, the point as the bit string).
+pub(super) fn p256_subject_public_key_info(point: &[u8]) -> Result<Vec<u8>, der::Error> {
+    let curve = P256_OID;
+    SubjectPublicKeyInfoRef {
+        algorithm: AlgorithmIdentifierRef {
+            oid: const_oid::db::rfc5912::ID_EC_PUBLIC_KEY,
+            parameters: Some(AnyRef::from(&curve)),
+        },
+        subject_public_key: BitStringRef::from_bytes(point)?,
+    }
+    .to_der()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rcgen::PublicKeyData;
     use ring::rand::SystemRandom;
     use ring::signature::{self, EcdsaKeyPair, KeyPair};
 
@@ -176,5 +222,51 @@ mod tests {
             let der = ecdsa_p256_raw_to_der(fixed.as_ref()).expect("convert");
             public_key.verify(&message, &der).expect("verifies");
         }
+    }
+
+    #[test]
+    fn the_ec_params_are_the_p256_oid_in_der() {
+        assert_eq!(hex::encode(P256_EC_PARAMS), "06082a8648ce3d030107");
+        assert_eq!(P256_EC_PARAMS.to_vec(), P256_OID.to_der().expect("encode"));
+    }
+
+    #[test]
+    fn the_spki_is_what_rcgen_and_ring_write_for_the_same_key() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let point = key.der_bytes().to_vec();
+        // As SoftHSM returns it: the point in a DER OCTET STRING.
+        let ec_point = OctetStringRef::new(&point)
+            .expect("octet string")
+            .to_der()
+            .expect("encode");
+        assert_eq!(&ec_point[..2], &[0x04, 65]);
+        let unwrapped = p256_point(&ec_point).expect("point");
+        assert_eq!(unwrapped, point);
+        assert_eq!(
+            p256_subject_public_key_info(&unwrapped).expect("spki"),
+            key.subject_public_key_info()
+        );
+        // A token that gives the bare point.
+        assert_eq!(p256_point(&point).expect("bare point"), point);
+    }
+
+    #[test]
+    fn what_is_not_a_p256_point_is_refused() {
+        let cases: [(&[u8], &str); 4] = [
+            (&[], "neither a DER OCTET STRING"),
+            (&[0x04, 0x03, 0x04, 0x01, 0x02], "holds 3 bytes"),
+            (&[0x30, 0x00], "neither a DER OCTET STRING"),
+            (&[0x02; 65], "neither a DER OCTET STRING"),
+        ];
+        for (ec_point, expected) in cases {
+            let reason = p256_point(ec_point).expect_err("refused");
+            assert!(reason.contains(expected), "{ec_point:02x?}: {reason}");
+        }
+        // A compressed point (33 bytes) wrapped as the standard says.
+        let mut compressed = vec![0x04, 33, 0x02];
+        compressed.extend_from_slice(&[0x11; 32]);
+        assert!(p256_point(&compressed)
+            .expect_err("compressed")
+            .contains("holds 33 bytes"));
     }
 }

@@ -104,6 +104,98 @@ pub enum TokenError {
         key_label: String,
         key_id: String,
     },
+    /// The token is configured as one whose key's certificate is kept elsewhere (the link
+    /// key: `certificate_on_token` is off), so docgate read no certificate from it.
+    #[error(
+        "docgate does not read a certificate for key '{key_label}' from token '{label}': \
+         that key's certificate is kept in a file (the link certificate), not on the token"
+    )]
+    CertificateNotOnToken { label: String, key_label: String },
+    /// `generate_link_key` found no token with the label. (The worker's `Absent` says it
+    /// keeps looking; key generation looks once.)
+    #[error(
+        "token '{label}' {reason}; plug in the agency's USB token (the one labelled \
+         '{label}'; `pkcs11-tool --list-token-slots` shows the labels) and generate the link \
+         key again"
+    )]
+    AbsentForKeyGeneration { label: String, reason: String },
+    /// `generate_link_key`'s one login was refused. (The worker's `PinRejected` says it
+    /// waits for the PIN file to change; key generation tries once per call.)
+    #[error(
+        "token '{label}' refused the PIN in {pin_file} ({code}); write the right PIN into \
+         that file before generating the link key again: each wrong attempt counts towards \
+         the token locking itself"
+    )]
+    PinRejectedForKeyGeneration {
+        label: String,
+        pin_file: PathBuf,
+        code: String,
+    },
+    /// A key label docgate will not write onto a token.
+    #[error(
+        "'{key_label}' cannot be the label of a key on token '{label}': {reason}; choose a \
+         short label of printable characters, such as 'docgate-link'"
+    )]
+    InvalidKeyLabel {
+        label: String,
+        key_label: String,
+        reason: String,
+    },
+    /// Keys with the label are already on the token and replacing them was not asked for.
+    #[error(
+        "token '{label}' already holds a key labelled '{key_label}' ({objects} key objects); \
+         docgate never replaces a key unless asked: ask for the link key to be replaced \
+         (the old key is destroyed only once the new one holds the label), or choose \
+         another label"
+    )]
+    KeyExists {
+        label: String,
+        key_label: String,
+        objects: usize,
+    },
+    /// Replacing was asked for, but a key holding the label has a certificate on the
+    /// token, as the agency's seal key does; docgate does not destroy such a key.
+    #[error(
+        "token '{label}' holds a key labelled '{key_label}' with a certificate on the token \
+         (CKA_ID {key_id}), as the agency's seal key has; docgate does not destroy such a \
+         key: choose another label for the link key, or, if it really is an old link key, \
+         delete it with the token vendor's tool first"
+    )]
+    KeyHasCertificate {
+        label: String,
+        key_label: String,
+        key_id: String,
+    },
+    /// The token cannot make the link key (an EC P-256 key pair it signs with).
+    #[error(
+        "token '{label}' cannot generate the link key: {detail}; docgate needs a token that \
+         makes EC P-256 key pairs (CKM_EC_KEY_PAIR_GEN) and signs with them (CKM_ECDSA)"
+    )]
+    CannotGenerateKey { label: String, detail: String },
+    /// The token made a key pair but its public key cannot be read; the new pair is
+    /// destroyed again.
+    #[error(
+        "token '{label}' generated key '{key_label}' but its public key is unusable: \
+         {reason}; the new key was removed again (a warning is logged if that failed) and \
+         the token cannot be used for the link key"
+    )]
+    UnusablePublicKey {
+        label: String,
+        key_label: String,
+        reason: String,
+    },
+    /// Replacing a key stopped between its steps; `state` says what the token holds.
+    #[error(
+        "replacing key '{key_label}' on token '{label}' stopped {state} ({function} failed \
+         with {code}); generate the link key again, asking to replace it, to finish"
+    )]
+    KeyReplaceIncomplete {
+        label: String,
+        key_label: String,
+        state: String,
+        function: String,
+        code: String,
+    },
     /// A PKCS#11 call failed for a reason that is neither the PIN nor a removed token.
     #[error(
         "token '{label}': {function} failed with {code}; if this repeats, unplug and replug \

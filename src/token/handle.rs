@@ -104,11 +104,18 @@ impl Token {
         answer.await.map_err(|_| self.stopped())?
     }
 
-    /// The DER certificate on the token with the signing key's CKA_ID.
+    /// The DER certificate on the token with the signing key's CKA_ID. A token configured
+    /// without `certificate_on_token` (the link key) answers
+    /// `TokenError::CertificateNotOnToken`.
     pub fn certificate(&self) -> Result<Vec<u8>, TokenError> {
-        self.board
-            .ready()
-            .map(|ready| ready.certificate.as_ref().to_vec())
+        let ready = self.board.ready()?;
+        match &ready.certificate {
+            Some(certificate) => Ok(certificate.as_ref().to_vec()),
+            None => Err(TokenError::CertificateNotOnToken {
+                label: self.token_label.to_string(),
+                key_label: ready.key_label,
+            }),
+        }
     }
 
     /// The kind of the signing key, which fixes the signature algorithm.

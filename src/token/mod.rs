@@ -1,8 +1,9 @@
 //! The PKCS#11 token worker: the agency's USB token, used through one worker thread per
 //! token that owns its session. The only code in docgate that calls PKCS#11 (through the
-//! `cryptoki` crate). It signs bytes and hands out the token's certificate; it knows
-//! nothing of PDFs, CMS or documents (`signature` builds those and calls this module,
-//! never the other way round).
+//! `cryptoki` crate). It signs bytes, hands out the token's certificate and generates the
+//! link key (with its certificate request) for enrolment; it knows nothing of PDFs, CMS,
+//! documents or the enrolment protocol (`signature` and `sync` build those and call this
+//! module, never the other way round).
 //!
 //! - `handle.rs`: `Token`, the cheap handle (`start`, `status`, `status_with_error`,
 //!   `sign`, `sign_async`, `certificate`, `key_kind`, `wait_ready`).
@@ -13,6 +14,11 @@
 //! - `config.rs`: `TokenConfig`, and the PIN read from its file.
 //! - `error.rs`: `TokenError`, and reading PKCS#11 return values.
 //! - `encoding.rs`: SHA-256, the DigestInfo, raw ECDSA to DER.
+//! - `keygen.rs`: `generate_link_key`: the link key made on the token (EC P-256,
+//!   never extractable), and replacing the keys under a label without ever leaving none.
+//! - `link_csr.rs`: `TokenCsrSigner` and `link_key_request`: the link key's PKCS#10
+//!   request, signed by the worker.
+//! - `tls_key.rs`: `TokenTlsKey`, the token's key as a rustls client key.
 //!
 //! # Rules
 //!
@@ -21,13 +27,16 @@
 //!   token's serial number).
 //! - One login attempt per PIN: a refused PIN is not tried again until the PIN file's
 //!   content changes (a real token locks itself after a few wrong PINs), and a token that
-//!   reports its PIN locked is not tried at all.
+//!   reports its PIN locked is not tried at all. (`generate_link_key`, asked once by a
+//!   person, makes one attempt per call, and its error says that each one counts.)
 //! - A signature that failed is never retried. While the token is not ready, requests fail
 //!   at once with the reason (`TokenError::Absent` while it is unplugged) and the worker
 //!   looks for it again every `rescan_interval` (1 s), recovering by itself. A ready
 //!   token is checked every `check_interval` (5 s: one `C_GetTokenInfo`), so the status
 //!   board notices an unplugged token even when nothing is being signed.
 //! - The PIN never appears in logs, errors or `Debug` output.
+//! - A key is never destroyed unless its replacement was asked for, then only once the new
+//!   key holds its label, and never a key with a certificate on the token (`keygen.rs`).
 //!
 //! # What SoftHSM 2.6 does when a token is "unplugged"
 //!
@@ -62,6 +71,8 @@ mod config;
 mod encoding;
 mod error;
 mod handle;
+mod keygen;
+mod link_csr;
 mod module;
 mod session;
 mod status;
@@ -71,5 +82,9 @@ mod worker;
 pub use config::{TokenConfig, DEFAULT_CHECK_INTERVAL, DEFAULT_RESCAN_INTERVAL};
 pub use error::TokenError;
 pub use handle::Token;
+pub use keygen::{generate_link_key, GeneratedKey, STAGING_SUFFIX};
+pub use link_csr::{
+    link_csr_pem, link_key_config, link_key_request, LinkCsrError, LinkKeyRequest, TokenCsrSigner,
+};
 pub use status::{KeyKind, TokenStatus};
 pub use tls_key::{TlsKeyError, TokenTlsKey};

@@ -20,8 +20,8 @@ use super::encoding;
 use super::error::{classify, code_name, function_name, Failure};
 use super::{KeyKind, TokenError};
 
-/// The DER of the named curve P-256 (`CKA_EC_PARAMS` of a P-256 key).
-const P256_OID: const_oid::ObjectIdentifier = const_oid::db::rfc5912::SECP_256_R_1;
+/// The named curve P-256, whose DER is a P-256 key's `CKA_EC_PARAMS`.
+pub(super) const P256_OID: const_oid::ObjectIdentifier = const_oid::db::rfc5912::SECP_256_R_1;
 
 /// How a key's signatures are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,8 @@ pub(super) struct Connection {
     pub(super) key_label: String,
     pub(super) kind: KeyKind,
     pub(super) method: SignMethod,
-    pub(super) certificate: Arc<[u8]>,
+    /// `None` when the configuration says the certificate is not on the token.
+    pub(super) certificate: Option<Arc<[u8]>>,
 }
 
 /// Who is asking: for error messages.
@@ -142,12 +143,48 @@ pub(super) fn check_present(
     }
 }
 
+/// Refuses a token that reports its user PIN locked (so a locked token is never tried), and
+/// warns when the token says one more wrong PIN locks it.
+pub(super) fn check_pin_state(
+    pkcs11: &Pkcs11,
+    slot: Slot,
+    names: Names<'_>,
+) -> Result<(), TokenError> {
+    let info = pkcs11
+        .get_token_info(slot)
+        .map_err(|error| names.error(&error))?;
+    if info.user_pin_locked() {
+        return Err(TokenError::PinLocked {
+            label: names.token_label.to_owned(),
+        });
+    }
+    if info.user_pin_final_try() {
+        tracing::warn!(
+            token = %names.token_label,
+            "the token says one more wrong PIN locks it; trying the PIN file's PIN once"
+        );
+    }
+    Ok(())
+}
+
+/// Logs the user in with `pin`: one `C_Login`, never repeated here. Login is per
+/// application and token, so "already logged in" (another session of this process is)
+/// counts as done. Nothing ever logs out: `C_Logout` would end the login of every session
+/// of the process on that token, the workers' included.
+pub(super) fn login(session: &Session, names: Names<'_>, pin: &Pin) -> Result<(), TokenError> {
+    tracing::debug!(token = %names.token_label, "logging in to the token (C_Login)");
+    match session.login_with_raw(UserType::User, &pin.to_login()) {
+        Ok(()) | Err(Pkcs11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(error) => Err(names.error(&error)),
+    }
+}
+
 /// What a logged-in session found: the key and how to use it.
 struct Prepared {
     key: FoundKey,
     kind: KeyKind,
     method: SignMethod,
-    certificate: Arc<[u8]>,
+    certificate: Option<Arc<[u8]>>,
 }
 
 /// A private key found on the token, before choosing.
@@ -162,35 +199,33 @@ struct FoundKey {
 
 impl Connection {
     /// Opens a session on `slot`, logs in with `pin` (one attempt), and finds the key,
-    /// the mechanism and the certificate. On failure the session is closed again.
+    /// the mechanism and, when `certificate_on_token`, the certificate. On failure the
+    /// session is closed again.
     pub(super) fn open(
         pkcs11: &Pkcs11,
         generation: u64,
         slot: Slot,
         names: Names<'_>,
         key_label: Option<&str>,
+        certificate_on_token: bool,
         pin: &Pin,
     ) -> Result<Connection, TokenError> {
-        let info = pkcs11
-            .get_token_info(slot)
-            .map_err(|error| names.error(&error))?;
-        if info.user_pin_locked() {
-            return Err(TokenError::PinLocked {
-                label: names.token_label.to_owned(),
-            });
-        }
-        if info.user_pin_final_try() {
-            tracing::warn!(
-                token = %names.token_label,
-                "the token says one more wrong PIN locks it; trying the PIN file's PIN once"
-            );
-        }
+        check_pin_state(pkcs11, slot, names)?;
         // A session that is not closed on drop: after a re-initialisation its handle
         // number may belong to another worker's new session. `close` decides.
         let session = pkcs11
             .open_ro_session_no_drop(slot)
             .map_err(|error| names.error(&error))?;
-        match Connection::prepare(pkcs11, &session, slot, names, key_label, pin) {
+        let prepared = Connection::prepare(
+            pkcs11,
+            &session,
+            slot,
+            names,
+            key_label,
+            certificate_on_token,
+            pin,
+        );
+        match prepared {
             Ok(prepared) => Ok(Connection {
                 generation,
                 slot,
@@ -216,17 +251,17 @@ impl Connection {
         slot: Slot,
         names: Names<'_>,
         key_label: Option<&str>,
+        certificate_on_token: bool,
         pin: &Pin,
     ) -> Result<Prepared, TokenError> {
-        tracing::debug!(token = %names.token_label, "logging in to the token (C_Login)");
-        match session.login_with_raw(UserType::User, &pin.to_login()) {
-            // Login is per application and token: another session of ours is logged in.
-            Ok(()) | Err(Pkcs11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-            Err(error) => return Err(names.error(&error)),
-        }
+        login(session, names, pin)?;
         let key = choose_key(find_private_keys(session, names)?, names, key_label)?;
         let (kind, method) = key_method(pkcs11, slot, &key, names)?;
-        let certificate = find_certificate(session, &key, names)?;
+        let certificate = if certificate_on_token {
+            Some(find_certificate(session, &key, names)?)
+        } else {
+            None
+        };
         Ok(Prepared {
             key,
             kind,

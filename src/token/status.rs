@@ -46,7 +46,8 @@ pub enum TokenStatus {
         #[serde(with = "time::serde::rfc3339")]
         since: OffsetDateTime,
     },
-    /// Logged in, key and certificate found: signatures are made.
+    /// Logged in, key found (and its certificate, when it is on the token): signatures
+    /// are made.
     Ready {
         token_label: String,
         key_label: String,
@@ -193,7 +194,8 @@ pub(super) struct ReadyToken {
     pub(super) key: KeyKind,
     pub(super) mechanism: &'static str,
     pub(super) slot_id: u64,
-    pub(super) certificate: Arc<[u8]>,
+    /// `None` when the configuration says the certificate is not on the token.
+    pub(super) certificate: Option<Arc<[u8]>>,
 }
 
 struct Board {

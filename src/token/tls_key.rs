@@ -30,7 +30,9 @@ pub struct TokenTlsKey {
 impl TokenTlsKey {
     /// Wraps the token's key whose certificate is `certificate_der` (the link certificate,
     /// from its file). The token need not be ready yet: until it is, handshakes fail and the
-    /// link retries.
+    /// link retries. A key with no certificate object on the token (one made by
+    /// `generate_link_key`) needs its worker started with `certificate_on_token` off
+    /// ([`link_key_config`](super::link_key_config)), or the worker waits for one.
     pub fn new(token: Token, certificate_der: &[u8]) -> Result<TokenTlsKey, TlsKeyError> {
         use der::Decode;
         let certificate = x509_cert::Certificate::from_der(certificate_der)

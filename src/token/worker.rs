@@ -14,9 +14,10 @@
 //!
 //! Owns the session and the state machine; the PKCS#11 steps are in `session.rs`.
 
+use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -107,7 +108,7 @@ impl Worker {
 
     /// Until the next periodic look: `check_interval` while connected, else
     /// `rescan_interval`.
-    fn scan_interval(&self) -> std::time::Duration {
+    fn scan_interval(&self) -> Duration {
         if self.connection.is_some() {
             self.config.check_interval
         } else {
@@ -151,7 +152,12 @@ impl Worker {
 
     fn try_connect(&mut self) -> Result<Connection, TokenError> {
         let module = self.module()?;
-        self.locate(&module)?;
+        locate(
+            &module,
+            &self.config.module,
+            self.names(),
+            self.config.rescan_interval,
+        )?;
         let pin = Pin::read(&self.config.pin_file, &self.config.token_label)?;
         let fingerprint = pin.fingerprint();
         if let Some((refused, error)) = &self.rejected_pin {
@@ -169,13 +175,14 @@ impl Worker {
         let names = self.names();
         let state = module.read();
         let pkcs11 = state.pkcs11(&self.config.module)?;
-        let slot = session::find_token(pkcs11, names)?.ok_or_else(|| self.not_found())?;
+        let slot = session::find_token(pkcs11, names)?.ok_or_else(|| not_found(names))?;
         let opened = Connection::open(
             pkcs11,
             state.generation(),
             slot,
             names,
             self.config.key_label.as_deref(),
+            self.config.certificate_on_token,
             &pin,
         );
         self.failed_generation = opened.as_ref().err().map(|_| state.generation());
@@ -190,35 +197,6 @@ impl Worker {
             Err(_) => {}
         }
         opened
-    }
-
-    /// Whether the token's label is in the slot list; if it is not, the module is
-    /// re-initialised (at most once per interval for all workers) and asked again, as some
-    /// modules (SoftHSM among them) enumerate tokens only in C_Initialize.
-    fn locate(&self, module: &Module) -> Result<(), TokenError> {
-        let names = self.names();
-        let generation = {
-            let state = module.read();
-            let pkcs11 = state.pkcs11(&self.config.module)?;
-            if session::find_token(pkcs11, names)?.is_some() {
-                return Ok(());
-            }
-            state.generation()
-        };
-        module.reinitialize(generation, self.config.rescan_interval);
-        let state = module.read();
-        let pkcs11 = state.pkcs11(&self.config.module)?;
-        match session::find_token(pkcs11, names)? {
-            Some(_) => Ok(()),
-            None => Err(self.not_found()),
-        }
-    }
-
-    fn not_found(&self) -> TokenError {
-        TokenError::Absent {
-            label: self.config.token_label.clone(),
-            reason: "not found in slot list".to_owned(),
-        }
     }
 
     /// Every rescan while ready: is the token still there, is our session still alive?
@@ -319,5 +297,40 @@ impl Worker {
             };
         }
         Err(self.board.current_error())
+    }
+}
+
+/// Whether the token's label is in the slot list of `module` (loaded from `module_path`);
+/// if it is not, the module is re-initialised (at most once per `min_spacing` for all
+/// callers in the process) and asked again, as some modules (SoftHSM among them)
+/// enumerate tokens only in C_Initialize. Also used by `keygen.rs`, which looks once.
+pub(super) fn locate(
+    module: &Module,
+    module_path: &Path,
+    names: Names<'_>,
+    min_spacing: Duration,
+) -> Result<(), TokenError> {
+    let generation = {
+        let state = module.read();
+        let pkcs11 = state.pkcs11(module_path)?;
+        if session::find_token(pkcs11, names)?.is_some() {
+            return Ok(());
+        }
+        state.generation()
+    };
+    module.reinitialize(generation, min_spacing);
+    let state = module.read();
+    let pkcs11 = state.pkcs11(module_path)?;
+    match session::find_token(pkcs11, names)? {
+        Some(_) => Ok(()),
+        None => Err(not_found(names)),
+    }
+}
+
+/// The error of a token whose label is in no slot.
+pub(super) fn not_found(names: Names<'_>) -> TokenError {
+    TokenError::Absent {
+        label: names.token_label.to_owned(),
+        reason: "not found in slot list".to_owned(),
     }
 }

@@ -7,6 +7,7 @@ mod business;
 pub mod clerk;
 mod document_list;
 mod documents;
+pub mod enrol_page;
 mod error;
 pub mod facts;
 mod listeners;

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use super::facts::BoxIdentity;
 use super::listeners::{PeerAddress, PlainListener, TlsListener};
 use super::{business, document_list, documents, registers, ApiError};
+use crate::enrolment::status::{ProvisioningStatus, ProvisioningWatch, Standing};
 use crate::store::Store;
 use crate::sync::LinkState;
 use crate::system::shutdown::Shutdown;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub identity: Arc<BoxIdentity>,
     /// The clerk pages' accounts, sessions and lockouts.
     pub clerks: Arc<super::clerk::ClerkAccess>,
+    /// Where the box stands with provincial IT (enrolment, bundle, renewal).
+    pub provisioning: ProvisioningWatch,
     token: Arc<TokenCheck>,
 }
 
@@ -80,8 +83,15 @@ impl AppState {
                 signing: None,
             }),
             clerks: Arc::new(super::clerk::ClerkAccess::new(None, false)),
+            provisioning: ProvisioningWatch::new(ProvisioningStatus::bare(Standing::Manual)),
             token: Arc::new(TokenCheck { key, expected }),
         })
+    }
+
+    /// The same state, showing the enrolment's facts from `watch`.
+    pub fn with_provisioning(mut self, watch: ProvisioningWatch) -> AppState {
+        self.provisioning = watch;
+        self
     }
 
     /// The same state, printing `organ_name` on the registers.

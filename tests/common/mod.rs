@@ -7,6 +7,7 @@
 pub mod axis;
 pub mod browser;
 pub mod clerk;
+pub mod enrolled;
 pub mod exchange;
 pub mod http;
 pub mod ocsp;
