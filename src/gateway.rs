@@ -123,6 +123,8 @@ pub struct RunOptions {
 
 /// The gateway once it is up, as `on_ready` sees it.
 pub struct Running<'a> {
+    /// Our agency code (from the file, or the enrolment).
+    pub organ_id: &'a str,
     pub store: &'a Store,
     pub link: &'a LinkState,
     /// The identity the axis link presents (replaceable: a renewed certificate).
@@ -293,6 +295,7 @@ pub async fn run_with(
     };
     let state = state.with_link(link.clone());
     on_ready(&Running {
+        organ_id: &config.gateway.organ_id,
         store: &store,
         link: &link,
         link_identity,

@@ -574,7 +574,7 @@ fn run_gateway(config_path: &Path) -> Result<(), Failure> {
         let address = listener.local_addr().ok();
         let clock = docgate::system::clock::process_clock();
         docgate::boot::run(&config, listener, shutdown, clock, |running, process| {
-            tracing::info!(address = ?address, "gateway ready");
+            tracing::info!(address = ?address, organ_id = %running.organ_id, "gateway ready");
             running.notify_systemd_within(process);
         })
         .await?;
