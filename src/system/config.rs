@@ -64,7 +64,7 @@ pub struct GatewaySection {
 }
 
 /// `[provisioning]`: the box is enrolled by provincial IT's one-time code.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisioningSection {
     /// Where the link key is made: `file` (in the state directory, 0600) or `token` (on the
@@ -78,6 +78,16 @@ pub struct ProvisioningSection {
     /// the image); the person enrolling can change it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub axis_url: Option<String>,
+}
+
+impl Default for ProvisioningSection {
+    fn default() -> Self {
+        ProvisioningSection {
+            link_key: LinkKeyPlace::default(),
+            link_key_label: default_link_key_label(),
+            axis_url: None,
+        }
+    }
 }
 
 /// Where `[provisioning]` makes the link key.
@@ -593,6 +603,23 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o077, 0, "the config holds a secret");
+    }
+
+    #[test]
+    fn init_for_enrolment_writes_a_config_that_load_accepts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let result = write_initial(&InitOptions {
+            dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:8480".parse().expect("address"),
+            organ_id: "000.00.01.H41".into(),
+            organ_name: "x".into(),
+            provisioned: true,
+        })
+        .expect("init");
+        let config = GatewayConfig::load(&result.config_path).expect("load");
+        let provisioning = config.provisioning.expect("[provisioning]");
+        assert_eq!(provisioning.link_key_label, "docgate-link");
+        assert!(config.gateway.organ_id.is_empty() && config.axis.is_none());
     }
 
     #[test]
