@@ -22,6 +22,7 @@ use crate::system::clock::SharedClock;
 use crate::system::config::GatewayConfig;
 use crate::system::provisioned::{self, Provisioned};
 use crate::system::shutdown::Shutdown;
+use crate::system::tls::LinkIdentity;
 
 /// How often a turn looks whether the enrolment on disk changed under it.
 const DISK_CHECK: Duration = Duration::from_secs(1);
@@ -186,8 +187,17 @@ async fn enrolled_turn(
         if standing == Standing::Decommissioned {
             return;
         }
-        let Some(identity) = running.link_identity.clone() else {
-            return;
+        // With the link off (lapsed, certificate expired) the keeper still runs on the
+        // generation's own identity: a fresh bundle is how a lapsed box comes back.
+        let identity = match running.link_identity.clone() {
+            Some(identity) => identity,
+            None => match keeper::certified_key(file_config, &current) {
+                Ok(certified) => LinkIdentity::new(certified),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot renew or refresh the enrolment");
+                    return;
+                }
+            },
         };
         let settings = KeeperSettings {
             state_dir,

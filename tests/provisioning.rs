@@ -254,3 +254,33 @@ fn a_code_for_another_agency_is_refused_unused_and_reset_guards_unsent_documents
     let (_, facts) = b.get_json("/api/v1/status");
     assert_eq!(facts["agency"]["organ_id"], COMMUNE_B, "{facts:#}");
 }
+
+#[test]
+fn a_lapsed_box_stops_exchanging_and_comes_back_by_itself_once_its_bundle_is_current() {
+    let dir = tempfile::tempdir().expect("dir");
+    // Year-long certificates; bundles of 30 days with 7 days' grace (the axis's defaults).
+    let axis = EnrolmentAxis::create(&dir.path().join("axis"), 31_536_000, 86_400);
+    let _axis_process = axis.start();
+    let box_a = enrolled::provisioned_box(&dir.path().join("a"));
+    let a = enrolled::start_box(&box_a);
+    enrolled::enroll_and_wait(&box_a, &a, &axis.url, &axis.code(COMMUNE_A, "UBND xã A"));
+    let connected = |process: &common::GatewayProcess| link_of(process)["connected"] == true;
+    assert!(wait_for(Duration::from_secs(30), || connected(&a).then_some(())).is_some());
+
+    // 40 days on by the box's clock: past the bundle's expiry and its grace.
+    std::fs::write(enrolled::clock_file(&box_a), "3456000").expect("clock");
+    let off = wait_for(Duration::from_secs(30), || {
+        (link_of(&a)["configured"] == false).then_some(())
+    });
+    assert!(off.is_some(), "a lapsed box keeps its link off");
+
+    // The keeper still runs in the lapsed turn: once the bundle is current again (here the
+    // clock returns; in the field a fresh bundle arrives) the link comes back unaided.
+    std::fs::write(enrolled::clock_file(&box_a), "0").expect("clock");
+    let back = wait_for(Duration::from_secs(30), || connected(&a).then_some(()));
+    assert!(
+        back.is_some(),
+        "the box came back by itself: {:#}",
+        link_of(&a)
+    );
+}

@@ -94,7 +94,7 @@ impl OwnWrites {
 
 /// Why a renewal or a refresh failed (reported on the status page, retried).
 #[derive(Debug, thiserror::Error)]
-enum KeepError {
+pub enum KeepError {
     #[error("{0}")]
     Axis(#[from] EnrolClientError),
     #[error("{0}")]
@@ -107,6 +107,29 @@ enum KeepError {
     Bundle(#[from] crate::provisioning::bundle::BundleError),
     #[error("the renewed certificate cannot be used: {0}")]
     Certificate(String),
+}
+
+/// The certificate and key a generation on disk presents (the key in its file, or on the
+/// `[signing]` token of `file_config`): the link's identity, and the keeper's own when the
+/// link is off (a lapsed box must still fetch a fresh bundle).
+pub fn certified_key(
+    file_config: &GatewayConfig,
+    current: &Provisioned,
+) -> Result<rustls::sign::CertifiedKey, KeepError> {
+    let unusable = |error: &dyn std::fmt::Display| KeepError::Certificate(error.to_string());
+    match &current.link_key {
+        LinkKey::File(key) => LinkIdentity::from_files(&current.certificate_path(), key)
+            .map_err(|error| unusable(&error)),
+        LinkKey::Token(label) => {
+            let chain = crate::system::tls::load_certificates(&current.certificate_path())
+                .map_err(|error| unusable(&error))?;
+            let first = chain
+                .first()
+                .ok_or_else(|| unusable(&"the certificate file is empty"))?;
+            let key = link_key::token_tls_key(file_config, label, first)?;
+            Ok(rustls::sign::CertifiedKey::new(chain, key.key))
+        }
+    }
 }
 
 /// The status facts an enrolment gives at `now`.
@@ -343,25 +366,11 @@ impl Keeper {
         Ok(renewed)
     }
 
-    /// The certificate and key the link presents, from a generation on disk.
     fn certified_key(
         &self,
         current: &Provisioned,
     ) -> Result<rustls::sign::CertifiedKey, KeepError> {
-        let unusable = |error: &dyn std::fmt::Display| KeepError::Certificate(error.to_string());
-        match &current.link_key {
-            LinkKey::File(key) => LinkIdentity::from_files(&current.certificate_path(), key)
-                .map_err(|error| unusable(&error)),
-            LinkKey::Token(label) => {
-                let chain = crate::system::tls::load_certificates(&current.certificate_path())
-                    .map_err(|error| unusable(&error))?;
-                let first = chain
-                    .first()
-                    .ok_or_else(|| unusable(&"the certificate file is empty"))?;
-                let key = link_key::token_tls_key(&self.settings.file_config, label, first)?;
-                Ok(rustls::sign::CertifiedKey::new(chain, key.key))
-            }
-        }
+        certified_key(&self.settings.file_config, current)
     }
 
     fn client(&self) -> Result<&EnrolledClient, KeepError> {
