@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use super::axis_config::AxisSection;
+pub use super::provisioning_config::{LinkKeyPlace, ProvisioningSection};
 pub use super::register_config::RegisterSection;
 pub use super::signing_config::SigningSection;
 
@@ -61,46 +62,6 @@ pub struct GatewaySection {
     /// (test systems use codes such as `vxp.saas.03`).
     #[serde(default)]
     pub extra_agency_codes: Vec<String>,
-}
-
-/// `[provisioning]`: the box is enrolled by provincial IT's one-time code.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ProvisioningSection {
-    /// Where the link key is made: `file` (in the state directory, 0600) or `token` (on the
-    /// `[signing]` token, never leaving it).
-    #[serde(default)]
-    pub link_key: LinkKeyPlace,
-    /// The label of the link key on the token (`link_key = "token"`).
-    #[serde(default = "default_link_key_label")]
-    pub link_key_label: String,
-    /// The axis address the status page's form proposes (provincial IT may pre-set it in
-    /// the image); the person enrolling can change it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub axis_url: Option<String>,
-}
-
-impl Default for ProvisioningSection {
-    fn default() -> Self {
-        ProvisioningSection {
-            link_key: LinkKeyPlace::default(),
-            link_key_label: default_link_key_label(),
-            axis_url: None,
-        }
-    }
-}
-
-/// Where `[provisioning]` makes the link key.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkKeyPlace {
-    #[default]
-    File,
-    Token,
-}
-
-fn default_link_key_label() -> String {
-    "docgate-link".into()
 }
 
 /// `[api]`: the local API on the office LAN.
@@ -268,7 +229,7 @@ impl GatewayConfig {
             fix,
         };
         match &self.provisioning {
-            Some(provisioning) => self.validate_provisioned(path, provisioning)?,
+            Some(provisioning) => provisioning.validate(path, self)?,
             None => self.validate_identity(path)?,
         }
         match (&self.api.token, &self.api.token_file) {
@@ -373,52 +334,6 @@ impl GatewayConfig {
                 "is empty".into(),
                 "write the agency's name as it appears on its documents",
             ));
-        }
-        Ok(())
-    }
-
-    /// With `[provisioning]`: the enrolment says who the box is, so the file must not.
-    fn validate_provisioned(
-        &self,
-        path: &Path,
-        provisioning: &ProvisioningSection,
-    ) -> Result<(), ConfigError> {
-        let set_by_enrolment = |key| {
-            ConfigError::Invalid {
-            path: path.to_path_buf(),
-            key,
-            problem: "is set although [provisioning] is".into(),
-            fix: "remove it: the enrolment sets it (or remove [provisioning] to configure the box by hand)",
-        }
-        };
-        if !self.gateway.organ_id.is_empty() {
-            return Err(set_by_enrolment("gateway.organ_id"));
-        }
-        if !self.gateway.organ_name.is_empty() {
-            return Err(set_by_enrolment("gateway.organ_name"));
-        }
-        if self.axis.is_some() {
-            return Err(set_by_enrolment("axis"));
-        }
-        let token_named = self
-            .signing
-            .as_ref()
-            .is_some_and(|signing| signing.token_label.is_some());
-        if provisioning.link_key == LinkKeyPlace::Token && !token_named {
-            return Err(ConfigError::Invalid {
-                path: path.to_path_buf(),
-                key: "provisioning.link_key",
-                problem: "is \"token\", but [signing] names no token".into(),
-                fix: "set token_label, token_module and token_pin_file in [signing], or use link_key = \"file\"",
-            });
-        }
-        if provisioning.link_key_label.trim().is_empty() {
-            return Err(ConfigError::Invalid {
-                path: path.to_path_buf(),
-                key: "provisioning.link_key_label",
-                problem: "is empty".into(),
-                fix: "leave it out (docgate-link) or name the key",
-            });
         }
         Ok(())
     }

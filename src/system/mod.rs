@@ -12,6 +12,7 @@ pub mod heartbeat;
 pub mod lan_tls;
 pub mod logging;
 pub mod provisioned;
+mod provisioning_config;
 mod register_config;
 pub mod shutdown;
 mod signing_config;
