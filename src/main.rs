@@ -557,13 +557,17 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 fn run_gateway(config_path: &Path) -> Result<(), Failure> {
     let config = GatewayConfig::load(config_path).map_err(bad_config)?;
     runtime()?.block_on(async {
-        let listener = gateway::bind(&config).await?;
+        let address = config.api.listen;
+        let listener = std::net::TcpListener::bind(address)
+            .map_err(|source| gateway::GatewayError::Listen { address, source })?;
         let shutdown = Shutdown::new();
         shutdown.trigger_on_signals();
         let address = listener.local_addr().ok();
-        gateway::run(&config, listener, shutdown, |running| {
+        let clock: docgate::system::clock::SharedClock =
+            std::sync::Arc::new(docgate::system::clock::SystemClock);
+        docgate::boot::run(&config, listener, shutdown, clock, |running, process| {
             tracing::info!(address = ?address, organ_id = %config.gateway.organ_id, "gateway ready");
-            running.notify_systemd();
+            running.notify_systemd_within(process);
         })
         .await?;
         Ok(())

@@ -10,6 +10,7 @@ pub mod clerk;
 pub mod exchange;
 pub mod http;
 pub mod ocsp;
+pub mod provisioning;
 pub mod proxy;
 pub mod registers;
 pub mod signing;
