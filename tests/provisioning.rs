@@ -37,8 +37,8 @@ fn fresh_boxes_enrol_with_codes_and_exchange_a_document() {
     let dir = tempfile::tempdir().expect("dir");
     let axis = EnrolmentAxis::create(&dir.path().join("axis"), 86_400, 3_600);
     let _axis_process = axis.start();
-    let box_a = enrolled::provisioned_box(&dir.path().join("a"));
-    let box_b = enrolled::provisioned_box(&dir.path().join("b"));
+    let box_a = enrolled::provisioned_box(&dir.path().join("a"), None);
+    let box_b = enrolled::provisioned_box(&dir.path().join("b"), None);
     let a = enrolled::start_box(&box_a);
     let b = enrolled::start_box(&box_b);
     assert_eq!(enrolled::health(&a), 503, "not provisioned yet");
@@ -94,7 +94,7 @@ fn the_link_certificate_is_renewed_before_expiry_without_a_gap_in_the_link() {
     let dir = tempfile::tempdir().expect("dir");
     let axis = EnrolmentAxis::create(&dir.path().join("axis"), 3_600, 1_200);
     let axis_process = axis.start();
-    let box_a = enrolled::provisioned_box(&dir.path().join("a"));
+    let box_a = enrolled::provisioned_box(&dir.path().join("a"), None);
     let a = enrolled::start_box(&box_a);
     enrolled::enroll_and_wait(&box_a, &a, &axis.url, &axis.code(COMMUNE_A, "UBND xã A"));
     let before = std::fs::read_to_string(box_a.state_dir().join("provisioning/current/link.pem"))
@@ -156,7 +156,7 @@ fn a_box_offline_past_its_certificate_recovers_by_re_enrolment_with_its_queue_in
     // Certificates of 20 s, renewed in their last 5 s: the axis goes away before then.
     let axis = EnrolmentAxis::create(&dir.path().join("axis"), 20, 5);
     let mut axis_process = axis.start();
-    let box_a = enrolled::provisioned_box(&dir.path().join("a"));
+    let box_a = enrolled::provisioned_box(&dir.path().join("a"), None);
     let a = enrolled::start_box(&box_a);
     enrolled::enroll_and_wait(&box_a, &a, &axis.url, &axis.code(COMMUNE_A, "UBND xã A"));
     let enrolled_at = Instant::now();
@@ -201,7 +201,7 @@ fn a_code_for_another_agency_is_refused_unused_and_reset_guards_unsent_documents
     let dir = tempfile::tempdir().expect("dir");
     let axis = EnrolmentAxis::create(&dir.path().join("axis"), 86_400, 3_600);
     let mut axis_process = axis.start();
-    let box_a = enrolled::provisioned_box(&dir.path().join("a"));
+    let box_a = enrolled::provisioned_box(&dir.path().join("a"), None);
     let mut a = enrolled::start_box(&box_a);
     enrolled::enroll_and_wait(&box_a, &a, &axis.url, &axis.code(COMMUNE_A, "UBND xã A"));
 
@@ -261,7 +261,7 @@ fn a_lapsed_box_stops_exchanging_and_comes_back_by_itself_once_its_bundle_is_cur
     // Year-long certificates; bundles of 30 days with 7 days' grace (the axis's defaults).
     let axis = EnrolmentAxis::create(&dir.path().join("axis"), 31_536_000, 86_400);
     let _axis_process = axis.start();
-    let box_a = enrolled::provisioned_box(&dir.path().join("a"));
+    let box_a = enrolled::provisioned_box(&dir.path().join("a"), None);
     let a = enrolled::start_box(&box_a);
     enrolled::enroll_and_wait(&box_a, &a, &axis.url, &axis.code(COMMUNE_A, "UBND xã A"));
     let connected = |process: &common::GatewayProcess| link_of(process)["connected"] == true;

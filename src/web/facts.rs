@@ -5,13 +5,15 @@
 //! document's content, so they may be shown to anyone on the LAN. The token's own state
 //! (present and logged in, absent, PIN refused) comes from the sealer, which copies its
 //! token worker's board into the link's seal watch every second: no PKCS#11 call here.
-//! The agency directory's size and age come from its one-row refresh record. Each check
-//! ends in a [`Finding`] (`checks.rs` decides which, `findings.rs` and
-//! `token_findings.rs` word it in English and Vietnamese), and becomes a [`Check`] with a
-//! stable `kind` and a plain next step.
+//! The agency directory's size and age come from its one-row refresh record; the
+//! enrolment's facts (standing, bundle, link certificate, renewals) from the keeper's
+//! `ProvisioningWatch`. Each check ends in a [`Finding`] (`checks.rs` decides which,
+//! `findings.rs`, `token_findings.rs` and `provisioning_findings.rs` word it in English
+//! and Vietnamese), and becomes a [`Check`] with a stable `kind` and a plain next step.
 
 mod checks;
 mod findings;
+mod provisioning_findings;
 mod token_findings;
 
 use std::path::PathBuf;
@@ -19,9 +21,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-pub use findings::{Finding, Text, TokenFinding};
+pub use findings::{Finding, ProvisioningFinding, Text, TokenFinding};
 
 use super::AppState;
+use crate::enrolment::status::ProvisioningStatus;
 use crate::store::QueueCounts;
 use crate::sync::{LinkSnapshot, TokenReport, TsaContact};
 use crate::system::certificates::{self, CertificateValidity, WatchedCertificate};
@@ -104,7 +107,8 @@ pub enum Severity {
 /// One health check: what, how bad, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// `store`, `config`, `link`, `token`, `certificate`, `disk`, `clock`, `tsa`.
+    /// `store`, `config`, `link`, `token`, `certificate`, `disk`, `clock`, `tsa`,
+    /// `directory`, `provisioning`.
     pub component: &'static str,
     /// A stable key of what was found (`link_down`, `certificate_expiring`, …).
     pub kind: &'static str,
@@ -199,6 +203,9 @@ pub struct StatusFacts {
     pub directory: DirectoryFacts,
     pub certificates: Vec<CertificateValidity>,
     pub disk: Disk,
+    /// Where the box stands with provincial IT: its enrolment, bundle and link
+    /// certificate (`{"standing": "manual"}` for a box configured by hand).
+    pub provisioning: ProvisioningStatus,
     pub checks: Vec<Check>,
 }
 
@@ -266,6 +273,8 @@ pub async fn gather(state: &AppState) -> StatusFacts {
     findings.push(checks::disk(usage, state.intake.disk_quota_bytes));
     findings.push(checks::clock(now, newest.as_deref()));
     findings.extend(checks::directory(&link, &directory));
+    let provisioning = state.provisioning.snapshot();
+    findings.extend(checks::provisioning(&provisioning));
     let queues = counts.unwrap_or_default();
     let oldest_waiting_secs = queues
         .oldest_waiting_since
@@ -303,6 +312,7 @@ pub async fn gather(state: &AppState) -> StatusFacts {
         directory,
         certificates,
         disk: checks::disk_use(usage, state.intake.disk_quota_bytes),
+        provisioning,
         checks: findings.into_iter().map(Check::from).collect(),
     }
 }

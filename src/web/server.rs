@@ -227,18 +227,30 @@ pub async fn serve(
     drain_timeout: Duration,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> std::io::Result<()> {
+    serve_app(listener, router(state), shutdown, drain_timeout, tls).await
+}
+
+/// Serves `app` as [`serve`] does (the "not provisioned" page shares the listeners and the
+/// drain).
+pub(crate) async fn serve_app(
+    listener: TcpListener,
+    app: Router,
+    shutdown: Shutdown,
+    drain_timeout: Duration,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> std::io::Result<()> {
     match tls {
         Some(config) => {
             let listener = TlsListener::new(listener, config)?;
-            serve_on(listener, state, shutdown, drain_timeout).await
+            serve_on(listener, app, shutdown, drain_timeout).await
         }
-        None => serve_on(PlainListener(listener), state, shutdown, drain_timeout).await,
+        None => serve_on(PlainListener(listener), app, shutdown, drain_timeout).await,
     }
 }
 
 async fn serve_on<L>(
     listener: L,
-    state: AppState,
+    app: Router,
     shutdown: Shutdown,
     drain_timeout: Duration,
 ) -> std::io::Result<()>
@@ -246,15 +258,14 @@ where
     L: axum::serve::Listener<Addr = std::net::SocketAddr>,
     PeerAddress: for<'a> Connected<IncomingStream<'a, L>>,
 {
-    let app = router(state);
     let signal = shutdown.clone();
     // The peer address reaches the handlers (the clerk login's lockout counts by address).
     let app = app.into_make_service_with_connect_info::<PeerAddress>();
     let server =
         axum::serve(listener, app).with_graceful_shutdown(async move { signal.wait().await });
-    let server = tokio::spawn(async move { server.await });
+    let mut server = tokio::spawn(async move { server.await });
     shutdown.wait().await;
-    match tokio::time::timeout(drain_timeout, server).await {
+    match tokio::time::timeout(drain_timeout, &mut server).await {
         Ok(Ok(result)) => result,
         Ok(Err(_)) => Err(std::io::Error::other("the HTTP server task failed")),
         Err(_) => {
@@ -262,6 +273,9 @@ where
                 seconds = drain_timeout.as_secs(),
                 "requests still in flight after the shutdown timeout; closing anyway"
             );
+            // Stops accepting at once: the listener's socket may be served next by another
+            // turn of the same process (`boot`).
+            server.abort();
             Ok(())
         }
     }

@@ -4,23 +4,30 @@
 //! and states only, never a document's content — so it needs no login. Every problem is
 //! shown with its next step in the page's language (the checks' findings are worded in
 //! both; the variable parts, such as an error text from the network, stay as they are).
-//! Built with `maud`, which escapes every value it interpolates.
+//! The enrolment with provincial IT has its section (`provisioning.rs`). Built with
+//! `maud`, which escapes every value it interpolates, and served with a policy that lets
+//! nothing run but its own stylesheet ([`secure_page`], shared with the "not provisioned"
+//! page).
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
+use self::provisioning::{provisioning_section, standing_words};
 use super::facts::{self, Check, Severity, StatusFacts, Text};
 use super::AppState;
+use crate::enrolment::status::Standing;
 use crate::sync::TokenPresence;
+
+mod provisioning;
 
 /// Seconds between automatic refreshes.
 const REFRESH_SECS: u32 = 30;
 
 /// The stylesheet: fixed text, no value from a document.
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 * { box-sizing: border-box; }
 body { font-family: system-ui, "Segoe UI", Roboto, Arial, sans-serif; margin: 0; padding: 12px;
        max-width: 860px; margin: 0 auto; color: #111; background: #f6f6f6; font-size: 16px; }
@@ -62,13 +69,43 @@ pub async fn page(State(state): State<AppState>, Query(query): Query<PageQuery>)
     };
     let facts = facts::gather(&state).await;
     let mut response = render(&facts, lang).into_string().into_response();
-    let headers = response.headers_mut();
+    secure_page(response.headers_mut(), STYLE);
+    response
+}
+
+/// The headers of the public pages (this one and the "not provisioned" page): HTML whose
+/// only inline code is its stylesheet `style` (allowed by its hash, so no script can
+/// run), that nothing may frame or cache, and that leaks nothing through the Referer.
+pub(crate) fn secure_page(headers: &mut HeaderMap, style: &str) {
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    let policy = HeaderValue::from_str(&content_security_policy(style)).unwrap_or(
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Same-origin only: a form post keeps its `Origin`, other sites learn nothing.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+}
+
+/// Nothing but the inline stylesheet `style` and forms posted to this box.
+fn content_security_policy(style: &str) -> String {
+    use base64::Engine as _;
+    let digest = ring::digest::digest(&ring::digest::SHA256, style.as_bytes());
+    let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
 }
 
 /// One phrase in both languages.
@@ -135,6 +172,7 @@ pub fn render(facts: &StatusFacts, lang: Lang) -> Markup {
                 (queues_section(facts, lang))
                 (seal_section(facts, lang))
                 (certificates_section(facts, lang))
+                (provisioning_section(facts, lang))
                 (box_section(facts, lang))
                 nav {
                     a href="?lang=vi" { "Tiếng Việt" } " · " a href="?lang=en" { "English" }
@@ -161,6 +199,7 @@ fn component_name(lang: Lang, component: &str) -> &'static str {
         "clock" => t(lang, "Đồng hồ", "Clock"),
         "tsa" => t(lang, "Dịch vụ cấp dấu thời gian", "Timestamp authority"),
         "directory" => t(lang, "Danh bạ cơ quan", "Agency directory"),
+        "provisioning" => t(lang, "Cấp phép kết nối trục", "Enrolment"),
         _ => t(lang, "Khác", "Other"),
     }
 }
@@ -408,6 +447,10 @@ fn box_section(facts: &StatusFacts, lang: Lang) -> Markup {
             dl {
                 dt { (t(lang, "Dung lượng", "Storage")) }
                 dd { (disk.percent) "% " (t(lang, "của hạn mức", "of the quota")) " (" (disk.used_bytes / 1_048_576) " / " (disk.quota_bytes / 1_048_576) " MiB)" }
+                @if facts.provisioning.standing == Standing::Manual {
+                    dt { (t(lang, "Cấp phép", "Enrolment")) }
+                    dd id="standing" { (standing_words(Standing::Manual, lang).1) }
+                }
                 dt { (t(lang, "Giờ hệ thống", "Clock")) } dd { (facts.now) }
                 dt { (t(lang, "Phiên bản", "Version")) } dd { (facts.version) }
                 dt { (t(lang, "Đã chạy", "Up for")) } dd { (age(lang, facts.uptime_secs)) }

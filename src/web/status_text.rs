@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 /// The facts as readable lines: a headline, the link, the queues, the seal, certificates,
-/// disk, then every check that is not ok with what to do.
+/// the enrolment, disk, then every check that is not ok with what to do.
 pub fn render(facts: &Value) -> String {
     let mut lines = Vec::new();
     let text = |value: &Value| value.as_str().unwrap_or("?").to_string();
@@ -62,6 +62,7 @@ pub fn render(facts: &Value) -> String {
             text(&certificate["state"]),
         ));
     }
+    lines.extend(provisioning_lines(&facts["provisioning"]));
     let disk = &facts["disk"];
     lines.push(format!(
         "disk: {} of {} ({}%)",
@@ -153,6 +154,54 @@ fn tsa_line(seal: &Value) -> String {
     }
 }
 
+/// The enrolment: one line for a box configured by hand (none from a daemon too old to
+/// say), else its standing and agency, the bundle, the link certificate, the keeper's last
+/// renewal and bundle check, and its last failure.
+fn provisioning_lines(provisioning: &Value) -> Vec<String> {
+    let Some(standing) = provisioning["standing"].as_str() else {
+        return Vec::new();
+    };
+    if standing == "manual" {
+        return vec!["provisioning: configured by hand (not enrolled)".into()];
+    }
+    let text = |key: &str| provisioning[key].as_str().unwrap_or("—").to_string();
+    let agency = provisioning["agency_code"]
+        .as_str()
+        .map(|code| format!(" as {code}"))
+        .unwrap_or_default();
+    let mut lines = vec![format!(
+        "provisioning: {}{agency}",
+        standing.replace('_', " ")
+    )];
+    if provisioning["bundle_expires_at"].is_string() {
+        let serial = provisioning["bundle_serial"]
+            .as_u64()
+            .map(|serial| format!(" #{serial}"))
+            .unwrap_or_default();
+        let grace = match standing {
+            "in_grace" | "lapsed" => format!("; grace until {}", text("grace_ends_at")),
+            _ => String::new(),
+        };
+        lines.push(format!(
+            "configuration bundle{serial}: valid until {}{grace}; last checked {}",
+            text("bundle_expires_at"),
+            text("last_bundle_check_at"),
+        ));
+    }
+    if provisioning["certificate_not_after"].is_string() {
+        lines.push(format!(
+            "link certificate: expires {}; renewed from {}; last renewal {}",
+            text("certificate_not_after"),
+            text("renew_from"),
+            text("last_renewal_at"),
+        ));
+    }
+    if let Some(error) = provisioning["last_error"].as_str() {
+        lines.push(format!("provisioning error: {error}"));
+    }
+    lines
+}
+
 /// `3 d 4 h`, `5 h 2 min`, `42 s`.
 fn duration(seconds: i64) -> String {
     let seconds = seconds.max(0);
@@ -229,6 +278,33 @@ mod tests {
         assert!(text.contains("FAILING: the axis is unreachable"), "{text}");
         assert!(text.contains("warning: expires in 10 days"), "{text}");
         assert!(any_failing(&facts));
+    }
+
+    #[test]
+    fn the_enrolment_is_one_line_by_hand_and_its_dates_once_enrolled() {
+        assert_eq!(
+            provisioning_lines(&json!({"standing": "manual"})),
+            ["provisioning: configured by hand (not enrolled)"]
+        );
+        assert!(
+            provisioning_lines(&Value::Null).is_empty(),
+            "an older daemon"
+        );
+        let enrolled = json!({
+            "standing": "in_grace", "agency_code": "000.01.20.H41", "bundle_serial": 4,
+            "bundle_expires_at": "2026-11-20T00:00:00Z", "grace_ends_at": "2026-11-27T00:00:00Z",
+            "certificate_not_after": "2027-01-01T00:00:00Z", "renew_from": "2026-12-01T00:00:00Z",
+            "last_bundle_check_at": "2026-11-22T07:00:00Z", "last_error": "cannot reach the axis",
+        });
+        assert_eq!(
+            provisioning_lines(&enrolled),
+            [
+                "provisioning: in grace as 000.01.20.H41",
+                "configuration bundle #4: valid until 2026-11-20T00:00:00Z; grace until 2026-11-27T00:00:00Z; last checked 2026-11-22T07:00:00Z",
+                "link certificate: expires 2027-01-01T00:00:00Z; renewed from 2026-12-01T00:00:00Z; last renewal —",
+                "provisioning error: cannot reach the axis",
+            ]
+        );
     }
 
     #[test]

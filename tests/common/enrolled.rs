@@ -81,20 +81,30 @@ impl EnrolmentAxis {
     }
 }
 
-/// A gateway directory whose configuration has `[provisioning]` and no agency or axis.
-pub fn provisioned_box(dir: &Path) -> GatewayDir {
-    let gateway = GatewayDir::init(dir, &[]);
+/// A box from the factory: `docgate config init --provisioned` (no agency, no `[axis]`),
+/// with `[provisioning] axis_url` set to `axis_url` when given.
+pub fn provisioned_box(dir: &Path, axis_url: Option<&str>) -> GatewayDir {
+    let gateway = GatewayDir::init_with(dir, &["--provisioned"], &[]);
     let text = std::fs::read_to_string(&gateway.config).expect("config");
-    let kept: Vec<&str> = text
-        .lines()
-        .filter(|line| !line.starts_with("organ_id =") && !line.starts_with("organ_name ="))
-        .collect();
-    std::fs::write(
-        &gateway.config,
-        format!("{}\n\n[provisioning]\n", kept.join("\n")),
-    )
-    .expect("config");
+    assert!(
+        !text.contains("organ_id =") && !text.contains("[axis]"),
+        "a provisioned configuration names no agency and no axis: {text}"
+    );
+    if let Some(axis_url) = axis_url {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let section = lines
+            .iter()
+            .position(|line| line.trim() == "[provisioning]")
+            .unwrap_or_else(|| panic!("no [provisioning] in {text}"));
+        lines.insert(section + 1, format!("axis_url = \"{axis_url}\""));
+        std::fs::write(&gateway.config, lines.join("\n") + "\n").expect("config");
+    }
     gateway
+}
+
+/// Where the box's enrolment is written (`<state>/provisioning`).
+pub fn provisioning_dir(gateway: &GatewayDir) -> PathBuf {
+    gateway.state_dir().join("provisioning")
 }
 
 /// The file the box's clock offset is read from (fault injection), under `dir`.
@@ -170,7 +180,7 @@ pub fn enroll_and_wait(gateway: &GatewayDir, process: &GatewayProcess, axis_url:
 
 /// The generation the box's enrolment is at on disk.
 pub fn generation(gateway: &GatewayDir) -> Option<u64> {
-    std::fs::read_link(gateway.state_dir().join("provisioning/current"))
+    std::fs::read_link(provisioning_dir(gateway).join("current"))
         .ok()?
         .file_name()?
         .to_str()?

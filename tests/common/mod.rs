@@ -44,9 +44,16 @@ impl GatewayDir {
     /// `docgate config init` in `dir` with a free loopback port; each `(key, value)` of
     /// `overrides` replaces the line `key = ...` of the written file.
     pub fn init(dir: &Path, overrides: &[(&str, &str)]) -> GatewayDir {
+        GatewayDir::init_with(dir, &[], overrides)
+    }
+
+    /// Like [`Self::init`], with extra `config init` arguments (e.g. `--provisioned`).
+    pub fn init_with(dir: &Path, init_args: &[&str], overrides: &[(&str, &str)]) -> GatewayDir {
         let port = free_port();
         let output = docgate()
-            .args(["config", "init", "--dir"])
+            .args(["config", "init"])
+            .args(init_args)
+            .arg("--dir")
             .arg(dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .output()

@@ -157,21 +157,31 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-fn is_same_origin(headers: &HeaderMap) -> bool {
+/// Whether a browser's request comes from a page of this box: `Sec-Fetch-Site` when the
+/// browser sends it, else `Origin` (or, without one, the `Referer`) must name the `Host`.
+/// A request with none of them (a script, curl) passes: the CSRF token still guards it.
+pub(crate) fn is_same_origin(headers: &HeaderMap) -> bool {
     let text = |name| headers.get(name).and_then(|value| value.to_str().ok());
     // A browser's own word first: scripts cannot set `Sec-Fetch-*`, and it is there even
     // when the referrer policy makes the `Origin` of a form post `null`.
     if let Some(site) = text("sec-fetch-site") {
         return site == "same-origin" || site == "none";
     }
-    match (text("origin"), text("host")) {
-        (Some(origin), Some(host)) => {
-            origin.strip_prefix("http://") == Some(host)
-                || origin.strip_prefix("https://") == Some(host)
-        }
-        (Some(_), None) => false,
-        (None, _) => true,
+    let host = text("host");
+    let names_host = |url: &str| host.is_some_and(|host| authority_of(url) == Some(host));
+    match (text("origin"), text("referer")) {
+        (Some(origin), _) => names_host(origin),
+        (None, Some(referer)) => names_host(referer),
+        (None, None) => true,
     }
+}
+
+/// `host[:port]` of an `http://` or `https://` URL (`null` and other schemes: none).
+fn authority_of(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    rest.split(['/', '?', '#']).next()
 }
 
 fn forbidden(message: &str) -> Response {
@@ -455,6 +465,27 @@ mod tests {
             "origin",
             "http://192.168.1.5:8480"
         )])));
+        assert!(!is_same_origin(&headers(&[
+            ("host", "192.168.1.5:8480"),
+            ("origin", "null"),
+        ])));
+        assert!(is_same_origin(&headers(&[
+            ("host", "192.168.1.5:8443"),
+            ("origin", "https://192.168.1.5:8443"),
+        ])));
+        // Without `Origin`, the `Referer` decides when it is there.
+        assert!(is_same_origin(&headers(&[
+            ("host", "192.168.1.5:8480"),
+            ("referer", "http://192.168.1.5:8480/status?lang=en"),
+        ])));
+        assert!(!is_same_origin(&headers(&[
+            ("host", "192.168.1.5:8480"),
+            ("referer", "http://192.168.1.5:8480.evil.example/"),
+        ])));
+        assert!(!is_same_origin(&headers(&[
+            ("host", "192.168.1.5:8480"),
+            ("referer", "http://evil.example/?192.168.1.5:8480"),
+        ])));
     }
 
     #[test]

@@ -24,7 +24,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
+pub(crate) use auth::{cookie_value, is_same_origin};
 pub use auth::{ClerkAccess, LOGIN_COOKIE, SESSION_COOKIE};
+pub(crate) use session::random_token;
 
 use super::AppState;
 

@@ -1,6 +1,7 @@
 //! The health checks: each looks at one gathered fact (the store's answer, the
 //! configuration file as it is on disk now, the link, the token, the seal and the
-//! timestamp authority as the sealer saw them, a certificate, the disk, the clock) and
+//! timestamp authority as the sealer saw them, a certificate, the disk, the clock, the
+//! enrolment as the keeper last saw it) and
 //! says which [`Finding`] holds. Pure apart from re-reading the configuration file; words
 //! nothing itself (`findings.rs` and `token_findings.rs` do).
 
@@ -8,8 +9,9 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
-use super::findings::TokenFinding;
+use super::findings::{ProvisioningFinding, TokenFinding};
 use super::{DirectoryFacts, Disk, Finding, SigningIdentity, TsaFacts};
+use crate::enrolment::status::{ProvisioningStatus, Standing};
 use crate::store::{DirectoryRefresh, QueueCounts, StorageUsage};
 use crate::sync::{LinkSnapshot, TokenPresence, TokenReport, TsaContact};
 use crate::system::certificates::CertificateValidity;
@@ -60,6 +62,42 @@ pub(super) fn directory(link: &LinkSnapshot, directory: &DirectoryFacts) -> Opti
         refreshed_at: directory.refreshed_at.clone().unwrap_or_default(),
         days: age / 86_400,
     })
+}
+
+/// With `[provisioning]`: the box's standing with provincial IT, and, once enrolled, the
+/// keeper's last failed renewal or bundle check. Nothing for a box configured by hand, so
+/// its usual list of checks stays as it is.
+pub(super) fn provisioning(status: &ProvisioningStatus) -> Vec<Finding> {
+    let known = |value: &Option<String>| value.clone().unwrap_or_else(|| "an unknown date".into());
+    let standing = match status.standing {
+        Standing::Manual => return Vec::new(),
+        Standing::NotProvisioned => ProvisioningFinding::NotProvisioned,
+        Standing::Enrolled => ProvisioningFinding::Enrolled {
+            agency_code: status.agency_code.clone().unwrap_or_default(),
+            bundle_expires_at: known(&status.bundle_expires_at),
+        },
+        Standing::InGrace => ProvisioningFinding::InGrace {
+            expired_at: known(&status.bundle_expires_at),
+            grace_ends_at: known(&status.grace_ends_at),
+        },
+        Standing::Lapsed => ProvisioningFinding::Lapsed {
+            expired_at: known(&status.bundle_expires_at),
+            grace_ended_at: known(&status.grace_ends_at),
+        },
+        Standing::CertificateExpired => ProvisioningFinding::CertificateExpired {
+            not_after: known(&status.certificate_not_after),
+        },
+        Standing::Decommissioned => ProvisioningFinding::Decommissioned,
+    };
+    let mut findings = vec![Finding::Provisioning(standing)];
+    if status.standing != Standing::NotProvisioned {
+        if let Some(error) = &status.last_error {
+            findings.push(Finding::Provisioning(ProvisioningFinding::LastFailed {
+                error: error.clone(),
+            }));
+        }
+    }
+    findings
 }
 
 pub(super) fn store(counts: &Result<QueueCounts, String>) -> Finding {
@@ -390,6 +428,86 @@ mod tests {
         );
         assert_eq!(directory(&link, &directory_facts(None, now)), None);
         assert_eq!(directory(&LinkSnapshot::default(), &stale), None);
+    }
+
+    #[test]
+    fn the_provisioning_check_follows_the_standing_and_the_last_failure() {
+        let enrolled = ProvisioningStatus {
+            agency_code: Some("000.01.20.H41".into()),
+            bundle_expires_at: Some("2026-11-20T00:00:00Z".into()),
+            grace_ends_at: Some("2026-11-27T00:00:00Z".into()),
+            certificate_not_after: Some("2026-12-20T00:00:00Z".into()),
+            ..ProvisioningStatus::bare(Standing::Enrolled)
+        };
+        let judge = |standing, last_error: Option<&str>| {
+            let status = ProvisioningStatus {
+                standing,
+                last_error: last_error.map(str::to_owned),
+                ..enrolled.clone()
+            };
+            provisioning(&status)
+                .iter()
+                .map(|finding| (finding.component(), finding.kind(), finding.severity()))
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            provisioning(&ProvisioningStatus::bare(Standing::Manual)).is_empty(),
+            "nothing for a box configured by hand"
+        );
+        assert_eq!(
+            judge(Standing::Enrolled, None),
+            [("provisioning", "provisioning_enrolled", Severity::Ok)]
+        );
+        assert_eq!(
+            judge(Standing::InGrace, None),
+            [("provisioning", "bundle_in_grace", Severity::Warning)]
+        );
+        assert_eq!(
+            judge(Standing::Lapsed, None),
+            [("provisioning", "bundle_lapsed", Severity::Failing)]
+        );
+        assert_eq!(
+            judge(Standing::CertificateExpired, None),
+            [(
+                "provisioning",
+                "link_certificate_expired",
+                Severity::Failing
+            )]
+        );
+        assert_eq!(
+            judge(Standing::Decommissioned, None),
+            [("provisioning", "decommissioned", Severity::Failing)]
+        );
+        assert_eq!(
+            judge(Standing::Enrolled, Some("cannot reach the axis")),
+            [
+                ("provisioning", "provisioning_enrolled", Severity::Ok),
+                ("provisioning", "provisioning_error", Severity::Warning),
+            ]
+        );
+        assert_eq!(
+            judge(Standing::NotProvisioned, Some("generation 2 is damaged")),
+            [("provisioning", "not_provisioned", Severity::Failing)],
+            "a damaged enrolment is the enrolment page's to show"
+        );
+        let grace = &provisioning(&ProvisioningStatus {
+            standing: Standing::InGrace,
+            ..enrolled.clone()
+        })[0];
+        assert!(
+            grace.english().line().starts_with(
+                "the configuration bundle expired on 2026-11-20T00:00:00Z; the box keeps working until 2026-11-27T00:00:00Z (grace) — check the link to the axis"
+            ),
+            "{grace:?}"
+        );
+        let expired = &provisioning(&ProvisioningStatus {
+            standing: Standing::CertificateExpired,
+            ..enrolled
+        })[0];
+        assert!(
+            expired.english().line().contains("2026-12-20T00:00:00Z"),
+            "{expired:?}"
+        );
     }
 
     #[test]

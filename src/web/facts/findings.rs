@@ -3,12 +3,13 @@
 //! did not answer…) carrying its variable parts (errors, dates, counts, URLs), with a
 //! stable key, the component it belongs to, how bad it is, and its text in English and in
 //! Vietnamese — what is wrong and the next step (the `token` check's findings are worded
-//! in `token_findings.rs`). `facts.rs` decides which finding holds; this module only words
+//! in `token_findings.rs`, the `provisioning` check's in `provisioning_findings.rs`). `facts.rs` decides which finding holds; this module only words
 //! it. The JSON (`/healthz`, `/api/v1/status`, `docgate status`) carries the English; the
 //! status page shows the Vietnamese by default.
 
 use time::OffsetDateTime;
 
+pub use super::provisioning_findings::ProvisioningFinding;
 pub use super::token_findings::TokenFinding;
 use super::Severity;
 use crate::system::clock::VIETNAM;
@@ -94,6 +95,8 @@ pub enum Finding {
         refreshed_at: String,
         days: i64,
     },
+    /// The `provisioning` check: where an enrolled box stands with provincial IT.
+    Provisioning(ProvisioningFinding),
 }
 
 /// A finding in one language: what was found, and what to do about it.
@@ -129,7 +132,7 @@ impl Text {
 
 impl Finding {
     /// The check it belongs to: `store`, `config`, `link`, `token`, `certificate`,
-    /// `disk`, `clock`, `tsa` or `directory`.
+    /// `disk`, `clock`, `tsa`, `directory` or `provisioning`.
     pub fn component(&self) -> &'static str {
         use Finding::*;
         match self {
@@ -148,6 +151,7 @@ impl Finding {
                 "tsa"
             }
             DirectoryStale { .. } => "directory",
+            Provisioning(_) => "provisioning",
         }
     }
 
@@ -181,6 +185,7 @@ impl Finding {
             TsaAnswering { .. } => "tsa_answering",
             TsaFailing { .. } => "tsa_failing",
             DirectoryStale { .. } => "directory_stale",
+            Provisioning(provisioning) => provisioning.kind(),
         }
     }
 
@@ -190,6 +195,7 @@ impl Finding {
         use Finding::*;
         match self {
             Token(token) => token.severity(),
+            Provisioning(provisioning) => provisioning.severity(),
             StoreUnavailable { .. }
             | ConfigBroken { .. }
             | ConfigUnchecked
@@ -295,6 +301,7 @@ impl Finding {
                 format!("the agency directory was last refreshed from the axis {days} days ago ({refreshed_at}); recipients are checked against that list"),
                 "check the link to the axis; if it is up, ask the axis's operator whether getAgenciesList answers",
             ),
+            Provisioning(provisioning) => provisioning.english(),
         }
     }
 
@@ -402,6 +409,7 @@ impl Finding {
                 ),
                 "Kiểm tra kết nối tới trục; nếu vẫn kết nối, đề nghị đơn vị quản lý trục kiểm tra dịch vụ danh bạ (getAgenciesList)",
             ),
+            Provisioning(provisioning) => provisioning.vietnamese(),
         }
     }
 }
@@ -440,7 +448,7 @@ fn vietnam_time(rfc3339: &str) -> Option<OffsetDateTime> {
 }
 
 /// `dd/mm/yyyy` in Vietnam time, or the text as it is when it is not RFC 3339.
-fn vi_date(rfc3339: &str) -> String {
+pub(super) fn vi_date(rfc3339: &str) -> String {
     vietnam_time(rfc3339)
         .and_then(|instant| {
             instant
@@ -451,7 +459,7 @@ fn vi_date(rfc3339: &str) -> String {
 }
 
 /// `HH:MM dd/mm/yyyy` in Vietnam time, or the text as it is when it is not RFC 3339.
-fn vi_time(rfc3339: &str) -> String {
+pub(super) fn vi_time(rfc3339: &str) -> String {
     vietnam_time(rfc3339)
         .and_then(|instant| {
             instant

@@ -6,6 +6,7 @@
 
 mod clerk;
 mod paths;
+mod provisioning;
 mod registers;
 mod schemas;
 

@@ -197,6 +197,10 @@ fn link() -> Value {
 fn status() -> Value {
     let mut responses = json!({"200": json_answer("what the status page shows: counts and states, no document content", reference("StatusFacts"))});
     common_errors(&mut responses);
+    responses["503"] = json_answer(
+        "the gateway is shutting down (`shutting_down`), or the box is not enrolled yet (`not_provisioned`, with `provisioning`)",
+        json!({"anyOf": [reference("Error"), reference("NotProvisioned")]}),
+    );
     json!({
         "get": {
             "operationId": "getStatus",

@@ -115,6 +115,9 @@ pub(super) fn components(extra_agency_codes: &[String]) -> Value {
     for (name, schema) in super::registers::entry_schemas() {
         schemas.insert(name.to_string(), schema);
     }
+    for (name, schema) in super::provisioning::schemas() {
+        schemas.insert(name.to_string(), schema);
+    }
     Value::Object(schemas)
 }
 
@@ -415,7 +418,7 @@ fn check() -> Value {
         &[
             (
                 "component",
-                json!({"type": "string", "enum": ["store", "config", "link", "token", "certificate", "disk", "clock", "tsa", "directory"]}),
+                json!({"type": "string", "enum": ["store", "config", "link", "token", "certificate", "disk", "clock", "tsa", "directory", "provisioning"]}),
             ),
             (
                 "kind",
@@ -569,6 +572,7 @@ fn status_facts() -> Value {
                     &[],
                 ),
             ),
+            ("provisioning", reference("Provisioning")),
             (
                 "checks",
                 json!({"type": "array", "items": reference("Check")}),
