@@ -83,8 +83,8 @@ enum Command {
     #[command(subcommand)]
     Clerk(clerk_cli::ClerkCommand),
     /// What the status page shows, for a console: link, queues, seal, certificates, disk
-    /// and every failing check. Asks the running daemon; exits 1 when a check fails and 2
-    /// when the daemon does not answer.
+    /// and every failing check. Asks the running daemon; exits 1 when a check fails or the
+    /// box is not provisioned yet, and 2 when the daemon does not answer.
     Status {
         /// The configuration file (for the listen address and the API token).
         #[arg(long, default_value = "/etc/docgate/docgate.toml")]
@@ -609,22 +609,45 @@ fn status(config_path: &Path, json: bool) -> Result<(), Failure> {
         if let Some(pinned) = pinned {
             builder = builder.use_preconfigured_tls(pinned);
         }
-        let client = builder.build()?;
-        client
+        let response = builder
+            .build()?
             .get(&url)
             .bearer_auth(&token)
             .send()
-            .await?
-            .error_for_status()?
-            .json::<serde_json::Value>()
-            .await
+            .await?;
+        let code = response.status();
+        let body = response.json::<serde_json::Value>().await;
+        Ok::<_, reqwest::Error>((code, body))
     });
-    let facts = answer.map_err(|error| Failure {
+    let does_not_answer = |error: &dyn std::fmt::Display| {
+        Failure {
         code: 2,
         error: anyhow::anyhow!(
             "the gateway does not answer at {url} ({error}); is it running? (systemctl status docgate)"
         ),
-    })?;
+    }
+    };
+    let (code, body) = answer.map_err(|error| does_not_answer(&error))?;
+    let facts = match body {
+        Ok(body) if code.is_success() => body,
+        Ok(body) if docgate::web::status_text::is_not_provisioned(&body) => {
+            if json {
+                println!("{body:#}");
+            } else {
+                let page = format!("{scheme}://{address}/");
+                print!(
+                    "{}",
+                    docgate::web::status_text::render_not_provisioned(&body, &page)
+                );
+            }
+            return Err(Failure {
+                code: 1,
+                error: anyhow::anyhow!("this box is not provisioned yet; see above"),
+            });
+        }
+        Ok(body) => return Err(does_not_answer(&format_args!("HTTP {code}: {body}"))),
+        Err(error) => return Err(does_not_answer(&format_args!("HTTP {code}: {error}"))),
+    };
     if json {
         println!("{facts:#}");
     } else {

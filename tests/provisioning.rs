@@ -42,6 +42,14 @@ fn fresh_boxes_enrol_with_codes_and_exchange_a_document() {
     let a = enrolled::start_box(&box_a);
     let b = enrolled::start_box(&box_b);
     assert_eq!(enrolled::health(&a), 503, "not provisioned yet");
+    let status = enrolled::status_cli(&box_a);
+    assert_eq!(status.status.code(), Some(1), "not provisioned: exit 1");
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("NOT PROVISIONED"), "{text}");
+    assert!(
+        text.contains("docgate enroll --axis URL --code CODE"),
+        "{text}"
+    );
 
     // A mistyped code changes nothing.
     let typo = enrolled::enroll(&box_b, &axis.url, "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH");
@@ -72,6 +80,12 @@ fn fresh_boxes_enrol_with_codes_and_exchange_a_document() {
     assert_eq!(arrived.len(), 1);
     let (_, facts) = a.get_json("/api/v1/status");
     assert_eq!(facts["agency"]["organ_id"], COMMUNE_A, "{facts:#}");
+    let status = enrolled::status_cli(&box_a);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains(&format!("provisioning: enrolled as {COMMUNE_A}")),
+        "{text}"
+    );
     let (status, _) = a.get_json(&format!("/api/v1/documents/{id}"));
     assert_eq!(status, 200);
 

@@ -154,6 +154,28 @@ fn tsa_line(seal: &Value) -> String {
     }
 }
 
+/// What the not-provisioned server answers on `/api/v1/status` (503 `not_provisioned`,
+/// with where the box stands), as lines: the box has no agency yet and how to enrol it.
+pub fn render_not_provisioned(answer: &Value, page_url: &str) -> String {
+    let mut lines = vec![format!(
+        "docgate — NOT PROVISIONED: {}",
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or("this box is not enrolled yet")
+    )];
+    lines.extend(provisioning_lines(&answer["provisioning"]));
+    lines.push(format!(
+        "to enrol it: open {page_url} on the office network and type the axis address and the code \
+         provincial IT gave you, or run `docgate enroll --axis URL --code CODE` on the box"
+    ));
+    lines.join("\n") + "\n"
+}
+
+/// Whether an answer is the not-provisioned server's (rather than a failure to answer).
+pub fn is_not_provisioned(answer: &Value) -> bool {
+    answer["error"]["code"].as_str() == Some("not_provisioned")
+}
+
 /// The enrolment: one line for a box configured by hand (none from a daemon too old to
 /// say), else its standing and agency, the bundle, the link certificate, the keeper's last
 /// renewal and bundle check, and its last failure.
@@ -304,6 +326,32 @@ mod tests {
                 "link certificate: expires 2027-01-01T00:00:00Z; renewed from 2026-12-01T00:00:00Z; last renewal —",
                 "provisioning error: cannot reach the axis",
             ]
+        );
+    }
+
+    #[test]
+    fn a_box_not_provisioned_says_so_and_how_to_enrol() {
+        let answer = json!({
+            "error": {"code": "not_provisioned", "message": "this box is not provisioned"},
+            "provisioning": {"standing": "not_provisioned",
+                              "last_error": "the enrolment on disk is damaged: bundle.json"},
+        });
+        assert!(is_not_provisioned(&answer));
+        assert!(!is_not_provisioned(&json!({"version": "1"})));
+        let text = render_not_provisioned(&answer, "http://192.168.1.10:8080/");
+        assert!(text.starts_with("docgate — NOT PROVISIONED: this box is not provisioned\n"));
+        assert!(text.contains("provisioning: not provisioned\n"), "{text}");
+        assert!(
+            text.contains("provisioning error: the enrolment on disk is damaged"),
+            "{text}"
+        );
+        assert!(
+            text.contains("open http://192.168.1.10:8080/ on the office network"),
+            "{text}"
+        );
+        assert!(
+            text.contains("docgate enroll --axis URL --code CODE"),
+            "{text}"
         );
     }
 

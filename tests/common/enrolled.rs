@@ -187,3 +187,12 @@ pub fn generation(gateway: &GatewayDir) -> Option<u64> {
         .parse()
         .ok()
 }
+
+/// `docgate status` for `gateway` (its output and exit status).
+pub fn status_cli(gateway: &GatewayDir) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_docgate"))
+        .args(["status", "--config"])
+        .arg(&gateway.config)
+        .output()
+        .expect("docgate status")
+}
