@@ -139,11 +139,7 @@ fn seal_on_token(
     let pin_file = dir.join("token-pin");
     std::fs::write(&pin_file, format!("{pin}\n")).expect("pin");
     let token_ca = dir.join("token-ca.pem");
-    std::fs::write(
-        &token_ca,
-        pem_certificate(&softhsm::pki().ca_certificate_der),
-    )
-    .expect("token ca");
+    std::fs::write(&token_ca, softhsm::pki().ca_certificate_pem()).expect("token ca");
     let leaders = dir.join("leaders");
     std::fs::create_dir_all(&leaders).expect("leaders");
     let leader_ca = TestCa::create("Ban Cơ yếu Chính phủ (test)", &leaders, "ca").expect("ca");
@@ -256,20 +252,6 @@ fn the_seal_certificate_on_the_token_is_watched_for_expiry() {
         (9.0 * 86_400.0..=10.0 * 86_400.0).contains(&gauge),
         "{gauge}"
     );
-}
-
-fn pem_certificate(der: &[u8]) -> String {
-    use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|chunk| std::str::from_utf8(chunk).expect("ascii"))
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    )
 }
 
 #[test]

@@ -501,6 +501,65 @@ fn a_tls_handshake_with_client_auth_is_signed_by_the_key_on_the_token() {
         assert_eq!(version, expected, "{label}");
         assert_eq!(presented, link_der, "the server saw the link certificate");
     }
+
+    // A token that is not plugged in: the handshake fails, rather than going on without a
+    // client certificate (which a server with optional client auth would accept, and an
+    // HTTP client would then keep and reuse after the token is back).
+    let mut unplugged = config.clone();
+    unplugged.token_label = "not-plugged-in".into();
+    let unplugged = Token::start(link_key_config(&unplugged, LINK));
+    let key = TokenTlsKey::new(unplugged, &link_der).expect("TLS key");
+    let chain = docgate::system::tls::load_certificates(&link_certificate).expect("chain");
+    let identity = docgate::system::tls::LinkIdentity::new(rustls::sign::CertifiedKey::new(
+        chain,
+        Arc::new(key),
+    ));
+    let client_config =
+        docgate::system::tls::client_config_with_identity(&ca.certificate, identity, false)
+            .expect("client config");
+    let error = failed_handshake(server_config, client_config);
+    assert!(
+        error.contains("the link key on the token is not available"),
+        "{error}"
+    );
+}
+
+/// One connection that must fail on the client's side; returns the client's error.
+fn failed_handshake(
+    server_config: Arc<rustls::ServerConfig>,
+    client_config: rustls::ClientConfig,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let connection = rustls::ServerConnection::new(server_config).expect("server");
+        let mut stream = rustls::StreamOwned::new(connection, tcp);
+        let mut ping = [0u8; 4];
+        stream.read_exact(&mut ping).is_ok()
+    });
+    let tcp = TcpStream::connect(address).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let connection = rustls::ClientConnection::new(Arc::new(client_config), name).expect("client");
+    let mut stream = rustls::StreamOwned::new(connection, tcp);
+    let error = stream
+        .write_all(b"ping")
+        .and_then(|()| stream.flush())
+        .and_then(|()| {
+            let mut pong = [0u8; 4];
+            stream.read_exact(&mut pong)
+        })
+        .expect_err("the handshake fails");
+    drop(stream);
+    assert!(
+        !server.join().expect("the server thread"),
+        "the server got no data"
+    );
+    error.to_string()
 }
 
 /// One connection over loopback: the client sends "ping", the server answers "pong".

@@ -326,6 +326,8 @@ impl Keeper {
                 self.settings
                     .watch
                     .update(|facts| facts.last_renewal_at = Some(rfc3339_utc(now)));
+                // The new generation and certificate show at once, not at the next tick.
+                self.publish(now);
                 restart.then_some("the renewal brought a configuration bundle that changes the gateway's settings")
             }
             Err(error) => {
@@ -396,6 +398,7 @@ impl Keeper {
                 self.settings
                     .watch
                     .update(|facts| facts.last_bundle_check_at = Some(rfc3339_utc(now)));
+                self.publish(now);
                 change
             }
             Err(error) => {

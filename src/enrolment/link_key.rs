@@ -73,16 +73,7 @@ pub async fn make(
     }
 }
 
-/// The label a renewal makes its key under: the other one of a pair (`L` and `L.next`),
-/// so the key in use is never touched while the new certificate is fetched.
-pub fn rotated_label(label: &str) -> String {
-    match label.strip_suffix(ROTATED_SUFFIX) {
-        Some(base) => base.to_owned(),
-        None => format!("{label}{ROTATED_SUFFIX}"),
-    }
-}
-
-const ROTATED_SUFFIX: &str = ".next";
+pub use crate::system::config::rotated_link_key_label as rotated_label;
 
 /// The `[signing]` token's configuration, when the file names a whole one.
 pub fn signing_token(config: &GatewayConfig) -> Result<crate::token::TokenConfig, LinkKeyError> {
@@ -141,15 +132,4 @@ pub fn token_tls_key(
         key: std::sync::Arc::new(key),
         tls12_only,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renewals_alternate_between_two_labels() {
-        assert_eq!(rotated_label("docgate-link"), "docgate-link.next");
-        assert_eq!(rotated_label("docgate-link.next"), "docgate-link");
-    }
 }

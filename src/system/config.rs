@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use super::axis_config::AxisSection;
-pub use super::provisioning_config::{LinkKeyPlace, ProvisioningSection};
+pub use super::provisioning_config::{rotated_link_key_label, LinkKeyPlace, ProvisioningSection};
 pub use super::register_config::RegisterSection;
 pub use super::signing_config::SigningSection;
 

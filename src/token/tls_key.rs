@@ -68,19 +68,17 @@ impl TokenTlsKey {
 }
 
 impl SigningKey for TokenTlsKey {
+    /// Offers the certificate's scheme whenever the server accepts it, ready token or not:
+    /// a token that is not ready (or holds a key of another kind) fails the signature, so
+    /// the handshake fails and the link retries. Declining here instead would make rustls
+    /// send no certificate at all, and the axis would accept that connection as one
+    /// without a client certificate — which the HTTP client then keeps and reuses.
     fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
-        let matches = match self.token.key_kind() {
-            Ok(KeyKind::EcP256) => self.algorithm == SignatureAlgorithm::ECDSA,
-            Ok(KeyKind::Rsa { .. }) => self.algorithm == SignatureAlgorithm::RSA,
-            Err(error) => {
-                tracing::warn!(%error, error_kind = "token", "the link key on the token is not available");
-                false
-            }
-        };
-        (matches && offered.contains(&self.scheme)).then(|| {
+        offered.contains(&self.scheme).then(|| {
             Box::new(TokenTlsSigner {
                 token: self.token.clone(),
                 scheme: self.scheme,
+                algorithm: self.algorithm,
             }) as Box<dyn Signer>
         })
     }
@@ -94,10 +92,35 @@ impl SigningKey for TokenTlsKey {
 struct TokenTlsSigner {
     token: Token,
     scheme: SignatureScheme,
+    algorithm: SignatureAlgorithm,
+}
+
+impl TokenTlsSigner {
+    /// Whether the token's key is of the certificate's kind (an error when it is not ready).
+    fn check_key(&self) -> Result<(), rustls::Error> {
+        let matches = match self.token.key_kind() {
+            Ok(KeyKind::EcP256) => self.algorithm == SignatureAlgorithm::ECDSA,
+            Ok(KeyKind::Rsa { .. }) => self.algorithm == SignatureAlgorithm::RSA,
+            Err(error) => {
+                tracing::warn!(%error, error_kind = "token", "the link key on the token is not available");
+                return Err(rustls::Error::General(format!(
+                    "the link key on the token is not available: {error}"
+                )));
+            }
+        };
+        if matches {
+            Ok(())
+        } else {
+            Err(rustls::Error::General(
+                "the link key on the token is not of the link certificate's kind".into(),
+            ))
+        }
+    }
 }
 
 impl Signer for TokenTlsSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
+        self.check_key()?;
         // The worker hashes with SHA-256 and returns PKCS#1 v1.5 or a DER ECDSA signature:
         // exactly what these two schemes carry.
         self.token

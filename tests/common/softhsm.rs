@@ -328,6 +328,23 @@ pub struct TestPki {
     pub ec: Identity,
 }
 
+impl TestPki {
+    /// The CA certificate as PEM, for a `trust_roots` file.
+    pub fn ca_certificate_pem(&self) -> String {
+        use base64::Engine;
+        let body = base64::engine::general_purpose::STANDARD.encode(&self.ca_certificate_der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|chunk| std::str::from_utf8(chunk).expect("ascii"))
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        )
+    }
+}
+
 /// The test PKI of this process, made once (RSA key generation takes a moment).
 pub fn pki() -> &'static TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
