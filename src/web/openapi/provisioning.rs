@@ -13,6 +13,7 @@ pub(super) fn schemas() -> Vec<(&'static str, Value)> {
     vec![
         ("Provisioning", provisioning()),
         ("NotProvisioned", not_provisioned()),
+        ("HealthNotProvisioned", health_not_provisioned()),
     ]
 }
 
@@ -75,6 +76,28 @@ fn not_provisioned() -> Value {
             object(&[("provisioning", reference("Provisioning"))], &[]),
         ],
     })
+}
+
+/// `/healthz` of a box that is not enrolled yet.
+fn health_not_provisioned() -> Value {
+    let mut schema = object(
+        &[
+            (
+                "status",
+                json!({"type": "string", "enum": ["not_provisioned"]}),
+            ),
+            (
+                "reasons",
+                json!({"type": "array", "items": object(&[("component", json!({"type": "string"})), ("message", json!({"type": "string"}))], &[])}),
+            ),
+            ("provisioning", reference("Provisioning")),
+        ],
+        &[],
+    );
+    schema["description"] = json!(
+        "a box not enrolled yet: no link, no checks; its page at `/` offers the enrolment form"
+    );
+    schema
 }
 
 #[cfg(test)]
