@@ -81,21 +81,10 @@ pub(crate) fn secure_page(headers: &mut HeaderMap, style: &str) {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let policy = HeaderValue::from_str(&content_security_policy(style)).unwrap_or(
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
-    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Same-origin only: a form post keeps its `Origin`, other sites learn nothing.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(style)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    super::headers::harden(headers, "default-src 'none'; frame-ancestors 'none'");
 }
 
 /// Nothing but the inline stylesheet `style` and forms posted to this box.
