@@ -22,6 +22,7 @@ use crate::enrolment::status::Standing;
 use crate::sync::TokenPresence;
 
 mod provisioning;
+mod update;
 
 /// Seconds between automatic refreshes.
 const REFRESH_SECS: u32 = 30;
@@ -189,6 +190,7 @@ fn component_name(lang: Lang, component: &str) -> &'static str {
         "tsa" => t(lang, "Dịch vụ cấp dấu thời gian", "Timestamp authority"),
         "directory" => t(lang, "Danh bạ cơ quan", "Agency directory"),
         "provisioning" => t(lang, "Cấp phép kết nối trục", "Enrolment"),
+        "update" => t(lang, "Cập nhật hệ thống", "System update"),
         _ => t(lang, "Khác", "Other"),
     }
 }
@@ -442,6 +444,7 @@ fn box_section(facts: &StatusFacts, lang: Lang) -> Markup {
                 }
                 dt { (t(lang, "Giờ hệ thống", "Clock")) } dd { (facts.now) }
                 dt { (t(lang, "Phiên bản", "Version")) } dd { (facts.version) }
+                (update::update_rows(facts, lang))
                 dt { (t(lang, "Đã chạy", "Up for")) } dd { (age(lang, facts.uptime_secs)) }
             }
         }

@@ -1,4 +1,4 @@
-//! The OpenAPI schemas of the enrolment: `StatusFacts.provisioning` (where the box stands
+//! The OpenAPI schemas of the enrolment and of the appliance's update slots: `StatusFacts.provisioning` (where the box stands
 //! with provincial IT, as `enrolment::status::ProvisioningStatus` serialises it) and the
 //! answer of a box that is not enrolled yet (`not_provisioned`, from the page
 //! `web::enrol_page` serves instead of the gateway). The standings come from the Rust type.
@@ -76,6 +76,34 @@ fn not_provisioned() -> Value {
             object(&[("provisioning", reference("Provisioning"))], &[]),
         ],
     })
+}
+
+/// The appliance's system slots (`system::update_slots::UpdateSlots`).
+pub(super) fn update_slots() -> Value {
+    let text = || json!({"type": "string"});
+    let slot = || {
+        object(
+            &[("slot", text())],
+            &[
+                ("version", text()),
+                ("boot_status", text()),
+                (
+                    "installed_at",
+                    json!({"type": "string", "description": "RFC 3339, UTC"}),
+                ),
+            ],
+        )
+    };
+    let mut schema = object(
+        &[("running", slot()), ("next_boot", text())],
+        &[("other", slot())],
+    );
+    schema["description"] = json!(
+        "on the appliance: the system slot running and its version, the other slot (its \
+         `boot_status` is `bad` when an update installed there failed to come up) and the \
+         slot the next boot starts"
+    );
+    schema
 }
 
 /// `/healthz` of a box that is not enrolled yet.
