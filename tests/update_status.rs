@@ -107,3 +107,30 @@ fn a_signed_update_is_installed_and_the_box_shows_both_slots() {
         "{text}"
     );
 }
+
+#[test]
+fn boot_check_passes_once_the_daemon_answers_and_fails_when_it_never_does() {
+    let dir = tempfile::tempdir().expect("dir");
+    let gateway = GatewayDir::init(dir.path(), &[]);
+    let boot_check = |timeout: &str| {
+        common::docgate()
+            .args(["boot-check", "--timeout", timeout, "--config"])
+            .arg(&gateway.config)
+            .output()
+            .expect("docgate boot-check")
+    };
+    let never = boot_check("2");
+    assert_eq!(never.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&never.stderr);
+    assert!(said.contains("did not come up within 2 s"), "{said}");
+
+    let mut process = gateway.start();
+    let up = boot_check("30");
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    assert!(String::from_utf8_lossy(&up.stdout).contains("docgate came up"));
+    process.kill();
+}
