@@ -120,10 +120,8 @@ fn spawn_daemon(mut command: Command, stderr: &Path) -> Daemon {
 }
 
 fn run_command(gateway: &GatewayDir) -> Command {
-    let mut command = docgate();
+    let mut command = common::docgate_run(&gateway.config, &[]);
     command
-        .args(["run", "--config"])
-        .arg(&gateway.config)
         .env_remove("JOURNAL_STREAM")
         .env_remove("WATCHDOG_PID");
     command
@@ -443,12 +441,12 @@ fn under_journald_events_carry_their_fields_and_no_secret() {
         .args(["--mount", "--propagation", "private", "sh", "-c"])
         .arg(
             "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd && \
-             mount --bind \"$1\" /run/systemd && exec \"$2\" run --config \"$3\"",
+             mount --bind \"$1\" /run/systemd && shift && exec \"$@\"",
         )
         .arg("sh")
         .arg(&systemd_dir)
         .arg(env!("CARGO_BIN_EXE_docgate"))
-        .arg(&gateway.config)
+        .args(common::run_args(&gateway.config, &[]))
         .env(
             "JOURNAL_STREAM",
             format!("{}:{}", metadata.dev(), metadata.ino()),

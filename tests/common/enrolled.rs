@@ -115,10 +115,9 @@ pub fn clock_file(gateway: &GatewayDir) -> PathBuf {
 /// Starts `docgate run` on a box that may not be enrolled yet; waits until it answers
 /// `/healthz` at all (503 while not provisioned).
 pub fn start_box(gateway: &GatewayDir) -> GatewayProcess {
-    let child = docgate()
-        .args(["run", "--config"])
-        .arg(&gateway.config)
-        .env("DOCGATE_FAULT_CLOCK_OFFSET_FILE", clock_file(gateway))
+    let clock = clock_file(gateway).display().to_string();
+    let env = [("DOCGATE_FAULT_CLOCK_OFFSET_FILE".to_owned(), clock)];
+    let child = super::docgate_run(&gateway.config, &env)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
