@@ -20,6 +20,11 @@ fn proc_status(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status")
 }
 
+/// `id` four times (real, effective, saved, file system), as /proc shows Uid and Gid.
+fn four(id: u32) -> String {
+    vec![id.to_string(); 4].join(" ")
+}
+
 fn status_field(status: &str, name: &str) -> String {
     status
         .lines()
@@ -116,10 +121,10 @@ fn with_drop_to_it_serves_as_that_user_with_nothing_left() {
         nix::unistd::getuid().as_raw()
     };
     let uid = status_field(&status, "Uid");
-    assert_eq!(uid, [expected_uid.to_string(); 4].join(" "), "{status}");
+    assert_eq!(uid, four(expected_uid), "{status}");
     if is_root() {
         let gid = test_user().1;
-        assert_eq!(status_field(&status, "Gid"), [gid.to_string(); 4].join(" "));
+        assert_eq!(status_field(&status, "Gid"), four(gid));
         assert_eq!(status_field(&status, "Groups"), "", "{status}");
         assert!(
             log.contains(&format!("now running as {TEST_USER}")),
