@@ -91,10 +91,6 @@ pub fn test_user() -> (u32, u32) {
 /// path, recursively, and the right to pass through its parents.
 fn hand_to_test_user(config: &Path, env: &[(String, String)]) {
     use docgate::system::sandbox::{gateway_grants, Environment};
-    let (uid, gid) = test_user();
-    let temp = std::env::temp_dir()
-        .canonicalize()
-        .unwrap_or_else(|_| std::env::temp_dir());
     let mut paths = vec![config.parent().unwrap_or(Path::new(".")).to_path_buf()];
     if let Ok(loaded) = docgate::system::config::GatewayConfig::load(config) {
         let environment = Environment::from_lookup(|name| {
@@ -110,20 +106,46 @@ fn hand_to_test_user(config: &Path, env: &[(String, String)]) {
         );
     }
     for path in paths {
-        let Ok(path) = path.canonicalize() else {
-            continue;
-        };
-        if !path.starts_with(&temp) || path == temp {
-            continue;
-        }
-        chown_tree(&path, uid, gid);
-        let mut parent = path.parent();
-        while let Some(directory) =
-            parent.filter(|directory| directory.starts_with(&temp) && *directory != temp)
-        {
-            allow_passing_through(directory);
-            parent = directory.parent();
-        }
+        hand_over_to_test_user(&path);
+    }
+}
+
+/// The directories the tests make their files in: the system's temporary directory and
+/// Cargo's (`target/tmp`, where the shared SoftHSM lives).
+fn test_roots() -> Vec<PathBuf> {
+    [
+        std::env::temp_dir(),
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+    ]
+    .into_iter()
+    .map(|root| root.canonicalize().unwrap_or(root))
+    .collect()
+}
+
+/// As root: gives `path` (recursively) to the test user, and lets that user pass through
+/// its parents up to the test root holding it. Only under [`test_roots`]: nothing else on
+/// the machine is touched. Does nothing when not root.
+pub fn hand_over_to_test_user(path: &Path) {
+    if !is_root() {
+        return;
+    }
+    let Ok(path) = path.canonicalize() else {
+        return;
+    };
+    let Some(root) = test_roots()
+        .into_iter()
+        .find(|root| path.starts_with(root) && path != *root)
+    else {
+        return;
+    };
+    let (uid, gid) = test_user();
+    chown_tree(&path, uid, gid);
+    let mut parent = path.parent();
+    while let Some(directory) =
+        parent.filter(|directory| directory.starts_with(&root) && *directory != root)
+    {
+        allow_passing_through(directory);
+        parent = directory.parent();
     }
 }
 
