@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{add_axis_section, client, docgate, sample_meta, sample_pdf, GatewayDir};
+use common::{add_axis_section, client, sample_meta, sample_pdf, GatewayDir};
 use reqwest::blocking::multipart;
 use serde_json::Value;
 
