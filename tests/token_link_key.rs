@@ -529,14 +529,7 @@ fn failed_handshake(
     server_config: Arc<rustls::ServerConfig>,
     client_config: rustls::ClientConfig,
 ) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let address = listener.local_addr().expect("address");
-    let server = std::thread::spawn(move || {
-        let (tcp, _) = listener.accept().expect("accept");
-        tcp.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        let connection = rustls::ServerConnection::new(server_config).expect("server");
-        let mut stream = rustls::StreamOwned::new(connection, tcp);
+    let (address, server) = serve_once(server_config, |mut stream| {
         let mut ping = [0u8; 4];
         stream.read_exact(&mut ping).is_ok()
     });
@@ -563,14 +556,7 @@ fn handshake(
     server_config: Arc<rustls::ServerConfig>,
     client_config: rustls::ClientConfig,
 ) -> (rustls::ProtocolVersion, Vec<u8>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let address = listener.local_addr().expect("address");
-    let server = std::thread::spawn(move || {
-        let (tcp, _) = listener.accept().expect("accept");
-        tcp.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        let connection = rustls::ServerConnection::new(server_config).expect("server");
-        let mut stream = rustls::StreamOwned::new(connection, tcp);
+    let (address, server) = serve_once(server_config, |mut stream| {
         let mut ping = [0u8; 4];
         stream.read_exact(&mut ping).expect("read ping");
         assert_eq!(&ping, b"ping");
@@ -594,6 +580,23 @@ fn handshake(
     stream.read_exact(&mut pong).expect("read pong");
     assert_eq!(&pong, b"pong");
     server.join().expect("the server thread")
+}
+
+/// A TLS server on a loopback port for one connection, handed to `serve` on its own thread.
+fn serve_once<T: Send + 'static>(
+    server_config: Arc<rustls::ServerConfig>,
+    serve: impl FnOnce(rustls::StreamOwned<rustls::ServerConnection, TcpStream>) -> T + Send + 'static,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<T>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let connection = rustls::ServerConnection::new(server_config).expect("server");
+        serve(rustls::StreamOwned::new(connection, tcp))
+    });
+    (address, server)
 }
 
 /// A client TLS stream to `address` as `localhost` (the handshake happens on first use).
