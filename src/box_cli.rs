@@ -1,5 +1,6 @@
-//! `docgate enroll` and `docgate reset`: enrolling a box from its console with the code
-//! provincial IT gave, and forgetting an enrolment (or everything) on purpose.
+//! `docgate enroll`, `docgate reset` and `docgate boot-check`: enrolling a box from its
+//! console with the code provincial IT gave, forgetting an enrolment (or everything) on
+//! purpose, and telling the boot loader whether the daemon came up after a boot.
 //!
 //! Enrolling writes the enrolment on disk (`enrolment::enrol`); a running daemon takes it
 //! up within a second. Resetting refuses while documents wait to be sent (they would
@@ -43,6 +44,79 @@ pub struct ResetArgs {
     /// or, with --wipe-state, lost).
     #[arg(long)]
     force: bool,
+}
+
+#[derive(Args)]
+pub struct BootCheckArgs {
+    /// The gateway configuration (for the listen address and the API token).
+    #[arg(long, default_value = "/etc/docgate/docgate.toml")]
+    config: PathBuf,
+    /// How long to wait for the daemon, in seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+}
+
+/// The `/healthz` reasons that mean the software itself did not come up: what an update
+/// can break and a rollback can fix.
+const SOFTWARE_COMPONENTS: [&str; 2] = ["store", "config"];
+
+/// `docgate boot-check`.
+pub fn boot_check(args: BootCheckArgs) -> anyhow::Result<()> {
+    let config = GatewayConfig::load(&args.config)?;
+    let daemon = crate::local_daemon::LocalDaemon::from_config(&config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
+    loop {
+        let last = match runtime.block_on(daemon.get_json("/healthz")) {
+            Ok((code, body)) => match came_up(code.as_u16(), &body) {
+                Ok(()) => {
+                    println!("docgate came up: /healthz answered {code}");
+                    return Ok(());
+                }
+                Err(reason) => reason,
+            },
+            Err(error) => format!("no answer: {error}"),
+        };
+        if std::time::Instant::now() >= deadline {
+            bail!(
+                "docgate did not come up within {} s ({last}); the boot counts as failed",
+                args.timeout
+            );
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Whether a `/healthz` answer means the daemon runs: 200, or 503 for reasons outside the
+/// software (the link, the token, the disk, the enrolment).
+fn came_up(code: u16, body: &serde_json::Value) -> Result<(), String> {
+    if code == 200 {
+        return Ok(());
+    }
+    if code != 503 {
+        return Err(format!("/healthz answered {code}"));
+    }
+    let broken: Vec<String> = body["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|reason| {
+            reason["component"]
+                .as_str()
+                .is_some_and(|component| SOFTWARE_COMPONENTS.contains(&component))
+        })
+        .map(|reason| reason["message"].as_str().unwrap_or("?").to_owned())
+        .collect();
+    if broken.is_empty() && body["reasons"].is_array() {
+        Ok(())
+    } else if broken.is_empty() {
+        Err(format!("/healthz answered 503 without reasons: {body}"))
+    } else {
+        Err(broken.join("; "))
+    }
 }
 
 /// `docgate enroll`.
@@ -170,4 +244,26 @@ fn wipe(state_dir: &Path) -> anyhow::Result<()> {
         removed.with_context(|| format!("cannot delete {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_the_software_failing_counts_as_not_come_up() {
+        assert!(came_up(200, &json!({"status": "ok"})).is_ok());
+        let not_provisioned = json!({"status": "not_provisioned",
+            "reasons": [{"component": "provisioning", "message": "not enrolled"}]});
+        assert!(came_up(503, &not_provisioned).is_ok());
+        let link_down = json!({"reasons": [{"component": "link", "message": "down"},
+            {"component": "token", "message": "absent"}]});
+        assert!(came_up(503, &link_down).is_ok());
+        let store = json!({"reasons": [{"component": "link", "message": "down"},
+            {"component": "store", "message": "database is locked"}]});
+        assert_eq!(came_up(503, &store), Err("database is locked".into()));
+        assert!(came_up(503, &json!({"status": "shutting_down"})).is_err());
+        assert!(came_up(500, &json!({})).is_err());
+    }
 }

@@ -18,6 +18,7 @@ use docgate::{demo, edxml, gateway};
 mod axis_enrol_cli;
 mod box_cli;
 mod clerk_cli;
+mod local_daemon;
 
 /// Exit code for a configuration that does not validate (sysexits' EX_CONFIG); systemd's
 /// unit does not restart on it, since restarting cannot fix a file.
@@ -46,6 +47,11 @@ enum Command {
     /// Forget this box's enrolment (and with --wipe-state, its documents too). Refuses
     /// while the daemon runs, and while documents wait to be sent unless --force.
     Reset(box_cli::ResetArgs),
+    /// Whether the daemon came up after a boot: waits until it answers `/healthz` with
+    /// its database and configuration working (a link, token or enrolment problem does
+    /// not count: an update cannot fix those). Exits 0 if so, 1 after --timeout. The
+    /// appliance's boot-complete gate: an update that never passes it is rolled back.
+    BootCheck(box_cli::BootCheckArgs),
     /// Run the gateway daemon (ready when GET /healthz answers).
     Run {
         /// The configuration file.
@@ -379,6 +385,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Clerk(command) => Ok(clerk_cli::run(command)?),
         Command::Enroll(args) => Ok(box_cli::enrol(args)?),
         Command::Reset(args) => Ok(box_cli::reset(args)?),
+        Command::BootCheck(args) => Ok(box_cli::boot_check(args)?),
     }
 }
 
@@ -591,40 +598,11 @@ fn run_gateway(config_path: &Path) -> Result<(), Failure> {
 /// `docgate status`: the daemon's status facts, as text or JSON.
 fn status(config_path: &Path, json: bool) -> Result<(), Failure> {
     let config = GatewayConfig::load(config_path).map_err(bad_config)?;
-    let token = config.api_token().map_err(bad_config)?;
-    let mut address = config.api.listen;
-    if address.ip().is_unspecified() {
-        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    // Over HTTPS when the LAN side is, trusting exactly the configured certificate.
-    let pinned = match &config.api.tls_certificate {
-        Some(certificate) => Some(
-            docgate::system::lan_tls::pinned_client_config(certificate).map_err(|error| {
-                Failure {
-                    code: EXIT_BAD_CONFIG,
-                    error: error.into(),
-                }
-            })?,
-        ),
-        None => None,
-    };
-    let scheme = if pinned.is_some() { "https" } else { "http" };
-    let url = format!("{scheme}://{address}/api/v1/status");
-    let answer = runtime()?.block_on(async {
-        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10));
-        if let Some(pinned) = pinned {
-            builder = builder.use_preconfigured_tls(pinned);
-        }
-        let response = builder
-            .build()?
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await?;
-        let code = response.status();
-        let body = response.json::<serde_json::Value>().await;
-        Ok::<_, reqwest::Error>((code, body))
-    });
+    let daemon = local_daemon::LocalDaemon::from_config(&config).map_err(|error| Failure {
+        code: EXIT_BAD_CONFIG,
+        error,
+    })?;
+    let url = format!("{}/api/v1/status", daemon.base);
     let does_not_answer = |error: &dyn std::fmt::Display| {
         Failure {
         code: 2,
@@ -633,26 +611,27 @@ fn status(config_path: &Path, json: bool) -> Result<(), Failure> {
         ),
     }
     };
-    let (code, body) = answer.map_err(|error| does_not_answer(&error))?;
-    let facts = match body {
-        Ok(body) if code.is_success() => body,
-        Ok(body) if docgate::web::status_text::is_not_provisioned(&body) => {
-            if json {
-                println!("{body:#}");
-            } else {
-                let page = format!("{scheme}://{address}/");
-                print!(
-                    "{}",
-                    docgate::web::status_text::render_not_provisioned(&body, &page)
-                );
-            }
-            return Err(Failure {
-                code: 1,
-                error: anyhow::anyhow!("this box is not provisioned yet; see above"),
-            });
+    let (code, body) = runtime()?
+        .block_on(daemon.get_json("/api/v1/status"))
+        .map_err(|error| does_not_answer(&error))?;
+    let facts = if code.is_success() {
+        body
+    } else if docgate::web::status_text::is_not_provisioned(&body) {
+        if json {
+            println!("{body:#}");
+        } else {
+            let page = format!("{}/", daemon.base);
+            print!(
+                "{}",
+                docgate::web::status_text::render_not_provisioned(&body, &page)
+            );
         }
-        Ok(body) => return Err(does_not_answer(&format_args!("HTTP {code}: {body}"))),
-        Err(error) => return Err(does_not_answer(&format_args!("HTTP {code}: {error}"))),
+        return Err(Failure {
+            code: 1,
+            error: anyhow::anyhow!("this box is not provisioned yet; see above"),
+        });
+    } else {
+        return Err(does_not_answer(&format_args!("HTTP {code}: {body}")));
     };
     if json {
         println!("{facts:#}");

@@ -540,12 +540,7 @@ fn failed_handshake(
         let mut ping = [0u8; 4];
         stream.read_exact(&mut ping).is_ok()
     });
-    let tcp = TcpStream::connect(address).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let connection = rustls::ClientConnection::new(Arc::new(client_config), name).expect("client");
-    let mut stream = rustls::StreamOwned::new(connection, tcp);
+    let mut stream = connect(address, client_config);
     let error = stream
         .write_all(b"ping")
         .and_then(|()| stream.flush())
@@ -592,16 +587,24 @@ fn handshake(
         let _ = stream.flush();
         (version, presented)
     });
-    let tcp = TcpStream::connect(address).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let connection = rustls::ClientConnection::new(Arc::new(client_config), name).expect("client");
-    let mut stream = rustls::StreamOwned::new(connection, tcp);
+    let mut stream = connect(address, client_config);
     stream.write_all(b"ping").expect("write ping");
     stream.flush().expect("flush");
     let mut pong = [0u8; 4];
     stream.read_exact(&mut pong).expect("read pong");
     assert_eq!(&pong, b"pong");
     server.join().expect("the server thread")
+}
+
+/// A client TLS stream to `address` as `localhost` (the handshake happens on first use).
+fn connect(
+    address: std::net::SocketAddr,
+    client_config: rustls::ClientConfig,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let tcp = TcpStream::connect(address).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let connection = rustls::ClientConnection::new(Arc::new(client_config), name).expect("client");
+    rustls::StreamOwned::new(connection, tcp)
 }

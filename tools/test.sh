@@ -21,7 +21,10 @@ cd "$(dirname "$0")/.."
 #   util-linux    — `unshare`, which gives tests/systemd.rs a private /run for its journal.
 #   chromium, chromium-driver — headless Chromium and its WebDriver server `chromedriver`,
 #                   the real browser of tests/browser_*.rs (tests/common/browser.rs).
-packages=(procps softhsm2 opensc poppler-utils qpdf openssl systemd util-linux chromium chromium-driver)
+#   rauc, rauc-service, dbus-daemon, squashfs-tools — the appliance's updater, run for real
+#                   on file-backed slots with its own bus (tests/update_status.rs).
+packages=(procps softhsm2 opensc poppler-utils qpdf openssl systemd util-linux chromium chromium-driver
+    rauc rauc-service dbus-daemon squashfs-tools)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -62,6 +62,20 @@ pub struct GatewaySection {
     /// (test systems use codes such as `vxp.saas.03`).
     #[serde(default)]
     pub extra_agency_codes: Vec<String>,
+    /// The updater's status (`rauc status` as JSON), written by the appliance image's
+    /// `docgate-update-status` unit; shown on the status page when the file exists.
+    /// Default: [`DEFAULT_UPDATE_STATUS_FILE`](crate::system::update_slots::DEFAULT_UPDATE_STATUS_FILE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_status_file: Option<PathBuf>,
+}
+
+impl GatewaySection {
+    /// Where the updater's status is read from.
+    pub fn update_status_file(&self) -> PathBuf {
+        self.update_status_file.clone().unwrap_or_else(|| {
+            PathBuf::from(crate::system::update_slots::DEFAULT_UPDATE_STATUS_FILE)
+        })
+    }
 }
 
 /// `[api]`: the local API on the office LAN.
@@ -191,6 +205,9 @@ impl GatewayConfig {
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         config.source = Some(path.to_path_buf());
         config.gateway.state_dir = base.join(&config.gateway.state_dir);
+        if let Some(path) = &mut config.gateway.update_status_file {
+            *path = base.join(&*path);
+        }
         if let Some(token_file) = &config.api.token_file {
             config.api.token_file = Some(base.join(token_file));
         }
@@ -441,6 +458,7 @@ pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("state")),
             extra_agency_codes: Vec::new(),
+            update_status_file: None,
         },
         api: ApiSection {
             listen: options.listen,

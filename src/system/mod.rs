@@ -18,3 +18,4 @@ pub mod shutdown;
 mod signing_config;
 pub mod systemd;
 pub mod tls;
+pub mod update_slots;

@@ -128,17 +128,9 @@ fn routes(page: Arc<EnrolPage>) -> Router {
 /// Every answer: nothing may frame or cache it, nor sniff its type; pages set their own
 /// policy (with their stylesheet's hash), everything else allows nothing.
 async fn secure(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static(
-            "default-src 'none'; frame-ancestors 'none'",
-        ));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
+    super::headers::harden(
+        response.headers_mut(),
+        "default-src 'none'; frame-ancestors 'none'",
     );
     response
 }

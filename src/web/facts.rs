@@ -15,6 +15,7 @@ mod checks;
 mod findings;
 mod provisioning_findings;
 mod token_findings;
+mod update_findings;
 
 use std::path::PathBuf;
 
@@ -30,6 +31,7 @@ use crate::sync::{LinkSnapshot, TokenReport, TsaContact};
 use crate::system::certificates::{self, CertificateValidity, WatchedCertificate};
 use crate::system::clock::rfc3339_utc;
 use crate::system::config::GatewayConfig;
+use crate::system::update_slots::{self, UpdateSlots};
 
 /// What the facts need to know about the box beyond the store and the link.
 #[derive(Debug, Clone)]
@@ -43,6 +45,8 @@ pub struct BoxIdentity {
     pub certificates: Vec<WatchedCertificate>,
     /// `[signing]`: the token's label, or `None` for a key file; absent without signing.
     pub signing: Option<SigningIdentity>,
+    /// The updater's status file (appliance only; absent elsewhere).
+    pub update_status_file: Option<PathBuf>,
 }
 
 /// The agency seal as configured.
@@ -89,6 +93,7 @@ impl BoxIdentity {
             config_path: config.source.clone(),
             certificates: watched,
             signing,
+            update_status_file: Some(config.gateway.update_status_file()),
         }
     }
 }
@@ -206,6 +211,9 @@ pub struct StatusFacts {
     /// Where the box stands with provincial IT: its enrolment, bundle and link
     /// certificate (`{"standing": "manual"}` for a box configured by hand).
     pub provisioning: ProvisioningStatus,
+    /// On the appliance: the system slots (A/B), their versions and the next boot's;
+    /// `null` elsewhere.
+    pub update: Option<UpdateSlots>,
     pub checks: Vec<Check>,
 }
 
@@ -223,6 +231,7 @@ pub async fn gather(state: &AppState) -> StatusFacts {
     let now = state.intake.clock.now();
     let today = crate::system::clock::edxml_date(now).replace('/', "-");
     let store = state.store.clone();
+    let update_file = state.identity.update_status_file.clone();
     let read = tokio::task::spawn_blocking(move || {
         let counts = store.queue_counts(&today);
         let newest = store.newest_record_time();
@@ -230,6 +239,14 @@ pub async fn gather(state: &AppState) -> StatusFacts {
         (counts, newest, store.storage_usage(), refresh)
     })
     .await;
+    let update = tokio::task::spawn_blocking(move || match update_file {
+        Some(path) => {
+            update_slots::read(&path, env!("CARGO_PKG_VERSION")).map_err(|error| error.to_string())
+        }
+        None => Ok(None),
+    })
+    .await
+    .unwrap_or_else(|_| Err("the update status read did not finish".into()));
     let identity = state.identity.clone();
     let (counts, newest, usage, refresh) = match read {
         Ok((counts, newest, usage, refresh)) => (
@@ -275,6 +292,7 @@ pub async fn gather(state: &AppState) -> StatusFacts {
     findings.extend(checks::directory(&link, &directory));
     let provisioning = state.provisioning.snapshot();
     findings.extend(checks::provisioning(&provisioning));
+    findings.extend(update_findings::check(&update));
     let queues = counts.unwrap_or_default();
     let oldest_waiting_secs = queues
         .oldest_waiting_since
@@ -313,6 +331,7 @@ pub async fn gather(state: &AppState) -> StatusFacts {
         certificates,
         disk: checks::disk_use(usage, state.intake.disk_quota_bytes),
         provisioning,
+        update: update.ok().flatten(),
         checks: findings.into_iter().map(Check::from).collect(),
     }
 }

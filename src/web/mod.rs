@@ -10,6 +10,7 @@ mod documents;
 pub mod enrol_page;
 mod error;
 pub mod facts;
+pub(crate) mod headers;
 mod listeners;
 mod metrics;
 pub mod openapi;

@@ -81,6 +81,7 @@ impl AppState {
                 config_path: None,
                 certificates: Vec::new(),
                 signing: None,
+                update_status_file: None,
             }),
             clerks: Arc::new(super::clerk::ClerkAccess::new(None, false)),
             provisioning: ProvisioningWatch::new(ProvisioningStatus::bare(Standing::Manual)),

@@ -22,6 +22,7 @@ use crate::enrolment::status::Standing;
 use crate::sync::TokenPresence;
 
 mod provisioning;
+mod update;
 
 /// Seconds between automatic refreshes.
 const REFRESH_SECS: u32 = 30;
@@ -81,21 +82,10 @@ pub(crate) fn secure_page(headers: &mut HeaderMap, style: &str) {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let policy = HeaderValue::from_str(&content_security_policy(style)).unwrap_or(
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
-    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Same-origin only: a form post keeps its `Origin`, other sites learn nothing.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(style)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    super::headers::harden(headers, "default-src 'none'; frame-ancestors 'none'");
 }
 
 /// Nothing but the inline stylesheet `style` and forms posted to this box.
@@ -200,6 +190,7 @@ fn component_name(lang: Lang, component: &str) -> &'static str {
         "tsa" => t(lang, "Dịch vụ cấp dấu thời gian", "Timestamp authority"),
         "directory" => t(lang, "Danh bạ cơ quan", "Agency directory"),
         "provisioning" => t(lang, "Cấp phép kết nối trục", "Enrolment"),
+        "update" => t(lang, "Cập nhật hệ thống", "System update"),
         _ => t(lang, "Khác", "Other"),
     }
 }
@@ -453,6 +444,7 @@ fn box_section(facts: &StatusFacts, lang: Lang) -> Markup {
                 }
                 dt { (t(lang, "Giờ hệ thống", "Clock")) } dd { (facts.now) }
                 dt { (t(lang, "Phiên bản", "Version")) } dd { (facts.version) }
+                (update::update_rows(facts, lang))
                 dt { (t(lang, "Đã chạy", "Up for")) } dd { (age(lang, facts.uptime_secs)) }
             }
         }

@@ -63,6 +63,7 @@ pub fn render(facts: &Value) -> String {
         ));
     }
     lines.extend(provisioning_lines(&facts["provisioning"]));
+    lines.extend(update_line(&facts["update"]));
     let disk = &facts["disk"];
     lines.push(format!(
         "disk: {} of {} ({}%)",
@@ -224,6 +225,35 @@ fn provisioning_lines(provisioning: &Value) -> Vec<String> {
     lines
 }
 
+/// The appliance's system slots in one line (none elsewhere): `system: slot A runs 0.2.0;
+/// slot B has 0.3.0 (failed to come up); next boot A`.
+fn update_line(update: &Value) -> Option<String> {
+    let running = update.get("running")?;
+    let version = |slot: &Value| slot["version"].as_str().unwrap_or("—").to_string();
+    let mut line = format!(
+        "system: slot {} runs {}",
+        running["slot"].as_str().unwrap_or("?"),
+        version(running)
+    );
+    if let Some(other) = update.get("other") {
+        let failed = if other["boot_status"] == "bad" && other["installed_at"].is_string() {
+            " (failed to come up)"
+        } else {
+            ""
+        };
+        line.push_str(&format!(
+            "; slot {} has {}{failed}",
+            other["slot"].as_str().unwrap_or("?"),
+            version(other)
+        ));
+    }
+    line.push_str(&format!(
+        "; next boot {}",
+        update["next_boot"].as_str().unwrap_or("?")
+    ));
+    Some(line)
+}
+
 /// `3 d 4 h`, `5 h 2 min`, `42 s`.
 fn duration(seconds: i64) -> String {
     let seconds = seconds.max(0);
@@ -326,6 +356,21 @@ mod tests {
                 "link certificate: expires 2027-01-01T00:00:00Z; renewed from 2026-12-01T00:00:00Z; last renewal —",
                 "provisioning error: cannot reach the axis",
             ]
+        );
+    }
+
+    #[test]
+    fn the_system_slots_are_one_line_on_an_appliance() {
+        assert_eq!(update_line(&Value::Null), None);
+        let slots = crate::system::update_slots::parse(
+            include_str!("../../tests/fixtures/rauc/status-rolled-back.json"),
+            "0.1.0",
+        )
+        .expect("parse");
+        let json = serde_json::to_value(slots).expect("json");
+        assert_eq!(
+            update_line(&json).as_deref(),
+            Some("system: slot A runs 0.1.0; slot B has 0.2.0 (failed to come up); next boot A")
         );
     }
 

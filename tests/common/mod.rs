@@ -12,6 +12,7 @@ pub mod exchange;
 pub mod http;
 pub mod ocsp;
 pub mod proxy;
+pub mod rauc;
 pub mod registers;
 pub mod signing;
 pub mod softhsm;

@@ -145,21 +145,9 @@ pub fn with_headers(status: StatusCode, body: String) -> Response {
 /// Adds the security headers to any clerk response (pages, files, redirects).
 pub fn secure(headers: &mut axum::http::HeaderMap) {
     // A page that set its own policy keeps it (the printable register carries its style).
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Same-origin only: nothing leaks to other sites, and a form post keeps its `Origin`.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
+    crate::web::headers::harden(
+        headers,
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     );
 }
 

@@ -3,7 +3,7 @@
 //! did not answer…) carrying its variable parts (errors, dates, counts, URLs), with a
 //! stable key, the component it belongs to, how bad it is, and its text in English and in
 //! Vietnamese — what is wrong and the next step (the `token` check's findings are worded
-//! in `token_findings.rs`, the `provisioning` check's in `provisioning_findings.rs`). `facts.rs` decides which finding holds; this module only words
+//! in `token_findings.rs`, the `provisioning` check's in `provisioning_findings.rs`, the `update` check's in `update_findings.rs`). `facts.rs` decides which finding holds; this module only words
 //! it. The JSON (`/healthz`, `/api/v1/status`, `docgate status`) carries the English; the
 //! status page shows the Vietnamese by default.
 
@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 pub use super::provisioning_findings::ProvisioningFinding;
 pub use super::token_findings::TokenFinding;
+pub use super::update_findings::UpdateFinding;
 use super::Severity;
 use crate::system::clock::VIETNAM;
 
@@ -97,6 +98,8 @@ pub enum Finding {
     },
     /// The `provisioning` check: where an enrolled box stands with provincial IT.
     Provisioning(ProvisioningFinding),
+    /// The `update` check: the appliance's system slots.
+    Update(UpdateFinding),
 }
 
 /// A finding in one language: what was found, and what to do about it.
@@ -132,7 +135,7 @@ impl Text {
 
 impl Finding {
     /// The check it belongs to: `store`, `config`, `link`, `token`, `certificate`,
-    /// `disk`, `clock`, `tsa`, `directory` or `provisioning`.
+    /// `disk`, `clock`, `tsa`, `directory`, `provisioning` or `update`.
     pub fn component(&self) -> &'static str {
         use Finding::*;
         match self {
@@ -152,6 +155,7 @@ impl Finding {
             }
             DirectoryStale { .. } => "directory",
             Provisioning(_) => "provisioning",
+            Update(_) => "update",
         }
     }
 
@@ -186,6 +190,7 @@ impl Finding {
             TsaFailing { .. } => "tsa_failing",
             DirectoryStale { .. } => "directory_stale",
             Provisioning(provisioning) => provisioning.kind(),
+            Update(update) => update.kind(),
         }
     }
 
@@ -196,6 +201,7 @@ impl Finding {
         match self {
             Token(token) => token.severity(),
             Provisioning(provisioning) => provisioning.severity(),
+            Update(update) => update.severity(),
             StoreUnavailable { .. }
             | ConfigBroken { .. }
             | ConfigUnchecked
@@ -302,6 +308,7 @@ impl Finding {
                 "check the link to the axis; if it is up, ask the axis's operator whether getAgenciesList answers",
             ),
             Provisioning(provisioning) => provisioning.english(),
+            Update(update) => update.english(),
         }
     }
 
@@ -410,6 +417,7 @@ impl Finding {
                 "Kiểm tra kết nối tới trục; nếu vẫn kết nối, đề nghị đơn vị quản lý trục kiểm tra dịch vụ danh bạ (getAgenciesList)",
             ),
             Provisioning(provisioning) => provisioning.vietnamese(),
+            Update(update) => update.vietnamese(),
         }
     }
 }

@@ -249,7 +249,10 @@ fn healthz() -> Value {
             "security": [],
             "responses": {
                 "200": json_answer("healthy", reference("Health")),
-                "503": json_answer("something is wrong; `reasons` say what", reference("Health")),
+                "503": json_answer(
+                    "something is wrong; `reasons` say what (`not_provisioned`: the box is not enrolled yet)",
+                    json!({"anyOf": [reference("Health"), reference("HealthNotProvisioned")]}),
+                ),
             },
         }
     })

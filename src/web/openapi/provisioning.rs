@@ -1,4 +1,4 @@
-//! The OpenAPI schemas of the enrolment: `StatusFacts.provisioning` (where the box stands
+//! The OpenAPI schemas of the enrolment and of the appliance's update slots: `StatusFacts.provisioning` (where the box stands
 //! with provincial IT, as `enrolment::status::ProvisioningStatus` serialises it) and the
 //! answer of a box that is not enrolled yet (`not_provisioned`, from the page
 //! `web::enrol_page` serves instead of the gateway). The standings come from the Rust type.
@@ -13,6 +13,7 @@ pub(super) fn schemas() -> Vec<(&'static str, Value)> {
     vec![
         ("Provisioning", provisioning()),
         ("NotProvisioned", not_provisioned()),
+        ("HealthNotProvisioned", health_not_provisioned()),
     ]
 }
 
@@ -75,6 +76,56 @@ fn not_provisioned() -> Value {
             object(&[("provisioning", reference("Provisioning"))], &[]),
         ],
     })
+}
+
+/// The appliance's system slots (`system::update_slots::UpdateSlots`).
+pub(super) fn update_slots() -> Value {
+    let text = || json!({"type": "string"});
+    let slot = || {
+        object(
+            &[("slot", text())],
+            &[
+                ("version", text()),
+                ("boot_status", text()),
+                (
+                    "installed_at",
+                    json!({"type": "string", "description": "RFC 3339, UTC"}),
+                ),
+            ],
+        )
+    };
+    let mut schema = object(
+        &[("running", slot()), ("next_boot", text())],
+        &[("other", slot())],
+    );
+    schema["description"] = json!(
+        "on the appliance: the system slot running and its version, the other slot (its \
+         `boot_status` is `bad` when an update installed there failed to come up) and the \
+         slot the next boot starts"
+    );
+    schema
+}
+
+/// `/healthz` of a box that is not enrolled yet.
+fn health_not_provisioned() -> Value {
+    let mut schema = object(
+        &[
+            (
+                "status",
+                json!({"type": "string", "enum": ["not_provisioned"]}),
+            ),
+            (
+                "reasons",
+                json!({"type": "array", "items": object(&[("component", json!({"type": "string"})), ("message", json!({"type": "string"}))], &[])}),
+            ),
+            ("provisioning", reference("Provisioning")),
+        ],
+        &[],
+    );
+    schema["description"] = json!(
+        "a box not enrolled yet: no link, no checks; its page at `/` offers the enrolment form"
+    );
+    schema
 }
 
 #[cfg(test)]

@@ -506,6 +506,7 @@ fn status_facts() -> Value {
                     &[],
                 ),
             ),
+            ("update", nullable(super::provisioning::update_slots())),
             ("oldest_waiting_secs", nullable(count())),
             (
                 "directory",

@@ -105,14 +105,15 @@ pub(super) fn provisioning_section(facts: &StatusFacts, lang: Lang) -> Markup {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::enrolment::status::ProvisioningStatus;
     use crate::store::QueueCounts;
     use crate::sync::{LinkSnapshot, TsaContact};
     use crate::web::facts::{Agency, DirectoryFacts, Disk, Seal, TsaFacts};
 
-    fn facts(provisioning: ProvisioningStatus) -> StatusFacts {
+    /// Facts of a quiet box with `provisioning` (shared with the other sections' tests).
+    pub(in crate::web::status_page) fn facts(provisioning: ProvisioningStatus) -> StatusFacts {
         StatusFacts {
             agency: Agency {
                 organ_id: "000.01.20.H41".into(),
@@ -144,6 +145,7 @@ mod tests {
                 percent: 0,
             },
             provisioning,
+            update: None,
             checks: Vec::new(),
         }
     }
