@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 use docgate::axis::{self, AxisConfig};
 use docgate::system::config::{self, GatewayConfig, InitOptions};
+use docgate::system::sandbox::{self, SandboxError};
 use docgate::system::{logging, shutdown::Shutdown};
 use docgate::{demo, edxml, gateway};
 
@@ -23,6 +24,9 @@ mod local_daemon;
 /// Exit code for a configuration that does not validate (sysexits' EX_CONFIG); systemd's
 /// unit does not restart on it, since restarting cannot fix a file.
 const EXIT_BAD_CONFIG: u8 = 78;
+/// Exit code when `docgate run` refuses to run as root or with capabilities, or cannot
+/// become the `--drop-to` user (sysexits' EX_NOPERM); like 78, restarting cannot fix it.
+const EXIT_PRIVILEGES: u8 = 77;
 /// Exit code for a failure at run time.
 const EXIT_FAILURE: u8 = 1;
 /// Exit code for wrong command-line arguments (as clap uses).
@@ -52,11 +56,18 @@ enum Command {
     /// not count: an update cannot fix those). Exits 0 if so, 1 after --timeout. The
     /// appliance's boot-complete gate: an update that never passes it is rolled back.
     BootCheck(box_cli::BootCheckArgs),
-    /// Run the gateway daemon (ready when GET /healthz answers).
+    /// Run the gateway daemon (ready when GET /healthz answers). It refuses to run as root
+    /// or with capabilities unless --drop-to names the user to become, and sandboxes itself
+    /// before it serves (README.md, "The sandbox").
     Run {
         /// The configuration file.
         #[arg(long, default_value = "/etc/docgate/docgate.toml")]
         config: PathBuf,
+        /// Started as root: bind the port, then become USER (no supplementary groups, no
+        /// capabilities, no way back to root) before anything else. USER must be able to
+        /// read the configuration and what it names, and to write the state directory.
+        #[arg(long, value_name = "USER")]
+        drop_to: Option<String>,
     },
     /// Run the reference provincial axis: the VDXP operations (sendEdoc, getReceivedEdocList,
     /// getEdoc, updateStatus, getSentEdocList, getAgenciesList, waitForEdoc) over mutual TLS.
@@ -331,7 +342,7 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Run { config } => run_gateway(&config),
+        Command::Run { config, drop_to } => run_gateway(&config, drop_to.as_deref()),
         Command::Status { config, json } => status(&config, json),
         Command::Axis {
             command: Some(AxisCommand::Enroll(command)),
@@ -576,12 +587,40 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .context("cannot start the async runtime")?)
 }
 
-fn run_gateway(config_path: &Path) -> Result<(), Failure> {
+fn sandbox_failure(error: SandboxError) -> Failure {
+    Failure {
+        code: if error.is_about_privileges() {
+            EXIT_PRIVILEGES
+        } else {
+            EXIT_FAILURE
+        },
+        error: error.into(),
+    }
+}
+
+/// `docgate run`: configuration, who runs, the port, the drop to `--drop-to`'s user, the
+/// sandbox, and only then the runtime and its threads (ARCHITECTURE.md, invariants).
+fn run_gateway(config_path: &Path, drop_to: Option<&str>) -> Result<(), Failure> {
     let config = GatewayConfig::load(config_path).map_err(bad_config)?;
+    let privileges = sandbox::Privileges::of_this_process().map_err(sandbox_failure)?;
+    let plan = sandbox::plan(&privileges, drop_to).map_err(sandbox_failure)?;
+    let address = config.api.listen;
+    let listener = std::net::TcpListener::bind(address)
+        .map_err(|source| gateway::GatewayError::Listen { address, source })?;
+    if let sandbox::Plan::DropTo(user) = &plan {
+        let dropped = sandbox::drop_to(user).map_err(sandbox_failure)?;
+        tracing::info!(
+            user = %dropped.user,
+            uid = dropped.uid,
+            gid = dropped.gid,
+            "started as root: now running as {}",
+            dropped.user
+        );
+    }
+    sandbox::confine_gateway(&config).map_err(sandbox_failure)?;
+    #[cfg(feature = "fault-injection")]
+    sandbox::probe::run_from_env();
     runtime()?.block_on(async {
-        let address = config.api.listen;
-        let listener = std::net::TcpListener::bind(address)
-            .map_err(|source| gateway::GatewayError::Listen { address, source })?;
         let shutdown = Shutdown::new();
         shutdown.trigger_on_signals();
         let address = listener.local_addr().ok();

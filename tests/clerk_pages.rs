@@ -403,9 +403,7 @@ fn over_https_the_session_cookie_is_secure_and_plain_http_gets_nothing() {
     );
 
     let _daemon = KillOnDrop(
-        docgate()
-            .args(["run", "--config"])
-            .arg(&gateway.config)
+        common::docgate_run(&gateway.config, &[])
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .spawn()

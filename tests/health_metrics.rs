@@ -211,9 +211,7 @@ fn an_expired_link_certificate_fails_healthz_and_shows_in_metrics() {
         expired_certificate(&key),
     )
     .expect("write certificate");
-    let mut child = common::docgate()
-        .args(["run", "--config"])
-        .arg(&gateway_dir.config)
+    let mut child = common::docgate_run(&gateway_dir.config, &[])
         .env("RUST_LOG", "warn")
         .spawn()
         .expect("spawn");

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{add_axis_section, client, docgate, sample_meta, sample_pdf, GatewayDir};
+use common::{add_axis_section, client, sample_meta, sample_pdf, GatewayDir};
 use reqwest::blocking::multipart;
 use serde_json::Value;
 
@@ -120,10 +120,8 @@ fn spawn_daemon(mut command: Command, stderr: &Path) -> Daemon {
 }
 
 fn run_command(gateway: &GatewayDir) -> Command {
-    let mut command = docgate();
+    let mut command = common::docgate_run(&gateway.config, &[]);
     command
-        .args(["run", "--config"])
-        .arg(&gateway.config)
         .env_remove("JOURNAL_STREAM")
         .env_remove("WATCHDOG_PID");
     command
@@ -394,6 +392,7 @@ fn sysusers_and_tmpfiles_make_the_user_and_directories() {
     assert_eq!(look("var/lib/docgate"), (0o700, uid, uid));
     assert_eq!(look("etc/docgate"), (0o750, 0, uid));
     assert_eq!(look("etc/docgate/credentials"), (0o700, 0, 0));
+    assert_eq!(look("run/docgate"), (0o755, 0, 0));
 }
 
 /// Reads one datagram of the journal's native protocol into (field, value) pairs.
@@ -443,12 +442,12 @@ fn under_journald_events_carry_their_fields_and_no_secret() {
         .args(["--mount", "--propagation", "private", "sh", "-c"])
         .arg(
             "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd && \
-             mount --bind \"$1\" /run/systemd && exec \"$2\" run --config \"$3\"",
+             mount --bind \"$1\" /run/systemd && shift && exec \"$@\"",
         )
         .arg("sh")
         .arg(&systemd_dir)
         .arg(env!("CARGO_BIN_EXE_docgate"))
-        .arg(&gateway.config)
+        .args(common::run_args(&gateway.config, &[]))
         .env(
             "JOURNAL_STREAM",
             format!("{}:{}", metadata.dev(), metadata.ino()),

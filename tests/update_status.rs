@@ -47,7 +47,9 @@ fn a_signed_update_is_installed_and_the_box_shows_both_slots() {
     assert_eq!(system.primary(), "B");
 
     // The gateway shows it, from the file the image's unit writes.
-    let status_file = dir.path().join("update-status.json");
+    // Its own directory, as /run/docgate on the box: the daemon's sandbox grants reading it.
+    std::fs::create_dir_all(dir.path().join("run")).expect("run");
+    let status_file = dir.path().join("run/update-status.json");
     system.write_status(&status_file);
     let gateway = GatewayDir::init(&dir.path().join("gw"), &[]);
     common::exchange::set_option(

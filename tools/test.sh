@@ -39,6 +39,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
 fi
 
+# `docgate run` refuses to run as root. Run as root (CI is), the tests start it with
+# `--drop-to docgate-test` and hand that user the files it needs (tests/common/mod.rs,
+# `run_args`); the user is made here once: a system user with no home and no shell.
+if [ "$(id -u)" = 0 ] && ! id -u docgate-test >/dev/null 2>&1; then
+    echo "tools/test.sh: creating the system user docgate-test"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin docgate-test
+fi
+
 if [ ! -d ../shared/conformance ]; then
     echo "tools/test.sh: ../shared/conformance is missing; the edXML conformance tests read it" >&2
     exit 1

@@ -105,11 +105,14 @@ pub(super) fn open_connection(path: &Path, read_only: bool) -> Result<Connection
     connection
         .busy_timeout(std::time::Duration::from_secs(10))
         .map_err(StoreError::sqlite("set the busy timeout"))?;
+    // Temporary tables and sorts stay in memory (they are small here): SQLite's default
+    // would put them in /var/tmp or /tmp, which the gateway's sandbox does not let it write.
     connection
         .execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON;",
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;",
         )
         .map_err(StoreError::sqlite("set the durability pragmas"))?;
     if read_only {

@@ -265,6 +265,21 @@ fn read_limited(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// Run as root (`sudo docgate clerk add`), the new file gets the owner and group of the
+/// one it replaces, or else its directory's group (`/etc/docgate` is root:docgate): the
+/// daemon, which runs as the service user, keeps reading it. Otherwise nothing changes.
+fn keep_ownership(file: &std::fs::File, path: &Path, directory: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let (uid, gid) = match std::fs::metadata(path) {
+        Ok(old) => (old.uid(), old.gid()),
+        Err(_) => (0, std::fs::metadata(directory)?.gid()),
+    };
+    std::os::unix::fs::fchown(file, Some(uid), Some(gid))
+}
+
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let directory = match path.parent() {
@@ -284,6 +299,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .mode(0o640)
         .open(&temporary)?;
     file.write_all(bytes)?;
+    keep_ownership(&file, path, directory)?;
     file.sync_all()?;
     drop(file);
     std::fs::rename(&temporary, path)?;

@@ -1,6 +1,7 @@
 //! Process plumbing shared by the edges: configuration (one validator for `config check`
 //! and `run`), the clerks' accounts file, the clock, logging, the shutdown signal, liveness
-//! heartbeats and the systemd protocol (readiness, watchdog, status). Owns no document logic and
+//! heartbeats, the systemd protocol (readiness, watchdog, status) and the daemon's
+//! in-process sandbox. Owns no document logic and
 //! never touches the store.
 
 mod axis_config;
@@ -14,6 +15,7 @@ pub mod logging;
 pub mod provisioned;
 mod provisioning_config;
 mod register_config;
+pub mod sandbox;
 pub mod shutdown;
 mod signing_config;
 pub mod systemd;

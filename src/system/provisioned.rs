@@ -333,11 +333,13 @@ fn check_pin(root: &Path, ca_der: &[u8]) -> Result<(), ProvisionedError> {
 pub fn write(state_dir: &Path, new: &NewGeneration<'_>) -> Result<Provisioned, ProvisionedError> {
     let root = root(state_dir);
     let generations = root.join(GENERATIONS);
+    let owner = Owner::of_state(state_dir);
     fs::create_dir_all(&generations).map_err(io(&generations))?;
+    owner.hand_over(&[&root, &generations])?;
     let ca_der = pem_block(new.ca_pem, "CERTIFICATE")
         .ok_or_else(|| damaged(&root, "the device CA answer holds no certificate"))?;
     let bundle = new.bundle.verify(&ca_der)?;
-    pin_once(&root, &ca_der)?;
+    pin_once(&root, &ca_der, &owner)?;
     check_pin(&root, &ca_der)?;
     let number = next_generation(&generations)?;
     let staging = generations.join(format!("{number}.tmp"));
@@ -346,6 +348,7 @@ pub fn write(state_dir: &Path, new: &NewGeneration<'_>) -> Result<Provisioned, P
     }
     fs::create_dir(&staging).map_err(io(&staging))?;
     write_files(&staging, new, &bundle)?;
+    owner.hand_over_tree(&staging)?;
     sync_directory(&staging)?;
     let final_directory = generations.join(number.to_string());
     fs::rename(&staging, &final_directory).map_err(io(&final_directory))?;
@@ -394,6 +397,50 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), Provisioned
     file.sync_all().map_err(io(path))
 }
 
+/// Who what an enrolment writes must belong to. `docgate enroll` may run as root from a
+/// console while the daemon runs as the service user (`User=docgate`, or `docgate run
+/// --drop-to`): then every file and directory it makes is handed to the state
+/// directory's owner before it becomes current, so the daemon can read its key and later
+/// write its renewals. Nothing changes when not root, or when root owns the state.
+struct Owner(Option<(u32, u32)>);
+
+impl Owner {
+    fn of_state(state_dir: &Path) -> Owner {
+        use std::os::unix::fs::MetadataExt;
+        if !nix::unistd::geteuid().is_root() {
+            return Owner(None);
+        }
+        Owner(
+            fs::metadata(state_dir)
+                .ok()
+                .filter(|metadata| metadata.uid() != 0)
+                .map(|metadata| (metadata.uid(), metadata.gid())),
+        )
+    }
+
+    fn hand_over(&self, paths: &[&Path]) -> Result<(), ProvisionedError> {
+        let Some((uid, gid)) = self.0 else {
+            return Ok(());
+        };
+        for path in paths {
+            std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io(path))?;
+        }
+        Ok(())
+    }
+
+    fn hand_over_tree(&self, directory: &Path) -> Result<(), ProvisionedError> {
+        if self.0.is_none() {
+            return Ok(());
+        }
+        self.hand_over(&[directory])?;
+        for entry in fs::read_dir(directory).map_err(io(directory))? {
+            let path = entry.map_err(io(directory))?.path();
+            self.hand_over(&[&path])?;
+        }
+        Ok(())
+    }
+}
+
 fn sync_directory(path: &Path) -> Result<(), ProvisionedError> {
     fs::File::open(path)
         .and_then(|directory| directory.sync_all())
@@ -401,7 +448,7 @@ fn sync_directory(path: &Path) -> Result<(), ProvisionedError> {
 }
 
 /// Writes the pin file when there is none yet (the box's first enrolment).
-fn pin_once(root: &Path, ca_der: &[u8]) -> Result<(), ProvisionedError> {
+fn pin_once(root: &Path, ca_der: &[u8], owner: &Owner) -> Result<(), ProvisionedError> {
     let pin_path = root.join(PIN_FILE);
     if pin_path.exists() {
         return Ok(());
@@ -409,6 +456,7 @@ fn pin_once(root: &Path, ca_der: &[u8]) -> Result<(), ProvisionedError> {
     let staging = root.join(format!("{PIN_FILE}.tmp"));
     let _ = fs::remove_file(&staging);
     write_file(&staging, hex::encode(fingerprint(ca_der)).as_bytes(), false)?;
+    owner.hand_over(&[&staging])?;
     fs::rename(&staging, &pin_path).map_err(io(&pin_path))?;
     sync_directory(root)
 }

@@ -115,10 +115,9 @@ pub fn clock_file(gateway: &GatewayDir) -> PathBuf {
 /// Starts `docgate run` on a box that may not be enrolled yet; waits until it answers
 /// `/healthz` at all (503 while not provisioned).
 pub fn start_box(gateway: &GatewayDir) -> GatewayProcess {
-    let child = docgate()
-        .args(["run", "--config"])
-        .arg(&gateway.config)
-        .env("DOCGATE_FAULT_CLOCK_OFFSET_FILE", clock_file(gateway))
+    let clock = clock_file(gateway).display().to_string();
+    let env = [("DOCGATE_FAULT_CLOCK_OFFSET_FILE".to_owned(), clock)];
+    let child = super::docgate_run(&gateway.config, &env)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -151,13 +150,22 @@ pub fn health(process: &GatewayProcess) -> u16 {
         .unwrap_or(0)
 }
 
-/// `docgate enroll` for `gateway`.
+/// `docgate enroll` for `gateway`. Run as root, a link key it made on a SoftHSM token
+/// is a file of root's: the token directory goes back to the test user the daemon runs
+/// as (with a real token the key is in hardware; `docgate enroll` itself hands what it
+/// writes in the state directory to that directory's owner).
 pub fn enroll(gateway: &GatewayDir, axis_url: &str, code: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_docgate"))
+    let output = Command::new(env!("CARGO_BIN_EXE_docgate"))
         .args(["enroll", "--axis", axis_url, "--code", code, "--config"])
         .arg(&gateway.config)
         .output()
-        .expect("docgate enroll")
+        .expect("docgate enroll");
+    if let Some(conf) = std::env::var_os("SOFTHSM2_CONF").map(PathBuf::from) {
+        if let Some(directory) = conf.parent() {
+            super::hand_over_to_test_user(&directory.join("tokens"));
+        }
+    }
+    output
 }
 
 /// Enrols and waits until the gateway is up (`/healthz` 200).

@@ -31,6 +31,147 @@ pub fn docgate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_docgate"))
 }
 
+/// The unprivileged user the tests' daemons drop to when the tests run as root (CI does):
+/// `docgate run` refuses root without `--drop-to`. tools/test.sh creates it; so does
+/// [`run_args`] when it is missing.
+pub const TEST_USER: &str = "docgate-test";
+
+/// Whether these tests run as root.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The arguments of `docgate run` for `config`, as the tests run it. As an ordinary user:
+/// `run --config CONFIG`. As root: the same with `--drop-to docgate-test`, after handing
+/// that user every path under the temporary directory that the daemon's sandbox grants
+/// (`system::sandbox::gateway_grants`: the configuration's directory, the files it names,
+/// the state directory, SoftHSM2's token directory from `env`), so the dropped daemon can
+/// read and write what it did as root. Called again at each start: files the test wrote
+/// as root in between are handed over too.
+pub fn run_args(config: &Path, env: &[(String, String)]) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec!["run".into(), "--config".into(), config.into()];
+    if is_root() {
+        hand_to_test_user(config, env);
+        args.extend(["--drop-to".into(), TEST_USER.into()]);
+    }
+    args
+}
+
+/// `docgate` with [`run_args`] (root: files handed to the test user first).
+pub fn docgate_run(config: &Path, env: &[(String, String)]) -> Command {
+    let mut command = docgate();
+    command
+        .args(run_args(config, env))
+        .envs(env.iter().map(|(name, value)| (name, value)));
+    command
+}
+
+/// The test user's uid and gid, creating the user when missing (a system user with no
+/// home and no shell; `useradd` races with other test binaries are harmless).
+pub fn test_user() -> (u32, u32) {
+    let find = || nix::unistd::User::from_name(TEST_USER).ok().flatten();
+    if find().is_none() {
+        let _ = Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                TEST_USER,
+            ])
+            .status();
+    }
+    let user =
+        find().unwrap_or_else(|| panic!("cannot create the test user {TEST_USER} (useradd)"));
+    (user.uid.as_raw(), user.gid.as_raw())
+}
+
+/// Gives the test user what the sandbox grants under the temporary directory: each such
+/// path, recursively, and the right to pass through its parents.
+fn hand_to_test_user(config: &Path, env: &[(String, String)]) {
+    use docgate::system::sandbox::{gateway_grants, Environment};
+    let mut paths = vec![config.parent().unwrap_or(Path::new(".")).to_path_buf()];
+    if let Ok(loaded) = docgate::system::config::GatewayConfig::load(config) {
+        let environment = Environment::from_lookup(|name| {
+            env.iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.into())
+                .or_else(|| std::env::var_os(name))
+        });
+        paths.extend(
+            gateway_grants(&loaded, &environment)
+                .into_iter()
+                .map(|grant| grant.path),
+        );
+    }
+    for path in paths {
+        hand_over_to_test_user(&path);
+    }
+}
+
+/// The directories the tests make their files in: the system's temporary directory and
+/// Cargo's (`target/tmp`, where the shared SoftHSM lives).
+fn test_roots() -> Vec<PathBuf> {
+    [
+        std::env::temp_dir(),
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+    ]
+    .into_iter()
+    .map(|root| root.canonicalize().unwrap_or(root))
+    .collect()
+}
+
+/// As root: gives `path` (recursively) to the test user, and lets that user pass through
+/// its parents up to the test root holding it. Only under [`test_roots`]: nothing else on
+/// the machine is touched. Does nothing when not root.
+pub fn hand_over_to_test_user(path: &Path) {
+    if !is_root() {
+        return;
+    }
+    let Ok(path) = path.canonicalize() else {
+        return;
+    };
+    let Some(root) = test_roots()
+        .into_iter()
+        .find(|root| path.starts_with(root) && path != *root)
+    else {
+        return;
+    };
+    let (uid, gid) = test_user();
+    chown_tree(&path, uid, gid);
+    let mut parent = path.parent();
+    while let Some(directory) =
+        parent.filter(|directory| directory.starts_with(&root) && *directory != root)
+    {
+        allow_passing_through(directory);
+        parent = directory.parent();
+    }
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) {
+    let _ = std::os::unix::fs::lchown(path, Some(uid), Some(gid));
+    if path.is_symlink() || !path.is_dir() {
+        return;
+    }
+    for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+        chown_tree(&entry.path(), uid, gid);
+    }
+}
+
+/// Adds the search (x) bit for others to a directory (temporary directories are 0700).
+fn allow_passing_through(directory: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(metadata) = std::fs::metadata(directory) {
+        let mode = metadata.permissions().mode();
+        if mode & 0o001 == 0 {
+            let _ =
+                std::fs::set_permissions(directory, std::fs::Permissions::from_mode(mode | 0o001));
+        }
+    }
+}
+
 /// A gateway's directory: its config and state, kept across restarts.
 pub struct GatewayDir {
     pub dir: PathBuf,
@@ -108,10 +249,7 @@ impl GatewayDir {
 
     /// Starts `docgate run` and waits until `/healthz` answers 200.
     pub fn start(&self) -> GatewayProcess {
-        let child = docgate()
-            .args(["run", "--config"])
-            .arg(&self.config)
-            .envs(self.env.iter().map(|(name, value)| (name, value)))
+        let child = docgate_run(&self.config, &self.env)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -147,6 +147,7 @@ impl SoftHsm {
             .unwrap_or_else(|| panic!("no token '{label}' in the workshop"));
         let name = dir.file_name().expect("a directory name");
         std::fs::rename(&dir, self.tokendir.join(name)).expect("move the token in");
+        super::hand_over_to_test_user(&self.tokendir);
     }
 
     /// Deletes the token labelled `label` (its directory).
@@ -234,6 +235,7 @@ impl SoftHsm {
             .unwrap_or_else(|| panic!("no unplugged token '{label}'"));
         let name = dir.file_name().expect("a directory name");
         std::fs::rename(&dir, self.tokendir.join(name)).expect("move the token back");
+        super::hand_over_to_test_user(&self.tokendir);
     }
 
     /// The labels of the present tokens in the order a freshly initialised SoftHSM lists
@@ -259,7 +261,9 @@ pub fn unique_label(prefix: &str) -> String {
     label
 }
 
-/// Runs `command`; its stdout, or a panic with its stderr.
+/// Runs `command`; its stdout, or a panic with its stderr. Tests run as root hand the
+/// token directory it changed (its `SOFTHSM2_CONF`'s `tokens/`) back to the test user a
+/// `docgate run` of theirs runs as.
 pub fn run(mut command: Command, what: &str) -> String {
     let output = command
         .output()
@@ -270,6 +274,13 @@ pub fn run(mut command: Command, what: &str) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    let conf = command
+        .get_envs()
+        .find(|(name, _)| *name == "SOFTHSM2_CONF")
+        .and_then(|(_, value)| value.map(PathBuf::from));
+    if let Some(directory) = conf.as_deref().and_then(Path::parent) {
+        super::hand_over_to_test_user(&directory.join("tokens"));
+    }
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
