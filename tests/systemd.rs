@@ -241,6 +241,50 @@ fn ready_watchdog_status_and_stopping_arrive_in_order() {
     assert_no_secret(&output, &gateway);
 }
 
+/// A new box (`config init --provisioned`, not enrolled) is a started service under
+/// systemd: READY=1 once its enrolment page answers, watchdog pings, a STATUS= line saying
+/// what to do. Without READY=1 `Type=notify` would time the start out and restart it
+/// forever, which is what the appliance's first boot did before.
+#[test]
+fn a_box_waiting_for_enrolment_is_ready_and_pings_the_watchdog() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = GatewayDir::init_with(dir.path(), &["--provisioned"], &[]);
+    let notify = Listener::bind(&dir.path().join("notify.sock"));
+    let mut command = run_command(&gateway);
+    command
+        .env("NOTIFY_SOCKET", dir.path().join("notify.sock"))
+        .env("WATCHDOG_USEC", "1000000");
+    let mut daemon = spawn_daemon(command, &dir.path().join("stderr.log"));
+
+    let (_, first) = notify
+        .next(Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("no notification: {}", daemon.stderr_text()));
+    let first = String::from_utf8_lossy(&first).to_string();
+    assert!(first.contains("READY=1"), "first notification: {first:?}");
+    assert!(
+        first.contains("STATUS=not provisioned: enrol this box"),
+        "{first:?}"
+    );
+    let health = client()
+        .get(format!("{}/healthz", gateway.url))
+        .send()
+        .expect("GET /healthz");
+    assert_eq!(health.status().as_u16(), 503, "not provisioned yet");
+
+    let pings = notify
+        .collect(Duration::from_secs(3))
+        .into_iter()
+        .filter(|(_, text)| text.contains("WATCHDOG=1"))
+        .count();
+    assert!(pings >= 4, "{pings} watchdog pings in 3 s");
+
+    let stopping = std::thread::spawn(move || {
+        notify.wait_for("STOPPING=1", Duration::from_secs(30));
+    });
+    assert_eq!(daemon.terminate(), Some(0));
+    stopping.join().expect("STOPPING=1 arrived");
+}
+
 #[cfg(feature = "fault-injection")]
 #[test]
 fn the_watchdog_stops_when_the_store_writer_is_wedged() {
@@ -402,7 +446,10 @@ fn unit_allowed_syscalls(unit: &str) -> std::collections::BTreeSet<String> {
 fn the_units_system_call_filter_lets_the_daemon_sandbox_itself_and_run() {
     let unit = std::fs::read_to_string(repository_file("systemd/docgate.service")).expect("unit");
     let allowed = unit_allowed_syscalls(&unit);
-    assert!(allowed.contains("read") && allowed.len() > 100, "{allowed:?}");
+    assert!(
+        allowed.contains("read") && allowed.len() > 100,
+        "{allowed:?}"
+    );
     let list: Value = serde_json::from_str(
         &std::fs::read_to_string(repository_file("src/system/sandbox/syscalls.json"))
             .expect("syscalls.json"),
