@@ -24,6 +24,10 @@ use crate::system::provisioned::{self, Provisioned};
 use crate::system::shutdown::Shutdown;
 use crate::system::tls::LinkIdentity;
 
+/// The systemd `STATUS=` line of a box waiting for its enrolment.
+pub const NOT_PROVISIONED_STATUS: &str =
+    "not provisioned: enrol this box from its status page or with `docgate enroll`";
+
 /// How often a turn looks whether the enrolment on disk changed under it.
 const DISK_CHECK: Duration = Duration::from_secs(1);
 
@@ -64,9 +68,12 @@ pub async fn run(
                 };
                 enrolled_turn(file_config, turn_parts, current, &clock, &on_ready).await
             }
-            Ok(None) => not_provisioned_turn(file_config, &listener, &turn, None).await,
+            Ok(None) => {
+                not_provisioned_turn(file_config, &listener, (&turn, &shutdown), None).await
+            }
             Err(problem) => {
-                not_provisioned_turn(file_config, &listener, &turn, Some(problem)).await
+                let turns = (&turn, &shutdown);
+                not_provisioned_turn(file_config, &listener, turns, Some(problem)).await
             }
         };
         forward.abort();
@@ -224,10 +231,13 @@ async fn enrolled_turn(
 
 /// Serves the "not provisioned" page until the turn ends (an enrolment on disk, or
 /// shutdown). `problem` is why an enrolment on disk could not be used, if one is there.
+/// Under systemd the box is "ready" once the page is served: a new box waiting for its
+/// enrolment is a service that started, not one that hangs in its start-up (the
+/// appliance's boot test found `docgate.service` timing out there).
 async fn not_provisioned_turn(
     file_config: &GatewayConfig,
     listener: &std::net::TcpListener,
-    turn: &Shutdown,
+    (turn, process): (&Shutdown, &Shutdown),
     problem: Option<String>,
 ) -> Result<(), GatewayError> {
     let mut status = ProvisioningStatus::bare(Standing::NotProvisioned);
@@ -238,6 +248,11 @@ async fn not_provisioned_turn(
     tracing::info!("not provisioned: the status page offers the enrolment form");
     let listener = tokio_listener(listener)?;
     let tls = file_config.api.lan_tls().map_err(GatewayError::LanTls)?;
+    let probes = crate::system::systemd::Probes {
+        liveness: Vec::new(),
+        status: Box::new(|| NOT_PROVISIONED_STATUS.to_owned()),
+    };
+    let _ = crate::system::systemd::start_for_run(probes, turn.clone(), process.clone());
     crate::web::enrol_page::serve(listener, file_config.clone(), status, tls, turn.clone())
         .await
         .map_err(GatewayError::Serve)

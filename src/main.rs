@@ -258,6 +258,10 @@ enum ConfigCommand {
         /// its status page).
         #[arg(long, conflicts_with_all = ["organ_id", "organ_name"])]
         provisioned: bool,
+        /// Where the database and blobs live (`gateway.state_dir`), e.g. /var/lib/docgate
+        /// on the appliance; default: `state` next to the file.
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
     },
     /// Validate a configuration file with the same rules `docgate run` applies.
     Check {
@@ -361,6 +365,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             organ_id,
             organ_name,
             provisioned,
+            state_dir,
         }) => {
             let result = config::write_initial(&InitOptions {
                 dir,
@@ -368,6 +373,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 organ_id,
                 organ_name,
                 provisioned,
+                state_dir,
             })
             .map_err(bad_config)?;
             println!("config: {}", result.config_path.display());

@@ -241,6 +241,50 @@ fn ready_watchdog_status_and_stopping_arrive_in_order() {
     assert_no_secret(&output, &gateway);
 }
 
+/// A new box (`config init --provisioned`, not enrolled) is a started service under
+/// systemd: READY=1 once its enrolment page answers, watchdog pings, a STATUS= line saying
+/// what to do. Without READY=1 `Type=notify` would time the start out and restart it
+/// forever, which is what the appliance's first boot did before.
+#[test]
+fn a_box_waiting_for_enrolment_is_ready_and_pings_the_watchdog() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = GatewayDir::init_with(dir.path(), &["--provisioned"], &[]);
+    let notify = Listener::bind(&dir.path().join("notify.sock"));
+    let mut command = run_command(&gateway);
+    command
+        .env("NOTIFY_SOCKET", dir.path().join("notify.sock"))
+        .env("WATCHDOG_USEC", "1000000");
+    let mut daemon = spawn_daemon(command, &dir.path().join("stderr.log"));
+
+    let (_, first) = notify
+        .next(Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("no notification: {}", daemon.stderr_text()));
+    let first = String::from_utf8_lossy(&first).to_string();
+    assert!(first.contains("READY=1"), "first notification: {first:?}");
+    assert!(
+        first.contains("STATUS=not provisioned: enrol this box"),
+        "{first:?}"
+    );
+    let health = client()
+        .get(format!("{}/healthz", gateway.url))
+        .send()
+        .expect("GET /healthz");
+    assert_eq!(health.status().as_u16(), 503, "not provisioned yet");
+
+    let pings = notify
+        .collect(Duration::from_secs(3))
+        .into_iter()
+        .filter(|(_, text)| text.contains("WATCHDOG=1"))
+        .count();
+    assert!(pings >= 4, "{pings} watchdog pings in 3 s");
+
+    let stopping = std::thread::spawn(move || {
+        notify.wait_for("STOPPING=1", Duration::from_secs(30));
+    });
+    assert_eq!(daemon.terminate(), Some(0));
+    stopping.join().expect("STOPPING=1 arrived");
+}
+
 #[cfg(feature = "fault-injection")]
 #[test]
 fn the_watchdog_stops_when_the_store_writer_is_wedged() {
@@ -339,6 +383,100 @@ fn the_unit_rates_two_or_lower_and_verifies() {
     assert!(
         !complaints.contains("docgate.service"),
         "verify complained:\n{complaints}"
+    );
+}
+
+/// The system calls a `SystemCallFilter=` entry names: a `@group` expanded by
+/// `systemd-analyze syscall-filter` (nested groups included), or a single call.
+fn expand_syscall_filter(entry: &str) -> Vec<String> {
+    if !entry.starts_with('@') {
+        return vec![entry.to_owned()];
+    }
+    let output = Command::new("systemd-analyze")
+        .args(["syscall-filter", "--no-pager", entry])
+        .output()
+        .expect("systemd-analyze syscall-filter");
+    assert!(output.status.success(), "{output:?}");
+    // The group's own name comes first, unindented; its members follow, indented.
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.starts_with(' '))
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .flat_map(|line| {
+            if line.starts_with('@') {
+                expand_syscall_filter(line)
+            } else {
+                vec![line.to_owned()]
+            }
+        })
+        .collect()
+}
+
+/// The system calls the unit's `SystemCallFilter=` lines allow, applied in order as
+/// systemd does: the first line is an allow-list, later lines add (or, with `~`, remove).
+fn unit_allowed_syscalls(unit: &str) -> std::collections::BTreeSet<String> {
+    let mut allowed = std::collections::BTreeSet::new();
+    for value in unit
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("SystemCallFilter="))
+    {
+        let (remove, list) = match value.strip_prefix('~') {
+            Some(list) => (true, list),
+            None => (false, value),
+        };
+        for entry in list.split_whitespace() {
+            for call in expand_syscall_filter(entry) {
+                if remove {
+                    allowed.remove(&call);
+                } else {
+                    allowed.insert(call);
+                }
+            }
+        }
+    }
+    allowed
+}
+
+/// Under the unit, systemd's filter sits outside the daemon's own: every call the daemon
+/// makes to sandbox itself, and every call its allow-list lets it make afterwards, must
+/// get through systemd's filter too, or the daemon cannot start (the appliance's boot test
+/// found `seccomp` and the Landlock calls missing) or fails later with EPERM.
+#[test]
+fn the_units_system_call_filter_lets_the_daemon_sandbox_itself_and_run() {
+    let unit = std::fs::read_to_string(repository_file("systemd/docgate.service")).expect("unit");
+    let allowed = unit_allowed_syscalls(&unit);
+    assert!(
+        allowed.contains("read") && allowed.len() > 100,
+        "{allowed:?}"
+    );
+    let list: Value = serde_json::from_str(
+        &std::fs::read_to_string(repository_file("src/system/sandbox/syscalls.json"))
+            .expect("syscalls.json"),
+    )
+    .expect("syscalls.json is JSON");
+    let daemon_calls = list["docgate"]["filter"]
+        .as_array()
+        .expect("the allow-list")
+        .iter()
+        .filter_map(|entry| entry["syscall"].as_str());
+    // Calls only `--drop-to` makes, while still root: never under the unit (User=docgate).
+    let only_as_root = ["setgroups", "setresgid", "setresuid", "setgid", "setuid"];
+    let sandboxing = [
+        "prctl",
+        "seccomp",
+        "landlock_create_ruleset",
+        "landlock_add_rule",
+        "landlock_restrict_self",
+    ];
+    let refused: Vec<&str> = daemon_calls
+        .filter(|call| !only_as_root.contains(call))
+        .chain(sandboxing)
+        .filter(|call| !allowed.contains(*call))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "systemd/docgate.service's SystemCallFilter= refuses calls the daemon makes: {refused:?}"
     );
 }
 

@@ -202,6 +202,7 @@ fn setup_gateway(
         organ_id: office.organ_id.into(),
         organ_name: office.organ_name.into(),
         provisioned: false,
+        state_dir: None,
     })?;
     let tls = ca.issue_client(office.organ_id, &gateway_dir.join("tls"), "gateway", None)?;
     write_private(&gateway_dir.join("axis-secret"), secret)?;

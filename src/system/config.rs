@@ -419,6 +419,9 @@ pub struct InitOptions {
     /// Write `[provisioning]` instead of the agency's identity: the box is enrolled later
     /// with a code from provincial IT (the factory image).
     pub provisioned: bool,
+    /// `gateway.state_dir`; `None` writes `state` (next to the file). The appliance keeps
+    /// its configuration in `/etc/docgate` and its state in `/var/lib/docgate`.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// The result of [`write_initial`].
@@ -429,7 +432,7 @@ pub struct InitResult {
 }
 
 /// Writes `DIR/docgate.toml`: a working stand-alone gateway with its state in `DIR/state`
-/// and a fresh API token. Refuses to overwrite an existing file.
+/// (or `options.state_dir`) and a fresh API token. Refuses to overwrite an existing file.
 pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
     let config_path = options.dir.join("docgate.toml");
     let write_error = |source| ConfigError::Write {
@@ -450,7 +453,10 @@ pub fn write_initial(options: &InitOptions) -> Result<InitResult, ConfigError> {
             } else {
                 options.organ_name.clone()
             },
-            state_dir: PathBuf::from("state"),
+            state_dir: options
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("state")),
             extra_agency_codes: Vec::new(),
             update_status_file: None,
         },
@@ -519,6 +525,7 @@ mod tests {
             organ_id: "000.00.01.H41".into(),
             organ_name: "UBND xã Thử Nghiệm".into(),
             provisioned: false,
+            state_dir: None,
         })
         .expect("init")
     }
@@ -547,12 +554,14 @@ mod tests {
             organ_id: "000.00.01.H41".into(),
             organ_name: "x".into(),
             provisioned: true,
+            state_dir: Some(dir.path().join("elsewhere")),
         })
         .expect("init");
         let config = GatewayConfig::load(&result.config_path).expect("load");
         let provisioning = config.provisioning.expect("[provisioning]");
         assert_eq!(provisioning.link_key_label, "docgate-link");
         assert!(config.gateway.organ_id.is_empty() && config.axis.is_none());
+        assert_eq!(config.gateway.state_dir, dir.path().join("elsewhere"));
     }
 
     #[test]
@@ -565,6 +574,7 @@ mod tests {
             organ_id: "000.00.01.H41".into(),
             organ_name: "x".into(),
             provisioned: false,
+            state_dir: None,
         })
         .is_err());
     }
