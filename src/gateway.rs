@@ -305,7 +305,8 @@ pub async fn run_with(
     });
     let drain = Duration::from_secs(config.limits.shutdown_timeout_secs);
     let lan_tls = config.api.lan_tls().map_err(GatewayError::LanTls)?;
-    let served = web::serve(listener, state, shutdown.clone(), drain, lan_tls).await;
+    let limits = config.limits.connection_limits();
+    web::serve(listener, state, shutdown.clone(), limits, lan_tls).await;
     if let Some(sync) = sync {
         // The tasks watch the same signal; a send or fetch in flight is simply abandoned
         // (its row is still waiting and is taken up again on the next start).
@@ -318,7 +319,7 @@ pub async fn run_with(
     let closing = store.clone();
     let _ = tokio::task::spawn_blocking(move || closing.close()).await;
     tracing::info!("gateway stopped");
-    served.map_err(GatewayError::Serve)
+    Ok(())
 }
 
 /// Binds the configured address.

@@ -9,11 +9,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 pub use super::enrolment_config::EnrolmentSection;
 use crate::system::config::{describe_toml_error, is_agency_code};
+use crate::system::http_server::ConnectionLimits;
 use crate::system::tls::{self, TlsError};
 
 /// Shortest shared secret accepted (characters).
@@ -53,6 +55,32 @@ pub struct AxisSection {
     /// Agency codes accepted although not of the `LLL.KK.JJ.Xnn` shape (test systems).
     #[serde(default)]
     pub extra_agency_codes: Vec<String>,
+    /// Connections kept open at once, all systems together.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Connections kept open at once from one client address.
+    #[serde(default = "default_max_connections_per_address")]
+    pub max_connections_per_address: usize,
+    /// The longest a client may take to send a request's headers, in seconds.
+    #[serde(default = "default_header_timeout_secs")]
+    pub header_timeout_secs: u64,
+    /// The longest a request body may pause between two pieces, in seconds.
+    #[serde(default = "default_body_idle_timeout_secs")]
+    pub body_idle_timeout_secs: u64,
+}
+
+impl AxisSection {
+    /// The axis server's connection limits.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
+            header_read_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_idle_timeout: Duration::from_secs(self.body_idle_timeout_secs),
+            drain_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            ..ConnectionLimits::default()
+        }
+    }
 }
 
 /// `[tls]`: the axis's certificate and the CA its clients' certificates must chain to.
@@ -107,6 +135,18 @@ fn default_max_clock_skew_secs() -> u64 {
 }
 fn default_long_poll_max_secs() -> u64 {
     30
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_max_connections_per_address() -> usize {
+    32
+}
+fn default_header_timeout_secs() -> u64 {
+    30
+}
+fn default_body_idle_timeout_secs() -> u64 {
+    60
 }
 fn default_shutdown_timeout_secs() -> u64 {
     20
@@ -206,6 +246,39 @@ impl AxisConfig {
                 "axis.long_poll_max_secs".into(),
                 format!("is {}, outside 1..=600", axis.long_poll_max_secs),
                 "use a value such as 30",
+            ));
+        }
+        if !(1..=65_536).contains(&axis.max_connections) {
+            return Err(invalid(
+                "axis.max_connections".into(),
+                format!("is {}, outside 1..=65536", axis.max_connections),
+                "use a value such as 1024",
+            ));
+        }
+        if axis.max_connections_per_address == 0
+            || axis.max_connections_per_address > axis.max_connections
+        {
+            return Err(invalid(
+                "axis.max_connections_per_address".into(),
+                format!(
+                    "is {}, outside 1..=axis.max_connections ({})",
+                    axis.max_connections_per_address, axis.max_connections
+                ),
+                "use a value such as 32",
+            ));
+        }
+        if !(1..=300).contains(&axis.header_timeout_secs) {
+            return Err(invalid(
+                "axis.header_timeout_secs".into(),
+                format!("is {}, outside 1..=300", axis.header_timeout_secs),
+                "use a value such as 30",
+            ));
+        }
+        if !(1..=3600).contains(&axis.body_idle_timeout_secs) {
+            return Err(invalid(
+                "axis.body_idle_timeout_secs".into(),
+                format!("is {}, outside 1..=3600", axis.body_idle_timeout_secs),
+                "use a value such as 60",
             ));
         }
         if axis.shutdown_timeout_secs > 3600 {
@@ -567,6 +640,25 @@ locked = false
             (
                 good().replace("[axis]", "[axis]\nlong_poll_max_secs = 0"),
                 "axis.long_poll_max_secs",
+            ),
+            (
+                good().replace("[axis]", "[axis]\nmax_connections = 0"),
+                "axis.max_connections",
+            ),
+            (
+                good().replace(
+                    "[axis]",
+                    "[axis]\nmax_connections = 4\nmax_connections_per_address = 5",
+                ),
+                "axis.max_connections_per_address",
+            ),
+            (
+                good().replace("[axis]", "[axis]\nheader_timeout_secs = 301"),
+                "axis.header_timeout_secs",
+            ),
+            (
+                good().replace("[axis]", "[axis]\nbody_idle_timeout_secs = 0"),
+                "axis.body_idle_timeout_secs",
             ),
             (
                 good().replace("[axis]", "[axis]\nmax_packet_bytes = 10"),

@@ -24,7 +24,6 @@ mod state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::routing::{get, post};
 use axum::{middleware, Router};
@@ -95,8 +94,14 @@ pub async fn run(
         Err(error) => tracing::info!(%error, "axis listening (address unknown)"),
     }
     on_ready(&store);
-    let drain = Duration::from_secs(config.axis.shutdown_timeout_secs);
-    serve::serve(listener, tls_config, app, shutdown, drain).await;
+    serve::serve(
+        listener,
+        tls_config,
+        app,
+        config.axis.connection_limits(),
+        shutdown,
+    )
+    .await;
     // The writer thread commits what it holds before this returns.
     let closing = store.clone();
     let _ = tokio::task::spawn_blocking(move || closing.close()).await;

@@ -8,8 +8,11 @@ use std::fs;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use super::http_server::ConnectionLimits;
 
 pub use super::axis_config::AxisSection;
 pub use super::provisioning_config::{rotated_link_key_label, LinkKeyPlace, ProvisioningSection};
@@ -142,6 +145,28 @@ pub struct LimitsSection {
     /// The state directory (database + blobs) may not grow past this: new documents are
     /// answered 507 and incoming packets stay on the axis until space is back.
     pub disk_quota_bytes: u64,
+    /// Connections the LAN server keeps open at once, all clients together.
+    pub max_connections: usize,
+    /// Connections the LAN server keeps open at once from one client address.
+    pub max_connections_per_address: usize,
+    /// The longest a client may take to send a request's headers, in seconds.
+    pub header_timeout_secs: u64,
+    /// The longest a request body may pause between two pieces, in seconds.
+    pub body_idle_timeout_secs: u64,
+}
+
+impl LimitsSection {
+    /// The LAN server's connection limits.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
+            header_read_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_idle_timeout: Duration::from_secs(self.body_idle_timeout_secs),
+            drain_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            ..ConnectionLimits::default()
+        }
+    }
 }
 
 impl Default for LimitsSection {
@@ -152,6 +177,10 @@ impl Default for LimitsSection {
             max_files: 20,
             shutdown_timeout_secs: 20,
             disk_quota_bytes: 10 * 1024 * 1024 * 1024,
+            max_connections: 256,
+            max_connections_per_address: 32,
+            header_timeout_secs: 30,
+            body_idle_timeout_secs: 60,
         }
     }
 }
@@ -296,6 +325,39 @@ impl GatewayConfig {
                 "limits.max_files",
                 format!("is {}, outside 1..=1000", limits.max_files),
                 "use a value such as 20",
+            ));
+        }
+        if !(1..=65_536).contains(&limits.max_connections) {
+            return Err(invalid(
+                "limits.max_connections",
+                format!("is {}, outside 1..=65536", limits.max_connections),
+                "use a value such as 256",
+            ));
+        }
+        if limits.max_connections_per_address == 0
+            || limits.max_connections_per_address > limits.max_connections
+        {
+            return Err(invalid(
+                "limits.max_connections_per_address",
+                format!(
+                    "is {}, outside 1..=limits.max_connections ({})",
+                    limits.max_connections_per_address, limits.max_connections
+                ),
+                "use a value such as 32",
+            ));
+        }
+        if !(1..=300).contains(&limits.header_timeout_secs) {
+            return Err(invalid(
+                "limits.header_timeout_secs",
+                format!("is {}, outside 1..=300", limits.header_timeout_secs),
+                "use a value such as 30",
+            ));
+        }
+        if !(1..=3600).contains(&limits.body_idle_timeout_secs) {
+            return Err(invalid(
+                "limits.body_idle_timeout_secs",
+                format!("is {}, outside 1..=3600", limits.body_idle_timeout_secs),
+                "use a value such as 60",
             ));
         }
         if limits.disk_quota_bytes == 0 {
@@ -619,6 +681,22 @@ token = "0123456789abcdef0123456789abcdef"
             (
                 format!("{GOOD}\n[limits]\nmax_file_bytes = 0\n"),
                 "limits.max_file_bytes",
+            ),
+            (
+                format!("{GOOD}\n[limits]\nmax_connections = 0\n"),
+                "limits.max_connections",
+            ),
+            (
+                format!("{GOOD}\n[limits]\nmax_connections = 8\nmax_connections_per_address = 9\n"),
+                "limits.max_connections_per_address",
+            ),
+            (
+                format!("{GOOD}\n[limits]\nheader_timeout_secs = 0\n"),
+                "limits.header_timeout_secs",
+            ),
+            (
+                format!("{GOOD}\n[limits]\nbody_idle_timeout_secs = 7200\n"),
+                "limits.body_idle_timeout_secs",
             ),
             ("not toml at all [".to_string(), "not valid"),
             (

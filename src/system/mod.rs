@@ -1,5 +1,6 @@
 //! Process plumbing shared by the edges: configuration (one validator for `config check`
-//! and `run`), the clerks' accounts file, the clock, logging, the shutdown signal, liveness
+//! and `run`), the clerks' accounts file, the clock, logging, the HTTP servers' connection
+//! handling (limits and time limits), the shutdown signal, liveness
 //! heartbeats, the systemd protocol (readiness, watchdog, status) and the daemon's
 //! in-process sandbox. Owns no document logic and
 //! never touches the store.
@@ -10,6 +11,7 @@ pub mod clerk_accounts;
 pub mod clock;
 pub mod config;
 pub mod heartbeat;
+pub mod http_server;
 pub mod lan_tls;
 pub mod logging;
 pub mod provisioned;

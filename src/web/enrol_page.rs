@@ -24,7 +24,6 @@ mod html;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -86,7 +85,7 @@ pub async fn serve(
         .as_ref()
         .and_then(|provisioning| provisioning.axis_url.clone())
         .unwrap_or_default();
-    let drain = Duration::from_secs(config.limits.shutdown_timeout_secs);
+    let limits = config.limits.connection_limits();
     let config = Arc::new(config);
     let enrol: Enrol = Arc::new(move |axis_url, code| {
         let config = config.clone();
@@ -108,7 +107,8 @@ pub async fn serve(
         enrolled: Mutex::new(None),
         enrol,
     });
-    super::server::serve_app(listener, routes(page), shutdown, drain, tls).await
+    super::server::serve_app(listener, routes(page), shutdown, limits, tls).await;
+    Ok(())
 }
 
 fn routes(page: Arc<EnrolPage>) -> Router {

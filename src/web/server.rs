@@ -1,27 +1,26 @@
-//! The HTTP server: routes, bearer-token check, body limits, and a serve loop that takes
-//! its listener and a shutdown signal from the caller (the daemon, the demo, or a test).
+//! The LAN HTTP server: routes, bearer-token check and body limits, served on the listener
+//! and with the shutdown signal the caller gives (the daemon, the demo, or a test). How
+//! connections are taken, capped and timed is `system::http_server`'s.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::extract::connect_info::Connected;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::IncomingStream;
 use axum::{Json, Router};
 use ring::hmac;
 use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::facts::BoxIdentity;
-use super::listeners::{PeerAddress, PlainListener, TlsListener};
+use super::listeners::{PlainHandshake, TlsHandshake};
 use super::{business, document_list, documents, registers, ApiError};
 use crate::enrolment::status::{ProvisioningStatus, ProvisioningWatch, Standing};
 use crate::store::Store;
 use crate::sync::LinkState;
+use crate::system::http_server::{self, ConnectionLimits};
 use crate::system::shutdown::Shutdown;
 use crate::workflow::IntakeContext;
 
@@ -220,64 +219,31 @@ async fn not_found() -> ApiError {
 }
 
 /// Serves until `shutdown` triggers, then lets requests in flight finish for at most
-/// `drain_timeout`, logging if that runs out. With `tls`, over HTTPS only.
+/// `limits.drain_timeout`, logging if that runs out. With `tls`, over HTTPS only.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: Shutdown,
-    drain_timeout: Duration,
+    limits: ConnectionLimits,
     tls: Option<Arc<rustls::ServerConfig>>,
-) -> std::io::Result<()> {
-    serve_app(listener, router(state), shutdown, drain_timeout, tls).await
+) {
+    serve_app(listener, router(state), shutdown, limits, tls).await
 }
 
 /// Serves `app` as [`serve`] does (the "not provisioned" page shares the listeners and the
-/// drain).
+/// limits).
 pub(crate) async fn serve_app(
     listener: TcpListener,
     app: Router,
     shutdown: Shutdown,
-    drain_timeout: Duration,
+    limits: ConnectionLimits,
     tls: Option<Arc<rustls::ServerConfig>>,
-) -> std::io::Result<()> {
+) {
     match tls {
         Some(config) => {
-            let listener = TlsListener::new(listener, config)?;
-            serve_on(listener, app, shutdown, drain_timeout).await
+            let handshake = TlsHandshake::new(config);
+            http_server::serve(listener, handshake, app, limits, shutdown).await
         }
-        None => serve_on(PlainListener(listener), app, shutdown, drain_timeout).await,
-    }
-}
-
-async fn serve_on<L>(
-    listener: L,
-    app: Router,
-    shutdown: Shutdown,
-    drain_timeout: Duration,
-) -> std::io::Result<()>
-where
-    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
-    PeerAddress: for<'a> Connected<IncomingStream<'a, L>>,
-{
-    let signal = shutdown.clone();
-    // The peer address reaches the handlers (the clerk login's lockout counts by address).
-    let app = app.into_make_service_with_connect_info::<PeerAddress>();
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(async move { signal.wait().await });
-    let mut server = tokio::spawn(async move { server.await });
-    shutdown.wait().await;
-    match tokio::time::timeout(drain_timeout, &mut server).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(_)) => Err(std::io::Error::other("the HTTP server task failed")),
-        Err(_) => {
-            tracing::warn!(
-                seconds = drain_timeout.as_secs(),
-                "requests still in flight after the shutdown timeout; closing anyway"
-            );
-            // Stops accepting at once: the listener's socket may be served next by another
-            // turn of the same process (`boot`).
-            server.abort();
-            Ok(())
-        }
+        None => http_server::serve(listener, PlainHandshake, app, limits, shutdown).await,
     }
 }

@@ -200,6 +200,13 @@ fn internal(message: &str) -> ApiError {
 }
 
 pub(super) fn multipart_error(error: MultipartError) -> ApiError {
+    if paused_too_long(&error) {
+        return ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body paused for longer than limits.body_idle_timeout_secs; nothing was accepted, send it again",
+        );
+    }
     let status = error.status();
     let message = format!("the multipart body cannot be read: {}", error.body_text());
     if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -207,4 +214,17 @@ pub(super) fn multipart_error(error: MultipartError) -> ApiError {
     } else {
         ApiError::bad_request(message)
     }
+}
+
+/// Whether reading the body failed because the client paused past the idle time limit
+/// (`system::http_server`), as opposed to sending something malformed.
+fn paused_too_long(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
