@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -24,6 +24,37 @@ pub struct Token {
     /// never holds more than the callers in flight.
     requests: mpsc::Sender<Request>,
     board: Arc<StatusBoard>,
+    /// Last: when the last clone drops, `requests` is gone first, so the worker stops, and
+    /// then this waits for it (see [`WorkerThread`]).
+    _worker: Arc<WorkerThread>,
+}
+
+/// The worker thread, waited for when the last handle drops: a process that exits while the
+/// worker is still inside the PKCS#11 module (closing its session) runs the module's exit
+/// destructors under it, which crashed SoftHSM (a segfault after `docgate sign` had written
+/// its output, so the command failed although it had signed).
+struct WorkerThread {
+    finished: Mutex<Option<mpsc::Receiver<()>>>,
+}
+
+/// How long dropping the last handle waits for the worker to close its session: a token
+/// hung inside the module must not hang the process's shutdown for ever.
+const WORKER_STOP_WAIT: Duration = Duration::from_secs(5);
+
+impl Drop for WorkerThread {
+    fn drop(&mut self) {
+        let finished = self
+            .finished
+            .get_mut()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take();
+        if let Some(finished) = finished {
+            // Disconnected (the thread ended and dropped its sender) or a message: done.
+            if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(WORKER_STOP_WAIT) {
+                tracing::warn!("the token worker did not stop in time; leaving it");
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Token {
@@ -45,9 +76,12 @@ impl Token {
         let (requests, receiver) = mpsc::channel();
         let worker = Worker::new(config, board.clone());
         let worker_board = board.clone();
+        let (finished_sender, finished) = mpsc::channel::<()>();
         let started = std::thread::Builder::new()
             .name("token-worker".into())
             .spawn(move || {
+                // Dropped when the thread ends, whichever way: that is the signal.
+                let _finished = finished_sender;
                 // Release builds abort on panic; elsewhere, say so instead of a stale status.
                 let run = std::panic::AssertUnwindSafe(|| worker.run(receiver));
                 if std::panic::catch_unwind(run).is_err() {
@@ -68,6 +102,9 @@ impl Token {
             token_label,
             requests,
             board,
+            _worker: Arc::new(WorkerThread {
+                finished: Mutex::new(Some(finished)),
+            }),
         }
     }
 
