@@ -654,3 +654,42 @@ fn under_journald_events_carry_their_fields_and_no_secret() {
         daemon.stderr_text()
     );
 }
+
+/// The appliance image's own units (image/rootfs): systemd ignores a key in the wrong
+/// section with only a warning, and the box then silently lacks it (the boot fallback's
+/// `SuccessAction=` in `[Service]` never rebooted; found by tools/image-update-test).
+#[test]
+fn the_image_units_have_no_key_systemd_would_ignore() {
+    let units = repository_file("image/rootfs/usr/lib/systemd/system");
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for entry in std::fs::read_dir(&units).expect("image units") {
+        let path = entry.expect("entry").path();
+        let is_unit = matches!(
+            path.extension().and_then(|extension| extension.to_str()),
+            Some("service" | "path" | "timer" | "socket")
+        );
+        if !is_unit {
+            continue;
+        }
+        let output = systemd_analyze(&["verify", "--man=no"], &path);
+        let text = String::from_utf8_lossy(&output.stderr).to_string();
+        problems.extend(
+            text.lines()
+                .filter(|line| {
+                    line.contains("Unknown key")
+                        || line.contains("Unknown section")
+                        || line.contains("Invalid")
+                        || line.contains("Failed to parse")
+                })
+                .map(str::to_string),
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 5,
+        "only {checked} units under {}",
+        units.display()
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
