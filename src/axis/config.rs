@@ -9,13 +9,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Deserialize;
 
 pub use super::enrolment_config::EnrolmentSection;
 use crate::system::config::{describe_toml_error, is_agency_code};
-use crate::system::http_server::ConnectionLimits;
+use crate::system::http_server::{ConnectionLimits, ConnectionSettings};
 use crate::system::tls::{self, TlsError};
 
 /// Shortest shared secret accepted (characters).
@@ -70,16 +69,20 @@ pub struct AxisSection {
 }
 
 impl AxisSection {
-    /// The axis server's connection limits.
-    pub fn connection_limits(&self) -> ConnectionLimits {
-        ConnectionLimits {
+    /// The axis server's connection settings, as written.
+    pub fn connection_settings(&self) -> ConnectionSettings {
+        ConnectionSettings {
             max_connections: self.max_connections,
             max_connections_per_address: self.max_connections_per_address,
-            header_read_timeout: Duration::from_secs(self.header_timeout_secs),
-            body_idle_timeout: Duration::from_secs(self.body_idle_timeout_secs),
-            drain_timeout: Duration::from_secs(self.shutdown_timeout_secs),
-            ..ConnectionLimits::default()
+            header_timeout_secs: self.header_timeout_secs,
+            body_idle_timeout_secs: self.body_idle_timeout_secs,
+            shutdown_timeout_secs: self.shutdown_timeout_secs,
         }
+    }
+
+    /// The axis server's connection limits.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        self.connection_settings().limits()
     }
 }
 
@@ -248,37 +251,11 @@ impl AxisConfig {
                 "use a value such as 30",
             ));
         }
-        if !(1..=65_536).contains(&axis.max_connections) {
+        if let Err(problem) = axis.connection_settings().check() {
             return Err(invalid(
-                "axis.max_connections".into(),
-                format!("is {}, outside 1..=65536", axis.max_connections),
-                "use a value such as 1024",
-            ));
-        }
-        if axis.max_connections_per_address == 0
-            || axis.max_connections_per_address > axis.max_connections
-        {
-            return Err(invalid(
-                "axis.max_connections_per_address".into(),
-                format!(
-                    "is {}, outside 1..=axis.max_connections ({})",
-                    axis.max_connections_per_address, axis.max_connections
-                ),
-                "use a value such as 32",
-            ));
-        }
-        if !(1..=300).contains(&axis.header_timeout_secs) {
-            return Err(invalid(
-                "axis.header_timeout_secs".into(),
-                format!("is {}, outside 1..=300", axis.header_timeout_secs),
-                "use a value such as 30",
-            ));
-        }
-        if !(1..=3600).contains(&axis.body_idle_timeout_secs) {
-            return Err(invalid(
-                "axis.body_idle_timeout_secs".into(),
-                format!("is {}, outside 1..=3600", axis.body_idle_timeout_secs),
-                "use a value such as 60",
+                format!("axis.{}", problem.setting.name()),
+                problem.problem,
+                problem.fix,
             ));
         }
         if axis.shutdown_timeout_secs > 3600 {

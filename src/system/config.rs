@@ -8,13 +8,11 @@ use std::fs;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::http_server::ConnectionLimits;
-
 pub use super::axis_config::AxisSection;
+pub use super::limits_config::LimitsSection;
 pub use super::provisioning_config::{rotated_link_key_label, LinkKeyPlace, ProvisioningSection};
 pub use super::register_config::RegisterSection;
 pub use super::signing_config::SigningSection;
@@ -126,61 +124,6 @@ impl ApiSection {
             }
             (Some(_), Some(_)) => self.lan_tls().err().map(|error| error.to_string()),
             (None, None) => None,
-        }
-    }
-}
-
-/// `[limits]`: what one request may carry.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsSection {
-    /// Largest request body, all parts together.
-    pub max_request_bytes: u64,
-    /// Largest single file.
-    pub max_file_bytes: u64,
-    /// Most files in one document.
-    pub max_files: u32,
-    /// How long shutdown waits for requests in flight, in seconds.
-    pub shutdown_timeout_secs: u64,
-    /// The state directory (database + blobs) may not grow past this: new documents are
-    /// answered 507 and incoming packets stay on the axis until space is back.
-    pub disk_quota_bytes: u64,
-    /// Connections the LAN server keeps open at once, all clients together.
-    pub max_connections: usize,
-    /// Connections the LAN server keeps open at once from one client address.
-    pub max_connections_per_address: usize,
-    /// The longest a client may take to send a request's headers, in seconds.
-    pub header_timeout_secs: u64,
-    /// The longest a request body may pause between two pieces, in seconds.
-    pub body_idle_timeout_secs: u64,
-}
-
-impl LimitsSection {
-    /// The LAN server's connection limits.
-    pub fn connection_limits(&self) -> ConnectionLimits {
-        ConnectionLimits {
-            max_connections: self.max_connections,
-            max_connections_per_address: self.max_connections_per_address,
-            header_read_timeout: Duration::from_secs(self.header_timeout_secs),
-            body_idle_timeout: Duration::from_secs(self.body_idle_timeout_secs),
-            drain_timeout: Duration::from_secs(self.shutdown_timeout_secs),
-            ..ConnectionLimits::default()
-        }
-    }
-}
-
-impl Default for LimitsSection {
-    fn default() -> Self {
-        LimitsSection {
-            max_request_bytes: 320 * 1024 * 1024,
-            max_file_bytes: 256 * 1024 * 1024,
-            max_files: 20,
-            shutdown_timeout_secs: 20,
-            disk_quota_bytes: 10 * 1024 * 1024 * 1024,
-            max_connections: 256,
-            max_connections_per_address: 32,
-            header_timeout_secs: 30,
-            body_idle_timeout_secs: 60,
         }
     }
 }
@@ -312,61 +255,7 @@ impl GatewayConfig {
                 "set both api.tls_certificate and api.tls_key to PEM files the docgate user may read, or neither",
             ));
         }
-        let limits = &self.limits;
-        if limits.max_file_bytes == 0 || limits.max_file_bytes > limits.max_request_bytes {
-            return Err(invalid(
-                "limits.max_file_bytes",
-                "must be above 0 and at most limits.max_request_bytes".into(),
-                "raise limits.max_request_bytes or lower limits.max_file_bytes",
-            ));
-        }
-        if limits.max_files == 0 || limits.max_files > 1000 {
-            return Err(invalid(
-                "limits.max_files",
-                format!("is {}, outside 1..=1000", limits.max_files),
-                "use a value such as 20",
-            ));
-        }
-        if !(1..=65_536).contains(&limits.max_connections) {
-            return Err(invalid(
-                "limits.max_connections",
-                format!("is {}, outside 1..=65536", limits.max_connections),
-                "use a value such as 256",
-            ));
-        }
-        if limits.max_connections_per_address == 0
-            || limits.max_connections_per_address > limits.max_connections
-        {
-            return Err(invalid(
-                "limits.max_connections_per_address",
-                format!(
-                    "is {}, outside 1..=limits.max_connections ({})",
-                    limits.max_connections_per_address, limits.max_connections
-                ),
-                "use a value such as 32",
-            ));
-        }
-        if !(1..=300).contains(&limits.header_timeout_secs) {
-            return Err(invalid(
-                "limits.header_timeout_secs",
-                format!("is {}, outside 1..=300", limits.header_timeout_secs),
-                "use a value such as 30",
-            ));
-        }
-        if !(1..=3600).contains(&limits.body_idle_timeout_secs) {
-            return Err(invalid(
-                "limits.body_idle_timeout_secs",
-                format!("is {}, outside 1..=3600", limits.body_idle_timeout_secs),
-                "use a value such as 60",
-            ));
-        }
-        if limits.disk_quota_bytes == 0 {
-            return Err(invalid(
-                "limits.disk_quota_bytes",
-                "is 0".into(),
-                "set the bytes the state directory may use, e.g. 10737418240 (10 GiB)",
-            ));
-        }
+        self.limits.validate(path)?;
         if let Some(signing) = &self.signing {
             signing.validate(path)?;
         }

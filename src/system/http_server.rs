@@ -64,6 +64,104 @@ impl Default for ConnectionLimits {
     }
 }
 
+/// The connection settings as a configuration file writes them (the gateway's `[limits]`,
+/// the axis's `[axis]`): checked and turned into [`ConnectionLimits`] here, so both files
+/// take the same ranges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionSettings {
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    pub header_timeout_secs: u64,
+    pub body_idle_timeout_secs: u64,
+    pub shutdown_timeout_secs: u64,
+}
+
+/// One of the [`ConnectionSettings`] a file may get wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionSetting {
+    MaxConnections,
+    MaxConnectionsPerAddress,
+    HeaderTimeoutSecs,
+    BodyIdleTimeoutSecs,
+}
+
+impl ConnectionSetting {
+    /// The key's name within its section.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnectionSetting::MaxConnections => "max_connections",
+            ConnectionSetting::MaxConnectionsPerAddress => "max_connections_per_address",
+            ConnectionSetting::HeaderTimeoutSecs => "header_timeout_secs",
+            ConnectionSetting::BodyIdleTimeoutSecs => "body_idle_timeout_secs",
+        }
+    }
+}
+
+/// A setting out of its range: which, what is wrong, and what to write instead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingProblem {
+    pub setting: ConnectionSetting,
+    pub problem: String,
+    pub fix: &'static str,
+}
+
+impl ConnectionSettings {
+    /// The first setting out of its range, if any.
+    pub fn check(&self) -> Result<(), SettingProblem> {
+        let problem = |setting, problem, fix| {
+            Err(SettingProblem {
+                setting,
+                problem,
+                fix,
+            })
+        };
+        if !(1..=65_536).contains(&self.max_connections) {
+            return problem(
+                ConnectionSetting::MaxConnections,
+                format!("is {}, outside 1..=65536", self.max_connections),
+                "use a value such as 256 (a gateway) or 1024 (an axis)",
+            );
+        }
+        if !(1..=self.max_connections).contains(&self.max_connections_per_address) {
+            return problem(
+                ConnectionSetting::MaxConnectionsPerAddress,
+                format!(
+                    "is {}, outside 1..=max_connections ({})",
+                    self.max_connections_per_address, self.max_connections
+                ),
+                "use a value such as 32",
+            );
+        }
+        if !(1..=300).contains(&self.header_timeout_secs) {
+            return problem(
+                ConnectionSetting::HeaderTimeoutSecs,
+                format!("is {}, outside 1..=300", self.header_timeout_secs),
+                "use a value such as 30",
+            );
+        }
+        if !(1..=3600).contains(&self.body_idle_timeout_secs) {
+            return problem(
+                ConnectionSetting::BodyIdleTimeoutSecs,
+                format!("is {}, outside 1..=3600", self.body_idle_timeout_secs),
+                "use a value such as 60",
+            );
+        }
+        Ok(())
+    }
+
+    /// The limits a server runs with (the handshake's time limit is not configurable).
+    pub fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
+            header_read_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_idle_timeout: Duration::from_secs(self.body_idle_timeout_secs),
+            drain_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            ..ConnectionLimits::default()
+        }
+    }
+}
+
 /// A connection whose handshake finished: the stream to serve HTTP on, and what every
 /// request on it carries as extensions (the client's address, its certificate's identity).
 pub(crate) struct Accepted<Io> {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod heartbeat;
 pub mod http_server;
 pub mod lan_tls;
+mod limits_config;
 pub mod logging;
 pub mod provisioned;
 mod provisioning_config;
