@@ -143,7 +143,7 @@ pub fn plan_update(
         if !new.to.contains(code) {
             return Err(refuse(
                 "remove_recipients",
-                format!("{code} is not a recipient of this document"),
+                format!("{code:?} is not a recipient of this document"),
             ));
         }
         new.to.retain(|organ| organ != code);
@@ -152,7 +152,7 @@ pub fn plan_update(
         if meta.to.contains(code) {
             return Err(refuse(
                 "add_recipients",
-                format!("{code} already receives this document"),
+                format!("{code:?} already receives this document"),
             ));
         }
         new.to.push(code.clone());
@@ -405,6 +405,22 @@ mod tests {
             ..base
         };
         assert!(plan_update(&meta(), &bad_code, &[]).is_err());
+    }
+
+    /// Found by `fuzz/fuzz_targets/local_api_requests.rs` (this input, minimised): the
+    /// refusal quoted the code as sent, so a carriage return in it gave the message a
+    /// second line.
+    #[test]
+    fn a_refusal_quoting_a_recipient_stays_one_line() {
+        let request: UpdateRequest =
+            serde_json::from_str(r#"{"reason":"h","remove_recipients":["\r"]}"#).expect("json");
+        let error = plan_update(&meta(), &request, &[]).expect_err("not a recipient");
+        assert_eq!(error.field, "remove_recipients");
+        assert!(!error.to_string().contains('\r'), "{error}");
+        assert!(
+            error.to_string().contains(r#""\r" is not a recipient"#),
+            "{error}"
+        );
     }
 
     #[test]
