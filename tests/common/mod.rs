@@ -266,6 +266,46 @@ impl GatewayDir {
     }
 }
 
+impl GatewayDir {
+    /// Starts `docgate run` with `extra_env` too and waits until `/healthz` answers at all,
+    /// whatever its code (a gateway whose token is out or whose disk is full still serves);
+    /// `Err` says why not: it exited, or said nothing within `limit`.
+    pub fn try_start(
+        &self,
+        extra_env: &[(String, String)],
+        limit: Duration,
+    ) -> Result<GatewayProcess, String> {
+        let mut child = docgate_run(&self.config, &self.env)
+            .envs(extra_env.iter().map(|(name, value)| (name, value)))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|error| format!("cannot spawn docgate run: {error}"))?;
+        let client = client();
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("docgate run exited at start: {status}"));
+            }
+            if client.get(format!("{}/healthz", self.url)).send().is_ok() {
+                return Ok(GatewayProcess {
+                    child: Some(child),
+                    url: self.url.clone(),
+                    token: self.token.clone(),
+                    client,
+                });
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("docgate run did not answer within {limit:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// A running `docgate run`. Killed (SIGKILL) on drop if still running.
 pub struct GatewayProcess {
     child: Option<Child>,
