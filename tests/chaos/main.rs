@@ -30,6 +30,7 @@ mod common;
 mod faults;
 mod invariants;
 mod isolation;
+mod report;
 mod workload;
 mod world;
 
@@ -134,7 +135,7 @@ fn main() -> ExitCode {
 }
 
 /// Sets the world up, runs the workload under faults, undoes the faults, drains, checks.
-fn run(settings: &Settings, isolation: &isolation::Isolation) -> invariants::Report {
+fn run(settings: &Settings, isolation: &isolation::Isolation) -> report::Report {
     let mut rng = Rng::seeded(settings.seed);
     let mut world = world::World::set_up(isolation);
     let ledger = workload::Ledger::default();
