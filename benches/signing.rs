@@ -105,7 +105,8 @@ fn main() {
 
     // 3. A 100 MB PDF, signed by the command line, peak RSS.
     let big = dir.path().join("big.pdf");
-    write_large_pdf(&big, 100 * 1024 * 1024);
+    std::fs::write(&big, common::large_valid_pdf(100 * 1024 * 1024, 1))
+        .expect("write the large PDF");
     let key_dir = dir.path().join("keys");
     std::fs::create_dir_all(&key_dir).expect("keys");
     let ca = docgate::demo::pki::TestCa::create("bench CA", &key_dir, "ca").expect("ca");
@@ -157,35 +158,4 @@ fn status_packet(index: usize) -> String {
          <edXML:StatusCode>01</edXML:StatusCode><edXML:Description>Đã đến</edXML:Description>\
          </edXML:MessageStatus></edXML:edXMLHeader></edXML:edXMLEnvelope>"
     )
-}
-
-/// A valid PDF of about `size` bytes: one page and a large incompressible stream object.
-fn write_large_pdf(path: &std::path::Path, size: usize) {
-    use lopdf::{dictionary, Document, Object, Stream};
-    let mut document = Document::with_version("1.7");
-    let pages_id = document.new_object_id();
-    let content = document.add_object(Stream::new(dictionary! {}, b"BT ET".to_vec()));
-    let page = document.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content,
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-    });
-    document.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
-        ),
-    );
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let payload: Vec<u8> = (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    document.add_object(Stream::new(dictionary! {}, payload));
-    let catalog = document.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    document.trailer.set("Root", catalog);
-    document.save(path).expect("write the large PDF");
 }

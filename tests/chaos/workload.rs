@@ -221,7 +221,7 @@ fn poster(plan: &Plan, from: usize, to: usize, ledger: &Ledger, phase: &Phase, s
 
 /// A valid PDF of about `size` bytes signed by the leader (`docgate sign`).
 fn leader_signed_pdf(plan: &Plan, dir: &Path, size: usize, seed: u64, index: usize) -> Vec<u8> {
-    let pdf = valid_pdf(size, seed);
+    let pdf = crate::common::large_valid_pdf(size, seed);
     let name = format!("document-{index}");
     let signed = crate::common::signing::leader_signed(&plan.leader_key, &pdf, dir, &name);
     let _ = std::fs::remove_file(dir.join(format!("{name}.in.pdf")));
@@ -504,34 +504,4 @@ fn send_edoc(client: &AxisClient, packet: &[u8]) -> Result<Option<String>, reqwe
         .ok()
         .filter(|answer| answer.status == "OK")
         .and_then(|answer| answer.doc_id))
-}
-
-/// A valid PDF of about `size` bytes: one page and a large incompressible stream object.
-fn valid_pdf(size: usize, seed: u64) -> Vec<u8> {
-    use lopdf::{dictionary, Document, Object, Stream};
-    let mut document = Document::with_version("1.7");
-    let pages_id = document.new_object_id();
-    let content = document.add_object(Stream::new(dictionary! {}, b"BT ET".to_vec()));
-    let page = document.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content,
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-    });
-    document.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
-        ),
-    );
-    let mut rng = Rng::seeded(seed);
-    let mut payload = Vec::with_capacity(size + 8);
-    while payload.len() < size {
-        payload.extend_from_slice(&rng.next_u64().to_le_bytes());
-    }
-    payload.truncate(size);
-    document.add_object(Stream::new(dictionary! {}, payload));
-    let catalog = document.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    document.trailer.set("Root", catalog);
-    let mut bytes = Vec::new();
-    document.save_to(&mut bytes).expect("write a PDF");
-    bytes
 }

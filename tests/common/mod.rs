@@ -529,6 +529,37 @@ pub fn sample_pdf(tag: &str) -> Vec<u8> {
     docgate::demo::sample_pdf(tag).expect("sample pdf")
 }
 
+/// A valid one-page PDF of about `size` bytes: its bulk is one incompressible stream object
+/// (seeded), so it can be signed and sealed like a real scan.
+pub fn large_valid_pdf(size: usize, seed: u64) -> Vec<u8> {
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut document = Document::with_version("1.7");
+    let pages_id = document.new_object_id();
+    let content = document.add_object(Stream::new(dictionary! {}, b"BT ET".to_vec()));
+    let page = document.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+    });
+    document.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
+        ),
+    );
+    let mut rng = exchange::Rng::seeded(seed);
+    let mut payload = Vec::with_capacity(size + 8);
+    while payload.len() < size {
+        payload.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    payload.truncate(size);
+    document.add_object(Stream::new(dictionary! {}, payload));
+    let catalog = document.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    document.trailer.set("Root", catalog);
+    let mut bytes = Vec::new();
+    document.save_to(&mut bytes).expect("write a PDF");
+    bytes
+}
+
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
