@@ -98,6 +98,20 @@ fn post_raw(gateway: &GatewayProcess, content_type: &str, body: Vec<u8>) -> (u16
     common::into_json(response)
 }
 
+/// POSTs `body` as JSON to `/api/v1/documents/{the seed document}/{action}`.
+fn post_json_action(gateway: &GatewayProcess, action: &str, body: &[u8]) -> (u16, Value) {
+    let id = gateway.all_document_ids().pop().expect("seed document");
+    let response = gateway
+        .client
+        .post(format!("{}/api/v1/documents/{id}/{action}", gateway.url))
+        .bearer_auth(&gateway.token)
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .expect("send");
+    common::into_json(response)
+}
+
 fn with_meta(change: impl Fn(&mut Value)) -> Value {
     let mut meta = sample_meta();
     change(&mut meta);
@@ -402,6 +416,27 @@ fn cases() -> Vec<Case> {
             "malformed_request",
             |g| g.get_json("/api/v1/documents?limt=5"),
         ),
+        // Found by fuzz/fuzz_targets/local_api_requests.rs (the input as it found it): axum's
+        // rejection quoted the unknown field's name, carriage return and all, so the
+        // answer's message had a second line.
+        case(
+            "update with a carriage return in an unknown field's name",
+            400,
+            "malformed_request",
+            |g| post_json_action(g, "update", b"{\"\\rae \":snou{\""),
+        ),
+        case(
+            "status with a line break in an unknown field's name",
+            400,
+            "malformed_request",
+            |g| post_json_action(g, "status", b"{\"code\": \"03\", \"\\r\\nX-Forged\": 1}"),
+        ),
+        case(
+            "list with a line break in an unknown parameter's name",
+            400,
+            "malformed_request",
+            |g| g.get_json("/api/v1/documents?limit=5&%0D%0AX-Forged=1"),
+        ),
         case("unknown endpoint", 404, "not_found", |g| {
             g.get_json("/api/v1/../../etc/passwd")
         }),
@@ -436,6 +471,11 @@ fn hostile_requests_get_clear_errors_and_change_nothing() {
         assert!(
             message.len() > 15,
             "{}: the message must say what is wrong: {body}",
+            case.name
+        );
+        assert!(
+            !message.contains(['\n', '\r']),
+            "{}: the message must be one line: {body}",
             case.name
         );
         assert_eq!(

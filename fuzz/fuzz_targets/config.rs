@@ -16,6 +16,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     if let Err(error) = GatewayConfig::parse(text, Path::new("/nonexistent/docgate.toml")) {
-        assert!(!error.to_string().contains('\n'), "multi-line error: {error}");
+        assert!(
+            !error.to_string().contains('\n'),
+            "multi-line error: {error}"
+        );
     }
 });

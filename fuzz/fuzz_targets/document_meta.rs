@@ -13,6 +13,9 @@ fuzz_target!(|data: &[u8]| {
             let again = OutgoingMeta::parse(&json, &[]).expect("valid metadata stays valid");
             assert_eq!(meta, again);
         }
-        Err(error) => assert!(!error.to_string().contains('\n'), "multi-line error: {error}"),
+        Err(error) => assert!(
+            !error.to_string().contains('\n'),
+            "multi-line error: {error}"
+        ),
     }
 });

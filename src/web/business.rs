@@ -1,6 +1,7 @@
 //! `/api/v1/documents/{id}/status|recall|update|replace`: the clerk's actions. Parses the
 //! JSON (unknown fields refused), calls `workflow::clerk`, and answers 202 with what was
-//! done. Never decides a transition and never touches the store by itself.
+//! done. Never decides a transition and never touches the store by itself. [`json_body`]
+//! is public so the fuzz target `local_api_requests` runs the handlers' own parsing.
 
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::JsonRejection;
@@ -20,10 +21,12 @@ use crate::workflow::clerk::{self, StatusRequest};
 #[serde(deny_unknown_fields)]
 pub struct RecallRequest {
     #[serde(default)]
-    reason: String,
+    pub reason: String,
 }
 
-fn body<T: DeserializeOwned>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+/// The body of a JSON endpoint as its handler takes it from axum's `Json` extractor, or
+/// the 400 it answers when the body is not the expected JSON.
+pub fn json_body<T: DeserializeOwned>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     json.map(|Json(value)| value).map_err(|rejection| {
         ApiError::bad_request(format!(
             "{}; send a JSON object with the documented fields",
@@ -42,7 +45,7 @@ pub async fn status(
     Path(id): Path<String>,
     json: Result<Json<StatusRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let request = body(json)?;
+    let request = json_body(json)?;
     let answer = clerk::set_status(&state.store, &state.intake, &id, request).await?;
     tracing::info!(document_id = %id, status = %answer.code, "business status set");
     Ok(accepted(answer))
@@ -54,7 +57,7 @@ pub async fn recall(
     Path(id): Path<String>,
     json: Result<Json<RecallRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let request = body(json)?;
+    let request = json_body(json)?;
     let answer = clerk::recall(&state.store, &state.intake, &id, &request.reason).await?;
     tracing::info!(document_id = %id, outcome = answer.outcome, "outgoing document recalled");
     Ok(accepted(answer))
@@ -66,7 +69,7 @@ pub async fn update(
     Path(id): Path<String>,
     json: Result<Json<UpdateRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let request = body(json)?;
+    let request = json_body(json)?;
     let answer = clerk::update(&state.store, &state.intake, &id, request).await?;
     tracing::info!(document_id = %id, version = answer.version, "outgoing document updated");
     Ok(accepted(answer))

@@ -38,14 +38,24 @@ pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
     let today = today(&state);
-    let filter = list_filter(query, today.clone())?;
+    let filter = parse_list_query(query, today.clone())?;
     let mut page = read(&state, move |store| store.list_documents(&filter)).await?;
     for document in &mut page.documents {
         document.mark_overdue(&today);
     }
     Ok(Json(page).into_response())
+}
+
+/// The list's filter from the query as axum's `Query` extractor read it, or the 400 the
+/// list answers. `today` (`YYYY-MM-DD`) is what `overdue` compares due dates with. Public
+/// so the fuzz target `local_api_requests` runs the handler's own parsing.
+pub fn parse_list_query(
+    query: Result<Query<ListQuery>, QueryRejection>,
+    today: String,
+) -> Result<ListFilter, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+    list_filter(query, today)
 }
 
 fn list_filter(query: ListQuery, today: String) -> Result<ListFilter, ApiError> {
@@ -145,4 +155,42 @@ fn subject_search(value: String) -> Result<String, ApiError> {
         )));
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::Query;
+    use axum::http::Uri;
+
+    use super::{parse_list_query, ListQuery, DEFAULT_PAGE};
+    use crate::store::Direction;
+
+    fn parse(query: &str) -> Result<crate::store::ListFilter, super::ApiError> {
+        let uri: Uri = format!("/api/v1/documents?{query}").parse().expect("uri");
+        parse_list_query(Query::<ListQuery>::try_from_uri(&uri), "2026-11-23".into())
+    }
+
+    #[test]
+    fn reads_the_filters() {
+        let filter = parse("direction=in&overdue=true&q=b%C3%A1o%20c%C3%A1o").expect("filter");
+        assert_eq!(filter.direction, Some(Direction::Incoming));
+        assert_eq!(filter.overdue, Some(true));
+        assert_eq!(filter.subject_contains.as_deref(), Some("báo cáo"));
+        assert_eq!(filter.limit, DEFAULT_PAGE);
+        assert_eq!(filter.today, "2026-11-23");
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_know() {
+        for query in [
+            "limt=5",
+            "limit=0",
+            "direction=sideways",
+            "q=a%0Ab",
+            "priority_min=9",
+        ] {
+            let error = parse(query).expect_err(query);
+            assert_eq!(error.status, axum::http::StatusCode::BAD_REQUEST, "{query}");
+        }
+    }
 }

@@ -67,7 +67,7 @@ async fn create_from(
         None => None,
     };
     let upload = read_upload(
-        &state.store,
+        state.store.blobs(),
         multipart,
         state.max_file_bytes,
         state.intake.max_files,

@@ -1,7 +1,9 @@
 //! API errors: `{"error": {"code": "...", "message": "..."}}` with a fitting HTTP status.
 //! The message is written for the person at the office software's end and says what to do.
 //! `unknown_recipient` also carries `suggestions`: the directory's closest agencies, for
-//! software that offers them as choices.
+//! software that offers them as choices. Every message is one line: [`ApiError::new`]
+//! escapes control characters, since many messages quote what the client sent (axum's
+//! rejections quote an unknown JSON field's or query parameter's name as it was given).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -27,11 +29,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An answer with `message`, its control characters (line breaks above all) escaped.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
-            message: message.into(),
+            message: one_line(message.into()),
             suggestions: Vec::new(),
         }
     }
@@ -74,6 +77,27 @@ impl ApiError {
     pub fn too_large(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
     }
+}
+
+/// `message` with every control character and Unicode line or paragraph separator written
+/// as its escape (`\r`, `\n`, `\u{2028}`), so a quoted input cannot start a second line
+/// in an answer, a clerk's page or the log.
+fn one_line(message: String) -> String {
+    let breaks_lines =
+        |character: char| character.is_control() || matches!(character, '\u{2028}' | '\u{2029}');
+    if !message.chars().any(breaks_lines) {
+        return message;
+    }
+    message
+        .chars()
+        .map(|character| {
+            if breaks_lines(character) {
+                character.escape_default().to_string()
+            } else {
+                character.to_string()
+            }
+        })
+        .collect()
 }
 
 impl IntoResponse for ApiError {
@@ -257,5 +281,24 @@ impl From<ClerkError> for ApiError {
                 format!("{message}; nothing was changed, tell IT"),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiError;
+
+    #[test]
+    fn a_message_quoting_the_input_stays_one_line() {
+        let error =
+            ApiError::bad_request("unknown field `\r\nX-Forged: 1\u{2028}`, expected `reason`");
+        assert_eq!(
+            error.message,
+            "unknown field `\\r\\nX-Forged: 1\\u{2028}`, expected `reason`"
+        );
+        assert_eq!(
+            ApiError::bad_request("Công văn số 5").message,
+            "Công văn số 5"
+        );
     }
 }

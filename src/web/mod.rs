@@ -18,7 +18,9 @@ mod registers;
 mod server;
 mod status_page;
 pub mod status_text;
-mod upload;
+pub mod upload;
 
+pub use business::{json_body, RecallRequest};
+pub use document_list::{parse_list_query, ListQuery};
 pub use error::ApiError;
 pub use server::{router, serve, AppState};

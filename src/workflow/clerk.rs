@@ -44,6 +44,18 @@ pub struct StatusRequest {
     pub staff: Option<StaffMeta>,
 }
 
+impl StatusRequest {
+    /// The checks [`set_status`] makes on the request itself before reading the document:
+    /// a known status code, a one-line description, and a one-line staff name and
+    /// department. Returns the code and the packet's `StaffInfo`.
+    pub fn checked(&self) -> Result<(StatusCode, StaffInfo), ClerkError> {
+        let code = parse_status_code(&self.code)?;
+        check_description(&self.description)?;
+        let staff = staff_info(self.staff.as_ref())?;
+        Ok((code, staff))
+    }
+}
+
 /// Who acted, for the status packet's `StaffInfo`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -198,9 +210,7 @@ pub async fn set_status(
     id: &str,
     request: StatusRequest,
 ) -> Result<StatusAnswer, ClerkError> {
-    let code = parse_status_code(&request.code)?;
-    check_description(&request.description)?;
-    let staff = staff_info(request.staff.as_ref())?;
+    let (code, staff) = request.checked()?;
     for _ in 0..ATTEMPTS {
         let facts = facts(store, id).await?;
         let plan = plan_status(&rule_facts(&facts), code, &request.description)?;
@@ -358,7 +368,9 @@ fn edoc(header: Header) -> Result<EdocHeader, ClerkError> {
     }
 }
 
-fn check_reason(reason: &str, what: &'static str) -> Result<String, ClerkError> {
+/// A recall's or an update's reason, trimmed: required, and one line of at most the
+/// description's length. `what` names the field in the refusal.
+pub fn check_reason(reason: &str, what: &'static str) -> Result<String, ClerkError> {
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(ClerkError::ReasonRequired {
@@ -527,4 +539,47 @@ pub async fn check_replaceable(store: &Store, id: &str) -> Result<(), ClerkError
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_reason, StaffMeta, StatusRequest};
+
+    fn request(code: &str, description: &str, staff_name: Option<&str>) -> StatusRequest {
+        StatusRequest {
+            code: code.into(),
+            description: description.into(),
+            staff: staff_name.map(|name| StaffMeta {
+                name: Some(name.into()),
+                department: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_status_request_is_checked_before_the_document_is_read() {
+        let (code, staff) = request("03", "Đã tiếp nhận", Some("Lê Thị B"))
+            .checked()
+            .expect("valid");
+        assert_eq!(code.code(), "03");
+        assert_eq!(staff.staff.as_deref(), Some("Lê Thị B"));
+        for bad in [
+            request("3", "", None),
+            request("99", "", None),
+            request("03", "two\nlines", None),
+            request("03", "", Some("tab\tin name")),
+        ] {
+            assert!(bad.checked().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_reason_is_required_trimmed_and_one_line() {
+        assert_eq!(
+            check_reason("  Sai trích yếu ", "reason").expect("valid"),
+            "Sai trích yếu"
+        );
+        assert!(check_reason("   ", "reason").is_err());
+        assert!(check_reason("a\nb", "reason").is_err());
+    }
 }

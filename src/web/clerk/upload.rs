@@ -203,7 +203,7 @@ async fn read_form(
                     .unwrap_or("application/octet-stream")
                     .to_string();
                 let file = stream_file(
-                    &state.store,
+                    state.store.blobs(),
                     field,
                     file_name,
                     content_type,
