@@ -7,7 +7,9 @@
 //!    time, 25 ms apart. Latency of one document = the commune's commit time of the incoming
 //!    row minus the district's commit time of the outgoing row (both `created_at`, same
 //!    machine clock, millisecond resolution), so no polling delay is counted. p50 and p99.
-//!    Targets: p50 ≤ 50 ms, p99 ≤ 250 ms.
+//!    Targets: p50 ≤ 50 ms, p99 ≤ 250 ms. **Baseline, same run:** the round trip of one raw
+//!    HTTPS upload of the same 10 KiB (the minimal TLS server of item 2, one at a time on a
+//!    warm connection, 200 times): what one hop costs with no storing, packing or parsing.
 //! 2. **Throughput** for 10 KB documents (400, 8 posting threads) and 5 MB documents (20, 4
 //!    threads): payload bytes delivered per second, from the first POST to the last
 //!    arrival at the commune. **Baseline, same run, same loopback, same certificates:** raw
@@ -24,10 +26,14 @@
 //!    ~10 KB, then the axis starts; the figure is the time until the commune holds all of them.
 //!
 //! Run: `cargo bench --bench exchange` or `tools/bench-exchange.sh` (prints the machine too).
-//! `DOCGATE_BENCH_BACKLOG` changes the backlog size (default 10000).
+//! `DOCGATE_BENCH_BACKLOG` changes the backlog size (default 10000). With
+//! `DOCGATE_BENCH_SUMMARY` set, the headline figures are also appended to that file as
+//! summary rows (`benches/shared/summary.rs`) for `tools/bench`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "shared/summary.rs"]
+mod summary;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -40,6 +46,13 @@ use serde_json::{json, Value};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
+/// Documents in the latency run, and raw round trips in its baseline.
+const LATENCY_DOCUMENTS: usize = 200;
+const TARGET_P50_MS: i64 = 50;
+const TARGET_P99_MS: i64 = 250;
+const TARGET_THROUGHPUT_RATIO: f64 = 0.5;
+/// The command named in the summary rows.
+const COMMAND: &str = "tools/bench-exchange.sh";
 
 fn main() {
     let base = std::env::var_os("DOCGATE_BENCH_DIR")
@@ -70,7 +83,9 @@ fn main() {
     // Warm-up: connections, caches, the first blobs.
     send_batch(&district, &commune, &to, "warm-up", 20, 10 * KIB, 4);
 
-    let latencies = latency_run(&district, &commune, &to, 200);
+    let raw = RawHttpsServer::start(&exchange);
+    let latencies = latency_run(&district, &commune, &to, LATENCY_DOCUMENTS);
+    let round_trips = raw.round_trips(LATENCY_DOCUMENTS, 10 * KIB);
     println!(
         "latency district → axis → commune, {} documents of 10 KiB one at a time: p50 {} ms, p99 {} ms, max {} ms (targets: p50 ≤ 50, p99 ≤ 250)",
         latencies.len(),
@@ -78,6 +93,13 @@ fn main() {
         percentile(&latencies, 99),
         latencies.last().copied().unwrap_or(0)
     );
+    println!(
+        "  baseline: one raw HTTPS upload of 10 KiB, {} round trips one at a time: p50 {:.2} ms, p99 {:.2} ms",
+        round_trips.len(),
+        percentile_ms(&round_trips, 50),
+        percentile_ms(&round_trips, 99)
+    );
+    record_latency(&latencies, &round_trips);
 
     for (label, count, size, threads) in [("10 KiB", 400, 10 * KIB, 8), ("5 MiB", 20, 5 * MIB, 4)] {
         let (up_before, down_before) = proxy.bytes();
@@ -85,7 +107,7 @@ fn main() {
         let (up_after, down_after) = proxy.bytes();
         let wire = (up_after - up_before) + (down_after - down_before);
         let payload = (count * size) as f64;
-        let raw_rate = raw_https_upload(&exchange, count, size, threads);
+        let raw_rate = raw.upload_rate(count, size, threads);
         let durable_rate = durable_write(run_dir.path(), count, size, threads);
         let packing_rate = packing(count.min(8), size);
         println!(
@@ -107,17 +129,18 @@ fn main() {
             wire,
             payload as u64
         );
+        record_throughput(label, count, threads, exchange_rate, raw_rate, size);
+        record_wire(label, wire, payload);
     }
+    drop(raw);
 
     // Backlog: the axis is down while the district accepts.
     axis.kill();
     let already = count_incoming(&commune.database);
     let accepted_at = Instant::now();
     post_many(&district, &to, "backlog", backlog, 10 * KIB, 16);
-    println!(
-        "backlog: {backlog} documents accepted with the axis down in {:.1} s",
-        accepted_at.elapsed().as_secs_f64()
-    );
+    let accepted_seconds = accepted_at.elapsed().as_secs_f64();
+    println!("backlog: {backlog} documents accepted with the axis down in {accepted_seconds:.1} s");
     let started = Instant::now();
     let _axis = exchange.axis.start();
     wait_count(&commune, already + backlog, Duration::from_secs(1800));
@@ -126,6 +149,96 @@ fn main() {
         "backlog drain: {backlog} documents of 10 KiB delivered in {drained:.1} s after the axis came back ({:.0} docs/s)",
         backlog as f64 / drained
     );
+    record_backlog(backlog, drained, accepted_seconds);
+}
+
+// ---------------------------------------------------------------------------------------
+// The summary rows of `tools/bench` (nothing unless `DOCGATE_BENCH_SUMMARY` is set).
+
+fn record_latency(latencies: &[i64], round_trips: &[Duration]) {
+    let (p50, p99) = (percentile(latencies, 50), percentile(latencies, 99));
+    summary::Row {
+        figure: &format!(
+            "delivery latency district → axis → commune, {} documents of 10 KiB one at a time",
+            latencies.len()
+        ),
+        value: format!(
+            "p50 {p50} ms, p99 {p99} ms (max {} ms)",
+            latencies.last().copied().unwrap_or(0)
+        ),
+        baseline: format!(
+            "one raw HTTPS upload of the same 10 KiB (one hop, nothing stored): p50 {:.2} ms, p99 {:.2} ms",
+            percentile_ms(round_trips, 50),
+            percentile_ms(round_trips, 99)
+        ),
+        verdict: format!(
+            "target p50 ≤ {TARGET_P50_MS} ms, p99 ≤ {TARGET_P99_MS} ms: {}",
+            summary::met(!latencies.is_empty() && p50 <= TARGET_P50_MS && p99 <= TARGET_P99_MS)
+        ),
+        command: COMMAND,
+    }
+    .record();
+}
+
+fn record_throughput(
+    label: &str,
+    count: usize,
+    threads: usize,
+    exchange_rate: f64,
+    raw_rate: f64,
+    size: usize,
+) {
+    let ratio = exchange_rate / raw_rate;
+    summary::Row {
+        figure: &format!("exchange throughput, {count} documents of {label} ({threads} threads)"),
+        value: format!(
+            "{:.1} MiB/s ({} docs/s)",
+            exchange_rate / MIB as f64,
+            summary::grouped(exchange_rate / size as f64, 0)
+        ),
+        baseline: format!(
+            "raw HTTPS upload of the same bytes: {} MiB/s",
+            summary::grouped(raw_rate / MIB as f64, 1)
+        ),
+        verdict: format!(
+            "{ratio:.2}× (target ≥ {TARGET_THROUGHPUT_RATIO}×): {}",
+            summary::met(ratio >= TARGET_THROUGHPUT_RATIO)
+        ),
+        command: COMMAND,
+    }
+    .record();
+}
+
+fn record_wire(label: &str, wire: u64, payload: f64) {
+    summary::Row {
+        figure: &format!("bytes on the wire per payload byte, {label}, both hops"),
+        value: format!("{:.2}", wire as f64 / payload),
+        baseline: format!(
+            "the payload: {} bytes ({} through the proxy)",
+            summary::grouped(payload, 0),
+            summary::grouped(wire as f64, 0)
+        ),
+        verdict: "no target (base64 alone is 1.33 per hop)".to_string(),
+        command: COMMAND,
+    }
+    .record();
+}
+
+fn record_backlog(backlog: usize, drained: f64, accepted_seconds: f64) {
+    summary::Row {
+        figure: &format!("drain of a {}-document backlog (10 KiB each) after the axis comes back", summary::grouped(backlog as f64, 0)),
+        value: format!(
+            "{drained:.1} s ({} docs/s)",
+            summary::grouped(backlog as f64 / drained, 0)
+        ),
+        baseline: format!(
+            "the district accepting the same backlog with the axis down: {accepted_seconds:.1} s ({} docs/s)",
+            summary::grouped(backlog as f64 / accepted_seconds, 0)
+        ),
+        verdict: "no target (issue #3 asks for the figure)".to_string(),
+        command: COMMAND,
+    }
+    .record();
 }
 
 fn meta(to: &str, subject: &str) -> Value {
@@ -190,8 +303,22 @@ fn percentile(sorted: &[i64], percent: usize) -> i64 {
     if sorted.is_empty() {
         return 0;
     }
-    let index = ((sorted.len() * percent).div_ceil(100)).saturating_sub(1);
-    sorted[index.min(sorted.len() - 1)]
+    sorted[nearest_rank(sorted.len(), percent)]
+}
+
+/// [`percentile`] of sorted durations, in milliseconds.
+fn percentile_ms(sorted: &[Duration], percent: usize) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[nearest_rank(sorted.len(), percent)].as_secs_f64() * 1000.0
+}
+
+/// The index of the nearest-rank `percent` percentile among `len` sorted samples (`len` > 0).
+fn nearest_rank(len: usize, percent: usize) -> usize {
+    ((len * percent).div_ceil(100))
+        .saturating_sub(1)
+        .min(len - 1)
 }
 
 /// Posts `count` documents from `threads` threads and waits for all to arrive; payload
@@ -297,65 +424,121 @@ struct Receiver {
     database: std::path::PathBuf,
 }
 
-/// The baseline: the same bytes uploaded over HTTPS (same certificates, mutual TLS) to a
-/// server that reads and discards each body. Bytes per second.
-fn raw_https_upload(exchange: &Exchange, count: usize, size: usize, threads: usize) -> f64 {
-    let tls = exchange.dir.join("tls");
-    let gateway_tls = exchange.gateway("district").dir.join("tls");
-    let server = docgate::system::tls::server_config(
-        &tls.join("axis.pem"),
-        &tls.join("axis.key"),
-        &tls.join("ca.pem"),
-        &[],
-        false,
-    )
-    .expect("server TLS");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    runtime.spawn(raw_server(listener, server));
-    let client_tls = docgate::system::tls::client_config(
-        &tls.join("ca.pem"),
-        &gateway_tls.join("gateway.pem"),
-        &gateway_tls.join("gateway.key"),
-    )
-    .expect("client TLS");
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..threads)
-        .map(|_| {
-            let next = next.clone();
-            let client = reqwest::blocking::Client::builder()
-                .use_preconfigured_tls(client_tls.clone())
-                .build()
-                .expect("client");
-            std::thread::spawn(move || loop {
-                let index = next.fetch_add(1, Ordering::SeqCst);
-                if index >= count {
-                    return;
-                }
-                let body = common::exchange::large_pdf(size, index as u64 * 7919 + 1);
-                let response = client
-                    .post(format!("https://{address}/upload"))
-                    .body(body)
-                    .send()
-                    .expect("raw upload");
-                assert!(response.status().is_success());
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.join().expect("uploader");
+/// The baselines' server: a minimal TLS server (same certificates as the axis, mutual TLS)
+/// that reads and discards each request body, on its own runtime, for the whole run.
+struct RawHttpsServer {
+    /// Always `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+    address: std::net::SocketAddr,
+    client_tls: rustls::ClientConfig,
+}
+
+impl RawHttpsServer {
+    fn start(exchange: &Exchange) -> RawHttpsServer {
+        let tls = exchange.dir.join("tls");
+        let gateway_tls = exchange.gateway("district").dir.join("tls");
+        let server = docgate::system::tls::server_config(
+            &tls.join("axis.pem"),
+            &tls.join("axis.key"),
+            &tls.join("ca.pem"),
+            &[],
+            false,
+        )
+        .expect("server TLS");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        runtime.spawn(raw_server(listener, server));
+        let client_tls = docgate::system::tls::client_config(
+            &tls.join("ca.pem"),
+            &gateway_tls.join("gateway.pem"),
+            &gateway_tls.join("gateway.key"),
+        )
+        .expect("client TLS");
+        RawHttpsServer {
+            runtime: Some(runtime),
+            address,
+            client_tls,
+        }
     }
-    let rate = (count * size) as f64 / started.elapsed().as_secs_f64();
-    runtime.shutdown_background();
-    rate
+
+    fn client(&self) -> reqwest::blocking::Client {
+        reqwest::blocking::Client::builder()
+            .use_preconfigured_tls(self.client_tls.clone())
+            .build()
+            .expect("client")
+    }
+
+    fn upload(client: &reqwest::blocking::Client, address: std::net::SocketAddr, body: Vec<u8>) {
+        let response = client
+            .post(format!("https://{address}/upload"))
+            .body(body)
+            .send()
+            .expect("raw upload");
+        assert!(response.status().is_success());
+    }
+
+    /// The throughput baseline: the same bytes uploaded (same counts and threads). Bytes
+    /// per second.
+    fn upload_rate(&self, count: usize, size: usize, threads: usize) -> f64 {
+        let next = Arc::new(AtomicUsize::new(0));
+        let address = self.address;
+        let started = Instant::now();
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let next = next.clone();
+                let client = self.client();
+                std::thread::spawn(move || loop {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    if index >= count {
+                        return;
+                    }
+                    let body = common::exchange::large_pdf(size, index as u64 * 7919 + 1);
+                    Self::upload(&client, address, body);
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().expect("uploader");
+        }
+        (count * size) as f64 / started.elapsed().as_secs_f64()
+    }
+
+    /// The latency baseline: `count` uploads of `size` bytes one at a time on one warm
+    /// connection, each timed from the send to the answer. Sorted.
+    fn round_trips(&self, count: usize, size: usize) -> Vec<Duration> {
+        let client = self.client();
+        let bodies: Vec<Vec<u8>> = (0..count)
+            .map(|index| common::exchange::large_pdf(size, index as u64 + 1))
+            .collect();
+        // One upload first, so the TLS handshake is not counted.
+        Self::upload(&client, self.address, bodies[0].clone());
+        let mut round_trips: Vec<Duration> = bodies
+            .into_iter()
+            .map(|body| {
+                let started = Instant::now();
+                Self::upload(&client, self.address, body);
+                started.elapsed()
+            })
+            .collect();
+        round_trips.sort_unstable();
+        round_trips
+    }
+}
+
+impl Drop for RawHttpsServer {
+    fn drop(&mut self) {
+        // The server task loops forever; nothing waits for it.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// A second baseline: the same bytes written once to the bench disk, one new file per

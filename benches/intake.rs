@@ -68,6 +68,8 @@ mod common;
 mod daemon;
 #[path = "shared/machine.rs"]
 mod machine;
+#[path = "shared/summary.rs"]
+mod summary;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -82,6 +84,7 @@ use ring::digest::{Context, SHA256};
 
 use common::{docgate, sample_meta, GatewayDir};
 use machine::{load_average, CpuUse, CpuWindow, ProcMemory};
+use summary::{grouped, met, with_noise, Row};
 
 /// Concurrent client threads in the intake run.
 const CLIENTS: usize = 16;
@@ -105,6 +108,8 @@ const TARGET_PEAK_RSS_KIB: u64 = 64 * 1024;
 /// Above this much CPU taken by other processes during the intake or a baseline, the run is
 /// flagged NOISY: the ratio is then not to be trusted (it flatters the gateway).
 const QUIET_OTHER_CORES: f64 = 0.25;
+/// The command named in the summary rows.
+const COMMAND: &str = "tools/bench-intake.sh";
 
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; a harness-less bench has nothing to filter.
@@ -210,6 +215,7 @@ fn main() -> ExitCode {
         .map(|cpu| cpu.other_cores)
         .fold(0.0, f64::max);
     print_table(&intake, best_baseline, ratio, &idle, &big, noise);
+    record_summary(&intake, best_baseline, ratio, &idle, &big, noise);
     println!("  load average at the end: {}", load_average());
     if keep {
         println!("  kept: {}", run_dir.path().display());
@@ -244,9 +250,10 @@ struct Server {
 impl Server {
     fn start(dir: &GatewayDir) -> Server {
         let log = File::create(dir.dir.join("docgate.log")).expect("create the gateway log file");
+        // As root (as CI runs): `--drop-to` the test user, as the
+        // tests do; `docgate run` refuses to run as root without it.
         let child = docgate()
-            .args(["run", "--config"])
-            .arg(&dir.config)
+            .args(common::run_args(&dir.config, &dir.env))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -298,6 +305,15 @@ struct IntakeResult {
 impl IntakeResult {
     fn rate(&self) -> f64 {
         self.accepted as f64 / self.seconds
+    }
+
+    /// The latency at `percentile` (0.0–1.0) of the measured requests, in milliseconds.
+    fn latency_ms(&self, percentile: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let index = ((self.latencies.len() as f64 - 1.0) * percentile).round() as usize;
+        self.latencies[index].as_secs_f64() * 1000.0
     }
 }
 
@@ -537,13 +553,7 @@ impl XorShift {
 }
 
 fn print_intake(result: &IntakeResult) {
-    let percentile = |p: f64| -> f64 {
-        if result.latencies.is_empty() {
-            return 0.0;
-        }
-        let index = ((result.latencies.len() as f64 - 1.0) * p).round() as usize;
-        result.latencies[index].as_secs_f64() * 1000.0
-    };
+    let percentile = |p: f64| result.latency_ms(p);
     println!(
         "durable intake: {CLIENTS} clients, one {}-byte PDF per document, {:.1} s measured",
         result.document_bytes, result.seconds
@@ -893,6 +903,81 @@ fn print_table(
     for (figure, measured, target, ok) in rows {
         println!("  {figure:<44} {measured:>16} {target:>12} {ok:>5}");
     }
+}
+
+/// The summary rows of `tools/bench` (nothing unless `DOCGATE_BENCH_SUMMARY` is set).
+fn record_summary(
+    intake: &IntakeResult,
+    best_baseline: f64,
+    ratio: f64,
+    idle: &ProcMemory,
+    big: &BigResult,
+    noise: f64,
+) {
+    let noisy = noise >= QUIET_OTHER_CORES;
+    Row {
+        figure: &format!(
+            "durable intake of {} KB documents, {CLIENTS} clients",
+            intake.document_bytes / 1000
+        ),
+        value: format!(
+            "{} docs/s (p50 {:.1} ms, p99 {:.1} ms; {} failed)",
+            grouped(intake.rate(), 0),
+            intake.latency_ms(0.5),
+            intake.latency_ms(0.99),
+            intake.failures
+        ),
+        baseline: format!(
+            "raw SQLite commits, one {} KiB row each (WAL, synchronous=FULL), the faster of before/after: {} commits/s",
+            DOCUMENT_BYTES / 1024,
+            grouped(best_baseline, 0)
+        ),
+        verdict: with_noise(
+            format!(
+                "{ratio:.2}× (target ≥ {TARGET_INTAKE_RATIO:.0}×): {}",
+                met(ratio >= TARGET_INTAKE_RATIO && intake.failures == 0)
+            ),
+            noisy,
+            noise,
+        ),
+        command: COMMAND,
+    }
+    .record();
+    Row {
+        figure: "idle RSS of `docgate run`",
+        value: format!(
+            "{:.1} MiB VmRSS (VmHWM {:.1} MiB)",
+            mib(idle.rss_kib),
+            mib(idle.hwm_kib)
+        ),
+        baseline: "—".to_string(),
+        verdict: format!(
+            "target ≤ {} MiB: {}",
+            TARGET_IDLE_RSS_KIB / 1024,
+            met(idle.rss_kib <= TARGET_IDLE_RSS_KIB)
+        ),
+        command: COMMAND,
+    }
+    .record();
+    Row {
+        figure: "peak RSS while ingesting a 200 MiB attachment",
+        value: format!(
+            "{:.1} MiB (server VmHWM after the 202, {:.1} s upload)",
+            mib(big.hwm_after_post_kib),
+            big.upload_seconds
+        ),
+        baseline: format!(
+            "the same gateway before the upload: VmHWM {:.1} MiB",
+            mib(big.hwm_before_kib)
+        ),
+        verdict: format!(
+            "target ≤ {} MiB: {}",
+            TARGET_PEAK_RSS_KIB / 1024,
+            met(big.hwm_after_post_kib <= TARGET_PEAK_RSS_KIB && big.sha256_matches)
+        ),
+        command: COMMAND,
+    }
+    .record();
 }
 
 fn cores() -> usize {

@@ -11,9 +11,13 @@
 //!    RSS against the 64 MB target, and the wall time.
 //!
 //! Run: `cargo bench --bench signing` or `tools/bench-signing.sh` (prints the machine too).
+//! With `DOCGATE_BENCH_SUMMARY` set, the three figures are also appended to that file as
+//! summary rows (`benches/shared/summary.rs`) for `tools/bench`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "shared/summary.rs"]
+mod summary;
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +28,10 @@ use docgate::signature::{DocumentSigner, TokenSigner};
 use docgate::token::{Token, TokenConfig};
 
 const TOKEN_DELAY: Duration = Duration::from_millis(250);
+const TARGET_BATCH_RATIO: f64 = 50.0;
+const TARGET_PEAK_RSS_MIB: f64 = 64.0;
+/// The command named in the summary rows.
+const COMMAND: &str = "tools/bench-signing.sh";
 
 fn main() {
     let softhsm = SoftHsm::shared();
@@ -74,6 +82,17 @@ fn main() {
         "agency-signed PDFs: {pdfs:.2}/s one at a time; the token's bare signatures: {bare:.2}/s → {:.2}× of the token's own rate",
         pdfs / bare
     );
+    summary::Row {
+        figure: &format!(
+            "agency-signed PDFs per second, token slowed to {} ms per signature",
+            TOKEN_DELAY.as_millis()
+        ),
+        value: format!("{pdfs:.2}/s one at a time"),
+        baseline: format!("the same token's bare signatures: {bare:.2}/s"),
+        verdict: format!("{:.2}× of the token's own rate (no target)", pdfs / bare),
+        command: COMMAND,
+    }
+    .record();
 
     // 2. Batch vs single signatures for status packets.
     let items: Vec<Vec<u8>> = (0..2000)
@@ -96,16 +115,34 @@ fn main() {
         &signed.root_signature,
     );
     assert!(check.included && check.root_signature_valid);
+    let batch_ratio = batch_rate / single_rate;
     println!(
-        "status packets: batch of {} {batch_rate:.0}/s vs one signature each {single_rate:.2}/s → {:.0}× (target ≥ 50×)",
+        "status packets: batch of {} {batch_rate:.0}/s vs one signature each {single_rate:.2}/s → {batch_ratio:.0}× (target ≥ 50×)",
         items.len(),
-        batch_rate / single_rate
     );
+    summary::Row {
+        figure:
+            "status packets signed per second, batch signing (one signature over a Merkle root)",
+        value: format!(
+            "{}/s (batch of {})",
+            summary::grouped(batch_rate, 0),
+            summary::grouped(items.len() as f64, 0)
+        ),
+        baseline: format!("one signature each, same token: {single_rate:.2}/s"),
+        verdict: format!(
+            "{}× (target ≥ {TARGET_BATCH_RATIO:.0}×): {}",
+            summary::grouped(batch_ratio, 0),
+            summary::met(batch_ratio >= TARGET_BATCH_RATIO)
+        ),
+        command: COMMAND,
+    }
+    .record();
     let _ = signer.chain();
 
     // 3. A 100 MB PDF, signed by the command line, peak RSS.
     let big = dir.path().join("big.pdf");
-    write_large_pdf(&big, 100 * 1024 * 1024);
+    std::fs::write(&big, common::large_valid_pdf(100 * 1024 * 1024, 1))
+        .expect("write the large PDF");
     let key_dir = dir.path().join("keys");
     std::fs::create_dir_all(&key_dir).expect("keys");
     let ca = docgate::demo::pki::TestCa::create("bench CA", &key_dir, "ca").expect("ca");
@@ -135,11 +172,22 @@ fn main() {
         .last()
         .and_then(|line| line.trim().parse().ok())
         .expect("peak RSS");
+    let peak_mib = peak_kib as f64 / 1024.0;
     println!(
-        "100 MiB PDF signed by `docgate sign --key-file`: peak RSS {:.1} MiB (target ≤ 64 MB), {:.2} s",
-        peak_kib as f64 / 1024.0,
+        "100 MiB PDF signed by `docgate sign --key-file`: peak RSS {peak_mib:.1} MiB (target ≤ 64 MB), {:.2} s",
         wall.as_secs_f64()
     );
+    summary::Row {
+        figure: "signing a 100 MiB PDF (`docgate sign --key-file`), peak RSS",
+        value: format!("{peak_mib:.1} MiB, {:.2} s", wall.as_secs_f64()),
+        baseline: "—".to_string(),
+        verdict: format!(
+            "target ≤ {TARGET_PEAK_RSS_MIB:.0} MiB: {}",
+            summary::met(peak_mib <= TARGET_PEAK_RSS_MIB)
+        ),
+        command: COMMAND,
+    }
+    .record();
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -157,35 +205,4 @@ fn status_packet(index: usize) -> String {
          <edXML:StatusCode>01</edXML:StatusCode><edXML:Description>Đã đến</edXML:Description>\
          </edXML:MessageStatus></edXML:edXMLHeader></edXML:edXMLEnvelope>"
     )
-}
-
-/// A valid PDF of about `size` bytes: one page and a large incompressible stream object.
-fn write_large_pdf(path: &std::path::Path, size: usize) {
-    use lopdf::{dictionary, Document, Object, Stream};
-    let mut document = Document::with_version("1.7");
-    let pages_id = document.new_object_id();
-    let content = document.add_object(Stream::new(dictionary! {}, b"BT ET".to_vec()));
-    let page = document.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content,
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-    });
-    document.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
-        ),
-    );
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let payload: Vec<u8> = (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    document.add_object(Stream::new(dictionary! {}, payload));
-    let catalog = document.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    document.trailer.set("Root", catalog);
-    document.save(path).expect("write the large PDF");
 }

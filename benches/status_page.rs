@@ -64,6 +64,9 @@
 //! `DOCGATE_BENCH_REBUILD=1`, `DOCGATE_BENCH_ROUNDS` (default 1,000; fewer for a quick look),
 //! `DOCGATE_BENCH_KEEP=1` (keep the run directory with the gateway's config and log).
 //!
+//! With `DOCGATE_BENCH_SUMMARY` set, the page's p99 beside the 404's is also appended to
+//! that file as a summary row (`benches/shared/summary.rs`) for `tools/bench`.
+//!
 //! The process exits non-zero only when something was wrong (an unexpected status code, a
 //! count that differs from the seeded data); a missed target is printed, not a failure.
 
@@ -73,6 +76,8 @@ mod common;
 mod daemon;
 #[path = "shared/machine.rs"]
 mod machine;
+#[path = "shared/summary.rs"]
+mod summary;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -302,6 +307,7 @@ fn main() -> ExitCode {
             not_found.p99
         );
     }
+    record_summary(page, not_found, documents, cpu.other_cores);
     println!("  load average at the end: {}", load_average());
     if keep {
         println!("  kept: {}", run_dir.path().display());
@@ -320,6 +326,31 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// The summary row of `tools/bench` (nothing unless `DOCGATE_BENCH_SUMMARY` is set).
+fn record_summary(page: &Summary, not_found: &Summary, documents: u64, other_cores: f64) {
+    summary::Row {
+        figure: &format!(
+            "status page `GET /` with {} documents in the store",
+            summary::grouped(documents as f64, 0)
+        ),
+        value: format!("p99 {:.2} ms (p50 {:.2} ms)", page.p99, page.p50),
+        baseline: format!(
+            "a 404 from the same server: p99 {:.2} ms (p50 {:.2} ms)",
+            not_found.p99, not_found.p50
+        ),
+        verdict: summary::with_noise(
+            format!(
+                "target p99 ≤ {TARGET_P99_MS} ms: {}",
+                summary::met(page.p99 <= TARGET_P99_MS)
+            ),
+            other_cores >= QUIET_OTHER_CORES,
+            other_cores,
+        ),
+        command: "tools/bench-status-page.sh",
+    }
+    .record();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -446,9 +477,10 @@ struct Server {
 impl Server {
     fn start(dir: &GatewayDir) -> Server {
         let log = File::create(dir.dir.join("docgate.log")).expect("create the gateway log file");
+        // As root: `--drop-to` the test user, as the tests do (the store is handed to it
+        // when it lies under Cargo's target/tmp).
         let mut child = common::docgate()
-            .args(["run", "--config"])
-            .arg(&dir.config)
+            .args(common::run_args(&dir.config, &dir.env))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -13,11 +13,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::exchange::{documents, set_option, wait_for, Exchange};
-use common::signing::leader_signed;
+use common::signing::{leader_signed, seal_on_token};
 use common::softhsm::{self, SoftHsm};
 use common::GatewayProcess;
 use common::{sample_meta, sample_pdf};
-use docgate::demo::pki::TestCa;
 
 const DOCUMENTS: usize = 12;
 
@@ -123,51 +122,6 @@ fn a_token_pulled_out_mid_batch_loses_nothing_and_sealing_resumes() {
     }
     let (_, link) = district.get_json("/api/v1/link");
     assert!(link["sealing"].is_null(), "{link}");
-}
-
-/// Points the district's `[signing]` at the SoftHSM token `label` (PIN `pin`; the seal
-/// key `key_label` when it holds several) and trusts the token's CA and a leaders' CA,
-/// whose leader it returns. No CRLs: these tests are about the token, so unknown
-/// revocation is accepted.
-fn seal_on_token(
-    exchange: &Exchange,
-    dir: &std::path::Path,
-    label: &str,
-    pin: &str,
-    key_label: Option<&str>,
-) -> docgate::demo::pki::SignerFiles {
-    let pin_file = dir.join("token-pin");
-    std::fs::write(&pin_file, format!("{pin}\n")).expect("pin");
-    let token_ca = dir.join("token-ca.pem");
-    std::fs::write(&token_ca, softhsm::pki().ca_certificate_pem()).expect("token ca");
-    let leaders = dir.join("leaders");
-    std::fs::create_dir_all(&leaders).expect("leaders");
-    let leader_ca = TestCa::create("Ban Cơ yếu Chính phủ (test)", &leaders, "ca").expect("ca");
-    let leader = leader_ca
-        .issue_document_signer("Nguyễn Văn An", "UBND huyện", 41, &leaders, "leader")
-        .expect("leader");
-    let config = &exchange.gateway("district").config;
-    let module = format!("{:?}", softhsm::MODULE);
-    set_option(config, "signing", "token_module", &module);
-    set_option(config, "signing", "token_label", &format!("{label:?}"));
-    set_option(
-        config,
-        "signing",
-        "token_pin_file",
-        &format!("{pin_file:?}"),
-    );
-    if let Some(key_label) = key_label {
-        set_option(
-            config,
-            "signing",
-            "token_key_label",
-            &format!("{key_label:?}"),
-        );
-    }
-    let roots = format!("[{:?}, {:?}]", leader_ca.certificate, token_ca);
-    set_option(config, "signing", "trust_roots", &roots);
-    set_option(config, "signing", "accept_unknown_revocation", "true");
-    leader
 }
 
 #[test]

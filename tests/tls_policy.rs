@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::axis::{AxisDir, COMMUNE};
+use common::axis::{AxisDir, COMMUNE, PROVINCE};
 use common::GatewayDir;
+use docgate::vdxp::Operation;
 
 /// The suites a server with an ECDSA P-256 certificate (rcgen's default key) should take.
 const EXPECTED_TLS12_SUITES: [&str; 3] = [
@@ -219,4 +220,43 @@ fn a_gateway_refuses_an_axis_whose_certificate_its_ca_did_not_issue() {
         received.is_empty(),
         "the impostor received a packet: {received:?}"
     );
+}
+
+/// A system whose client certificate the axis's CRL revokes is refused at the handshake;
+/// another system, whose certificate the CRL does not name, is served by the same axis.
+#[test]
+fn the_axis_refuses_a_revoked_client_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let axis_dir = AxisDir::create(dir.path());
+    let pki = axis_dir.dir.join("pki");
+    // The commune's certificate again, with a serial the CRL can name.
+    axis_dir
+        .ca
+        .issue_client_with_serial(COMMUNE, 4242, &pki, COMMUNE)
+        .expect("client certificate");
+    axis_dir
+        .ca
+        .revocation_list(&[4242], &pki, "revoked")
+        .expect("CRL");
+    let config = std::fs::read_to_string(&axis_dir.config).expect("axis config");
+    assert!(config.contains("crls = []"), "{config}");
+    std::fs::write(
+        &axis_dir.config,
+        config.replace("crls = []", "crls = [\"pki/revoked.pem\"]"),
+    )
+    .expect("write the axis config");
+    let axis = axis_dir.start();
+
+    let revoked = axis_dir.client(&axis, COMMUNE);
+    let refused = revoked.try_call(Operation::GetAgenciesList, &[], None);
+    assert!(
+        refused.is_err(),
+        "a revoked certificate got an answer: {:?}",
+        refused.map(|answer| answer.status)
+    );
+    let province = axis_dir.client(&axis, PROVINCE);
+    let served = province
+        .try_call(Operation::GetAgenciesList, &[], None)
+        .expect("the province's certificate is not revoked");
+    assert_eq!(served.status, 200);
 }

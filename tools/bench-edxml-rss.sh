@@ -3,13 +3,18 @@
 #   `docgate edxml build --meta META.json --attach FILE -o OUT.edxml`, then
 #   `docgate edxml parse OUT.edxml --json`,
 # each measured with `/usr/bin/time -f %M` (peak RSS, KiB) and wall time. The target is
-# under 64 MB peak RSS for both.
+# under 64 MB peak RSS for both. Beside them, in the same run, the peak RSS of the same
+# binary doing nothing (`docgate --version`).
 #
-# Usage: tools/bench-edxml-rss.sh [SIZE_MIB]   (default 200)
+# Usage: tools/bench-edxml-rss.sh [SIZE_MIB]   (default: DOCGATE_BENCH_EDXML_RSS_MIB, or 200)
+# Environment: DOCGATE_BENCH_SUMMARY   a file to append the summary row to (tools/bench sets
+#                                      it; the format is benches/shared/summary.rs's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-size_mib="${1:-200}"
+size_mib="${1:-${DOCGATE_BENCH_EDXML_RSS_MIB:-200}}"
+target_kib=$((64 * 1024))
+docgate="${CARGO_TARGET_DIR:-target}/release/docgate"
 
 if [ ! -x /usr/bin/time ]; then
     if [ "$(id -u)" = 0 ]; then
@@ -36,11 +41,12 @@ cat > "$work/meta.json" <<'JSON'
 }
 JSON
 
-build=(target/release/docgate edxml build --meta "$work/meta.json" --attach "$work/attachment.pdf" -o "$work/packet.edxml")
-parse=(target/release/docgate edxml parse "$work/packet.edxml" --json)
+build=("$docgate" edxml build --meta "$work/meta.json" --attach "$work/attachment.pdf" -o "$work/packet.edxml")
+parse=("$docgate" edxml parse "$work/packet.edxml" --json)
 
 /usr/bin/time -f "%M KiB peak RSS, %e s wall" -o "$work/build.rss" "${build[@]}"
 /usr/bin/time -f "%M KiB peak RSS, %e s wall" -o "$work/parse.rss" "${parse[@]}" > "$work/parse.json"
+/usr/bin/time -f "%M KiB peak RSS, %e s wall" -o "$work/version.rss" "$docgate" --version > /dev/null
 
 expected="$(sha256sum "$work/attachment.pdf" | cut -d ' ' -f 1)"
 if ! grep -Eq "\"sha256\": ?\"$expected\"" "$work/parse.json"; then
@@ -51,3 +57,25 @@ fi
 echo "attachment: ${size_mib} MiB, packet: $(( $(stat -c %s "$work/packet.edxml") / 1024 / 1024 )) MiB"
 echo "build: $(cat "$work/build.rss")"
 echo "parse --json: $(cat "$work/parse.rss")"
+echo "baseline, docgate --version: $(cat "$work/version.rss")"
+
+# The summary row for tools/bench: five tab-separated fields (benches/shared/summary.rs).
+if [ -n "${DOCGATE_BENCH_SUMMARY:-}" ]; then
+    kib() { cut -d ' ' -f 1 "$1"; }
+    seconds() { sed -n 's/.*RSS, \([0-9.]*\) s wall.*/\1/p' "$1"; }
+    mib() { awk -v kib="$1" 'BEGIN { printf "%.1f", kib / 1024 }'; }
+    build_kib=$(kib "$work/build.rss")
+    parse_kib=$(kib "$work/parse.rss")
+    version_kib=$(kib "$work/version.rss")
+    if [ "$build_kib" -le "$target_kib" ] && [ "$parse_kib" -le "$target_kib" ]; then
+        verdict="met"
+    else
+        verdict="not met"
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\n' \
+        "edXML with a ${size_mib} MiB attachment, peak RSS" \
+        "parse $(mib "$parse_kib") MiB ($(seconds "$work/parse.rss") s), build $(mib "$build_kib") MiB" \
+        "the same binary doing nothing (\`docgate --version\`): $(mib "$version_kib") MiB" \
+        "target ≤ 64 MiB: $verdict" \
+        "tools/bench-edxml-rss.sh" >> "$DOCGATE_BENCH_SUMMARY"
+fi

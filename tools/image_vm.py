@@ -26,6 +26,8 @@ OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 LAN_MAC = "52:54:00:d0:c0:01"
 AXIS_MAC = "52:54:00:d0:c0:02"
 REPORT_PREFIX = "docgate-boot-report:"
+# What docgate-boot-fallback prints when it marks the running slot bad.
+FALLBACK_PREFIX = "docgate-boot-fallback:"
 
 
 class TestFailure(Exception):
@@ -138,24 +140,26 @@ class Machine:
             return "(no serial log)"
         return "\n".join(self.serial_text().splitlines()[-lines:])
 
-    def reports(self):
-        """Every boot report on the console so far, oldest first, as dicts."""
+    def reports(self, prefix=REPORT_PREFIX):
+        """Every boot report (or other `prefix` line) on the console so far, oldest first,
+        as dicts."""
         found = []
         for line in self.serial_text().splitlines():
-            if REPORT_PREFIX in line:
-                fields = line.split(REPORT_PREFIX, 1)[1].split()
+            if prefix in line:
+                fields = line.split(prefix, 1)[1].split()
                 found.append(dict(field.split("=", 1) for field in fields if "=" in field))
         return found
 
-    def wait_for_report(self, deadline, number=1):
-        """The `number`th boot report (counting from 1), once it is on the console."""
+    def wait_for_report(self, deadline, number=1, prefix=REPORT_PREFIX):
+        """The `number`th boot report (or `prefix` line; counting from 1), once it is on the
+        console."""
         while time.monotonic() < deadline:
             self.check_alive()
-            reports = self.reports()
+            reports = self.reports(prefix)
             if len(reports) >= number:
                 return reports[number - 1]
             time.sleep(2)
-        raise TestFailure(f"boot report number {number} ('{REPORT_PREFIX}') did not come before the timeout")
+        raise TestFailure(f"line number {number} starting '{prefix}' did not come before the timeout")
 
     def power_off(self, timeout=180):
         """Presses the virtual power button (ACPI) and waits for qemu to exit 0."""

@@ -23,8 +23,10 @@ cd "$(dirname "$0")/.."
 #                   the real browser of tests/browser_*.rs (tests/common/browser.rs).
 #   rauc, rauc-service, dbus-daemon, squashfs-tools — the appliance's updater, run for real
 #                   on file-backed slots with its own bus (tests/update_status.rs).
+#   iproute2, nftables — `ip` and `tc` (256 kbit/s throttling) and `nft` (10% loss) on the
+#                   link of tools/chaos's private network namespace (tests/chaos/).
 packages=(procps softhsm2 opensc poppler-utils qpdf openssl systemd util-linux chromium chromium-driver
-    rauc rauc-service dbus-daemon squashfs-tools)
+    rauc rauc-service dbus-daemon squashfs-tools iproute2 nftables)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -108,6 +108,21 @@ impl TestCa {
         self.issue(params, dir, stem, validity)
     }
 
+    /// Like [`TestCa::issue_client`], with the given serial, so a CRL can name it.
+    pub fn issue_client_with_serial(
+        &self,
+        system_id: &str,
+        serial: u64,
+        dir: &Path,
+        stem: &str,
+    ) -> Result<IssuedFiles, PkiError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = distinguished_name(system_id);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.serial_number = Some(rcgen::SerialNumber::from(serial));
+        self.issue(params, dir, stem, None)
+    }
+
     /// A document-signing certificate (a leader's personal one, or the agency's seal) with
     /// the given serial, so a CRL can name it. Writes `{stem}.pem`, `{stem}.key`, and the
     /// key file `docgate sign --key-file` reads: `{stem}.signer.pem` (key, certificate, CA).

@@ -161,6 +161,47 @@ pub enum EdxmlError {
     InvalidMeta { path: PathBuf, message: String },
 }
 
+impl EdxmlError {
+    /// Whether reading failed here rather than in the packet: a local file could not be
+    /// opened, read or written (the disk is full, say). Worth another try later; never a
+    /// reason to quarantine the packet.
+    pub fn is_local(&self) -> bool {
+        match self {
+            EdxmlError::OpenInput { .. } | EdxmlError::Staging { .. } => true,
+            // An error from the operating system, not one a decoder made up.
+            EdxmlError::Input { source, .. } => source.raw_os_error().is_some(),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_local_and_a_bad_packet_is_not() {
+        let full = || io::Error::from_raw_os_error(28);
+        assert!(EdxmlError::Staging {
+            dir: "/state/blobs/tmp".into(),
+            source: full()
+        }
+        .is_local());
+        assert!(EdxmlError::Input {
+            offset: 7,
+            source: full()
+        }
+        .is_local());
+        let decoder = io::Error::new(io::ErrorKind::InvalidData, "invalid base64");
+        assert!(!EdxmlError::Input {
+            offset: 7,
+            source: decoder
+        }
+        .is_local());
+        assert!(!EdxmlError::Empty.is_local());
+    }
+}
+
 /// What is wrong with the ZIP archive inside one attachment.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ArchiveProblem {

@@ -352,22 +352,12 @@ fn record_received_request(
         return Ok(IncomingCommit::AlreadyCommitted(outcome));
     }
     let is_status = request.status.is_some();
-    let pending_recall: Option<i64> = if request.kind == "recall" {
-        connection
-            .query_row(
-                "SELECT id FROM business_requests
-                 WHERE document = ?1 AND direction = 'received' AND kind = 'recall'
-                     AND answer IS NULL
-                 ORDER BY id LIMIT 1",
-                [&request.document],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(StoreError::sqlite("look up a pending recall"))?
+    let unpaired_recall = if request.kind == "recall" {
+        unpaired_recall(connection, request, is_status)?
     } else {
         None
     };
-    match pending_recall {
+    match unpaired_recall {
         // The recall's other packet came first: the request exists; complete it.
         Some(id) if !is_status => {
             connection
@@ -449,6 +439,54 @@ fn record_received_request(
         },
     )?;
     Ok(IncomingCommit::Committed)
+}
+
+/// The recall request from the same sender that still waits for this packet's half: a
+/// recall travels as two packets (BussinessDocType 1 and status 13), in either order and
+/// possibly far apart, and the clerk may answer after the first. The BussinessDocType 1
+/// packet completes the request that has no packet yet; the status 13 belongs to a request
+/// when the sender's recall requests outnumber its 13s. Answered or not: a late half must
+/// not open a second request (found by tools/chaos: a 15 given between the two packets
+/// left a second request on a cancelled document, which no clerk could answer).
+fn unpaired_recall(
+    connection: &Connection,
+    request: &NewReceivedRequest,
+    is_status: bool,
+) -> Result<Option<i64>, StoreError> {
+    let params = rusqlite::params![request.document, request.organ_id];
+    if !is_status {
+        return connection
+            .query_row(
+                "SELECT id FROM business_requests
+                 WHERE document = ?1 AND organ_id = ?2 AND direction = 'received'
+                     AND kind = 'recall' AND axis_doc_id IS NULL
+                 ORDER BY id LIMIT 1",
+                params,
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(StoreError::sqlite(
+                "look up a recall request without its packet",
+            ));
+    }
+    let (requests, statuses, latest): (i64, i64, Option<i64>) = connection
+        .query_row(
+            "SELECT (SELECT count(*) FROM business_requests
+                      WHERE document = ?1 AND organ_id = ?2 AND direction = 'received'
+                          AND kind = 'recall'),
+                    (SELECT count(*) FROM document_statuses
+                      WHERE document = ?1 AND organ_id = ?2 AND direction = 'received'
+                          AND code = '13'),
+                    (SELECT max(id) FROM business_requests
+                      WHERE document = ?1 AND organ_id = ?2 AND direction = 'received'
+                          AND kind = 'recall')",
+            params,
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .map_err(StoreError::sqlite(
+            "look up a recall request without its status 13",
+        ))?;
+    Ok(latest.filter(|_| requests > statuses))
 }
 
 /// Marks a document cancelled (kept for the record, with the reason) and logs `event`

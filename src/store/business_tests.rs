@@ -139,6 +139,66 @@ fn recall_request(
     }
 }
 
+/// Answers the pending request of `id` with 15 (agree) and returns it.
+async fn agree_to_pending(store: &Store, id: &str) {
+    let facts = store.business_facts(id).expect("facts").expect("present");
+    let pending = facts.pending_request.expect("pending");
+    let mut agree = status_write(store, id, "01", "15", None);
+    agree.new_business_status = None;
+    agree.answer = Some(RequestAnswer {
+        request_id: pending.id,
+        answer: "15".into(),
+        cancel_reason: Some("recalled by the sender".into()),
+        update: None,
+    });
+    let ClerkStatusCommit::Committed(outcome) = store.set_clerk_status(agree).await.expect("15")
+    else {
+        panic!("commits");
+    };
+    assert!(outcome.cancelled);
+}
+
+#[tokio::test]
+async fn a_recall_half_arriving_after_the_answer_joins_its_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    for (document, first_is_status) in [("D1", true), ("D2", false)] {
+        let document_id = format!("000.00.00.H41,2026/11/20,{document}/UBND");
+        let id = received(&store, document, &document_id).await;
+        let (first, second) = (
+            recall_request(&store, &id, &format!("{document}-first"), first_is_status),
+            recall_request(&store, &id, &format!("{document}-second"), !first_is_status),
+        );
+        store
+            .record_received_request(first)
+            .await
+            .expect("first half");
+        // The clerk agrees before the other packet arrives.
+        agree_to_pending(&store, &id).await;
+        assert_eq!(
+            store
+                .record_received_request(second)
+                .await
+                .expect("second half"),
+            IncomingCommit::Committed
+        );
+        let record = store.document(&id).expect("read").expect("present");
+        assert_eq!(
+            record.business.requests.len(),
+            1,
+            "{document}: the late half joins the answered request: {:?}",
+            record.business.requests
+        );
+        assert_eq!(record.business.requests[0].answer.as_deref(), Some("15"));
+        let facts = store.business_facts(&id).expect("facts").expect("present");
+        assert!(
+            facts.pending_request.is_none(),
+            "{document}: nothing left to answer"
+        );
+    }
+    store.close();
+}
+
 #[tokio::test]
 async fn a_recall_is_one_request_and_an_agreement_cancels() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -63,6 +63,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether this failed because the disk (or the service's quota of it) is full: SQLite's
+    /// SQLITE_FULL, or ENOSPC/EDQUOT from a file write. Nothing of the request was stored;
+    /// it can be tried again once there is room.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Io { source, .. } => io_disk_full(source),
+            StoreError::Open { source, .. } | StoreError::Sqlite { source, .. } => matches!(
+                source,
+                rusqlite::Error::SqliteFailure(failure, _)
+                    if failure.code == rusqlite::ErrorCode::DiskFull
+            ),
+            _ => false,
+        }
+    }
+
     /// Builds a mapper from a rusqlite error, naming the action that failed.
     pub(crate) fn sqlite(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
         move |source| StoreError::Sqlite { action, source }
@@ -79,5 +94,37 @@ impl StoreError {
             path,
             source,
         }
+    }
+}
+
+/// Whether an I/O error means the disk (or the user's quota on it) is full.
+pub fn io_disk_full(error: &std::io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    error.kind() == std::io::ErrorKind::StorageFull
+        || error.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(error.raw_os_error(), Some(ENOSPC | EDQUOT))
+}
+
+#[cfg(test)]
+mod disk_full_tests {
+    use super::*;
+
+    #[test]
+    fn enospc_and_sqlite_full_are_disk_full_and_other_failures_are_not() {
+        let io = |code| StoreError::Io {
+            action: "write a blob",
+            path: "/state/blobs".into(),
+            source: std::io::Error::from_raw_os_error(code),
+        };
+        assert!(io(28).is_disk_full());
+        assert!(io(122).is_disk_full());
+        assert!(!io(13).is_disk_full(), "EACCES is not a full disk");
+        let sqlite = |code| StoreError::Sqlite {
+            action: "commit a document",
+            source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None),
+        };
+        assert!(sqlite(rusqlite::ffi::SQLITE_FULL).is_disk_full());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_CORRUPT).is_disk_full());
     }
 }

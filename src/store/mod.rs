@@ -53,7 +53,7 @@ pub use business_records::{
     UpdateWrite, Withdrawal,
 };
 pub use directory::{AgencyEntry, DirectoryRefresh};
-pub use error::StoreError;
+pub use error::{io_disk_full, StoreError};
 pub use exchange::IncomingCommit;
 pub use queries::MAX_PAGE;
 pub use records::{

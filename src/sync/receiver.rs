@@ -194,6 +194,9 @@ async fn commit<C: AxisClient>(
         .await?;
     let parsed = match parsed {
         Ok(parsed) => parsed,
+        // Our disk, not the packet: the delivery stays on the axis and is taken again
+        // (found by tools/chaos: a full disk quarantined good documents).
+        Err(error) if error.is_local() => return Err(error.into()),
         Err(error) => {
             let reason = format!("the packet is not readable edXML: {error}");
             return quarantine(context, delivery, Some(packet), reason).await;

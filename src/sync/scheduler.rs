@@ -60,7 +60,9 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Pack(#[from] PackError),
-    #[error("cannot write a packet: {0}")]
+    /// Writing a packet, or reading one with a local file failing (never a bad packet:
+    /// those are quarantined).
+    #[error("{0}")]
     Edxml(#[from] EdxmlError),
     #[error("cannot apply the agency seal: {0}")]
     Seal(String),

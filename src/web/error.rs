@@ -135,12 +135,25 @@ impl From<StoreError> for ApiError {
             StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::FileTooLarge => {
                 ApiError::too_large(source.to_string())
             }
+            error if error.is_disk_full() => ApiError::disk_full(&message),
             _ => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "store_failure",
                 format!("the gateway could not store the request ({message}); nothing was accepted, retry later and tell IT if it persists"),
             ),
         }
+    }
+}
+
+impl ApiError {
+    /// 507 `storage_full` for a write the disk had no room for (the quota's own refusal is
+    /// [`StorageFull`]).
+    pub fn disk_full(detail: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage_full",
+            format!("the gateway's disk is full ({detail}); nothing was accepted: retry later, and tell IT if it persists (the status page shows the disk)"),
+        )
     }
 }
 

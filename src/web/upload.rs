@@ -189,6 +189,10 @@ async fn write_step(
 fn stage_error(error: &std::io::Error) -> ApiError {
     if error.kind() == std::io::ErrorKind::FileTooLarge {
         ApiError::too_large(error.to_string())
+    } else if crate::store::io_disk_full(error) {
+        ApiError::disk_full(&format!(
+            "cannot write the file to the staging area: {error}"
+        ))
     } else {
         internal(&format!(
             "cannot write the file to the staging area: {error}"

@@ -190,6 +190,29 @@ impl Browser {
         });
     }
 
+    /// Waits (up to 30 s) until the first element matching `css` shows `needle`, reading it
+    /// again while the page changes under it (after a form is submitted, the old page may
+    /// still answer, or its element go stale, before the new one is there).
+    pub fn wait_for_text(&self, css: &str, needle: &str) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let seen = self.runtime.block_on(async {
+                let element = self.client().find(Locator::Css(css)).await?;
+                element.text().await
+            });
+            match seen {
+                Ok(text) if text.contains(needle) => return text,
+                Ok(text) if started.elapsed() > PATIENCE => {
+                    panic!("browser: {css} never showed {needle:?}; it shows {text:?}")
+                }
+                Err(error) if started.elapsed() > PATIENCE => {
+                    panic!("browser: {css} never showed {needle:?}: {error}")
+                }
+                _ => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
     /// The rendered text of the first element matching `css` (as a person sees it:
     /// hidden parts left out, whitespace collapsed).
     pub fn text(&self, css: &str) -> String {

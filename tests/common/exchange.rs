@@ -306,6 +306,11 @@ impl Rng {
         Rng(seed.max(1))
     }
 
+    /// From a seed (a run repeated with its printed seed).
+    pub fn seeded(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;

@@ -266,6 +266,46 @@ impl GatewayDir {
     }
 }
 
+impl GatewayDir {
+    /// Starts `docgate run` with `extra_env` too and waits until `/healthz` answers at all,
+    /// whatever its code (a gateway whose token is out or whose disk is full still serves);
+    /// `Err` says why not: it exited, or said nothing within `limit`.
+    pub fn try_start(
+        &self,
+        extra_env: &[(String, String)],
+        limit: Duration,
+    ) -> Result<GatewayProcess, String> {
+        let mut child = docgate_run(&self.config, &self.env)
+            .envs(extra_env.iter().map(|(name, value)| (name, value)))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|error| format!("cannot spawn docgate run: {error}"))?;
+        let client = client();
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("docgate run exited at start: {status}"));
+            }
+            if client.get(format!("{}/healthz", self.url)).send().is_ok() {
+                return Ok(GatewayProcess {
+                    child: Some(child),
+                    url: self.url.clone(),
+                    token: self.token.clone(),
+                    client,
+                });
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("docgate run did not answer within {limit:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// A running `docgate run`. Killed (SIGKILL) on drop if still running.
 pub struct GatewayProcess {
     child: Option<Child>,
@@ -487,6 +527,37 @@ pub fn sample_meta() -> Value {
 /// A real one-page PDF whose text (and so whose bytes) depend on `tag`.
 pub fn sample_pdf(tag: &str) -> Vec<u8> {
     docgate::demo::sample_pdf(tag).expect("sample pdf")
+}
+
+/// A valid one-page PDF of about `size` bytes: its bulk is one incompressible stream object
+/// (seeded), so it can be signed and sealed like a real scan.
+pub fn large_valid_pdf(size: usize, seed: u64) -> Vec<u8> {
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut document = Document::with_version("1.7");
+    let pages_id = document.new_object_id();
+    let content = document.add_object(Stream::new(dictionary! {}, b"BT ET".to_vec()));
+    let page = document.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+    });
+    document.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
+        ),
+    );
+    let mut rng = exchange::Rng::seeded(seed);
+    let mut payload = Vec::with_capacity(size + 8);
+    while payload.len() < size {
+        payload.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    payload.truncate(size);
+    document.add_object(Stream::new(dictionary! {}, payload));
+    let catalog = document.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    document.trailer.set("Root", catalog);
+    let mut bytes = Vec::new();
+    document.save_to(&mut bytes).expect("write a PDF");
+    bytes
 }
 
 /// Lowercase hex SHA-256.

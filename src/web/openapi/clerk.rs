@@ -152,7 +152,7 @@ fn replace() -> Value {
         "409": error_answer("the document cannot be replaced (incoming, cancelled, or replaced already), or the number is used"),
         "413": error_answer("a file or the request is larger than allowed (`too_large`)"),
         "422": error_answer("meta, a file or the leader's signature is not acceptable (`invalid_meta`, `invalid_file`, `leader_signature_invalid`), or a recipient is not in the agency directory (`unknown_recipient`)"),
-        "507": error_answer("the storage quota is reached (`storage_full`); nothing was stored"),
+        "507": error_answer("the storage quota is reached or the disk is full (`storage_full`); nothing was stored"),
     });
     common_errors(&mut responses);
     let mut operation = operation(

@@ -70,7 +70,7 @@ fn documents() -> Value {
         "409": error_answer("the number is already used in its year (`duplicate_document_id`)"),
         "413": error_answer("a file or the request is larger than allowed (`too_large`)"),
         "422": error_answer("meta, a file or the leader's signature is not acceptable (`invalid_meta`, `invalid_file`, `leader_signature_invalid`, `idempotency_key_reused`), or a recipient is not in the agency directory cached from the axis (`unknown_recipient`, with `suggestions`; never while the directory was not fetched yet)"),
-        "507": error_answer("the storage quota is reached (`storage_full`); nothing was stored"),
+        "507": error_answer("the storage quota is reached or the disk is full (`storage_full`); nothing was stored"),
     });
     common_errors(&mut create_responses);
     let states: Vec<&str> = DocumentState::ALL
