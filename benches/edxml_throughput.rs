@@ -8,6 +8,8 @@
 //! Run: `cargo bench --bench edxml_throughput`. `DOCGATE_BENCH_EDXML_MIB` changes the
 //! attachment's size (default 100 MiB; smaller for a quick check of the plumbing).
 
+#[path = "shared/settings.rs"]
+mod settings;
 #[path = "shared/summary.rs"]
 mod summary;
 
@@ -27,13 +29,8 @@ const RUNS: usize = 3;
 const TARGET_RATIO: f64 = 0.5;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let attachment_bytes = std::env::var("DOCGATE_BENCH_EDXML_MIB")
-        .ok()
-        .and_then(|value| value.parse::<usize>().ok())
-        .filter(|&mib| mib > 0)
-        .unwrap_or(DEFAULT_ATTACHMENT_MIB)
-        * 1024
-        * 1024;
+    let attachment_bytes =
+        settings::positive("DOCGATE_BENCH_EDXML_MIB", DEFAULT_ATTACHMENT_MIB) * 1024 * 1024;
     let directory = tempfile::tempdir()?;
     let attachment = directory.path().join("attachment.pdf");
     write_pseudo_random_file(&attachment, attachment_bytes)?;

@@ -32,6 +32,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "shared/settings.rs"]
+mod settings;
 #[path = "shared/summary.rs"]
 mod summary;
 
@@ -55,18 +57,8 @@ const TARGET_THROUGHPUT_RATIO: f64 = 0.5;
 const COMMAND: &str = "tools/bench-exchange.sh";
 
 fn main() {
-    let base = std::env::var_os("DOCGATE_BENCH_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-    std::fs::create_dir_all(&base).expect("bench directory");
-    let run_dir = tempfile::Builder::new()
-        .prefix("exchange-bench-")
-        .tempdir_in(&base)
-        .expect("bench directory");
-    let backlog: usize = std::env::var("DOCGATE_BENCH_BACKLOG")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(10_000);
+    let run_dir = settings::run_dir("exchange-bench-");
+    let backlog: usize = settings::positive("DOCGATE_BENCH_BACKLOG", 10_000);
 
     let exchange = Exchange::setup(run_dir.path());
     let proxy = FaultProxy::start(exchange.axis.address);

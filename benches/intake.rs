@@ -68,12 +68,14 @@ mod common;
 mod daemon;
 #[path = "shared/machine.rs"]
 mod machine;
+#[path = "shared/settings.rs"]
+mod settings;
 #[path = "shared/summary.rs"]
 mod summary;
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ExitCode, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -113,21 +115,11 @@ const COMMAND: &str = "tools/bench-intake.sh";
 
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; a harness-less bench has nothing to filter.
-    let base = std::env::var_os("DOCGATE_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-    std::fs::create_dir_all(&base).expect("create the benchmark base directory");
-    let mut run_dir = tempfile::Builder::new()
-        .prefix("intake-bench-")
-        .tempdir_in(&base)
-        .expect("create the benchmark directory");
+    let mut run_dir = settings::run_dir("intake-bench-");
     let keep = std::env::var_os("DOCGATE_BENCH_KEEP").is_some();
     // Kept on request, for the gateways' logs and state.
     run_dir.disable_cleanup(keep);
-    let intake_secs = std::env::var("DOCGATE_BENCH_INTAKE_SECS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(DEFAULT_INTAKE_SECS);
+    let intake_secs = settings::positive("DOCGATE_BENCH_INTAKE_SECS", DEFAULT_INTAKE_SECS);
     println!("docgate intake benchmark");
     println!("  binary:    {}", env!("CARGO_BIN_EXE_docgate"));
     println!(

@@ -40,6 +40,8 @@ mod common;
 mod daemon;
 #[path = "shared/machine.rs"]
 mod machine;
+#[path = "shared/settings.rs"]
+mod settings;
 #[path = "shared/summary.rs"]
 mod summary;
 
@@ -65,19 +67,8 @@ const COMMAND: &str = "cargo bench --bench startup";
 
 fn main() {
     let (binary, which) = measured_binary();
-    let starts = std::env::var("DOCGATE_BENCH_STARTS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .filter(|&starts: &usize| starts > 0)
-        .unwrap_or(DEFAULT_STARTS);
-    let base = std::env::var_os("DOCGATE_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-    std::fs::create_dir_all(&base).expect("create the benchmark base directory");
-    let run_dir = tempfile::Builder::new()
-        .prefix("startup-bench-")
-        .tempdir_in(&base)
-        .expect("create the benchmark directory");
+    let starts = settings::positive("DOCGATE_BENCH_STARTS", DEFAULT_STARTS);
+    let run_dir = settings::run_dir("startup-bench-");
     println!("docgate binary benchmark");
     println!("  binary:    {} ({which})", binary.display());
     println!("  load:      {}", load_average());

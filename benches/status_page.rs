@@ -76,12 +76,14 @@ mod common;
 mod daemon;
 #[path = "shared/machine.rs"]
 mod machine;
+#[path = "shared/settings.rs"]
+mod settings;
 #[path = "shared/summary.rs"]
 mod summary;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -128,19 +130,9 @@ fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; the only argument of ours is `--rebuild`.
     let rebuild = std::env::args().any(|argument| argument == "--rebuild")
         || std::env::var_os("DOCGATE_BENCH_REBUILD").is_some_and(|value| value != "0");
-    let documents = std::env::var("DOCGATE_BENCH_DOCUMENTS")
-        .ok()
-        .and_then(|value| value.replace('_', "").parse().ok())
-        .unwrap_or(DEFAULT_DOCUMENTS);
-    let rounds = std::env::var("DOCGATE_BENCH_ROUNDS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .filter(|&rounds: &usize| rounds > 0)
-        .unwrap_or(DEFAULT_ROUNDS);
-    let base = std::env::var_os("DOCGATE_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-    std::fs::create_dir_all(&base).expect("create the benchmark base directory");
+    let documents = settings::positive("DOCGATE_BENCH_DOCUMENTS", DEFAULT_DOCUMENTS);
+    let rounds = settings::positive("DOCGATE_BENCH_ROUNDS", DEFAULT_ROUNDS);
+    let base = settings::base_dir();
     println!("docgate status page benchmark");
     println!("  binary:    {}", env!("CARGO_BIN_EXE_docgate"));
     println!("  load:      {}", load_average());
@@ -172,10 +164,7 @@ fn main() -> ExitCode {
     print_rows(&seeded);
     println!();
 
-    let mut run_dir = tempfile::Builder::new()
-        .prefix("status-page-bench-")
-        .tempdir_in(&base)
-        .expect("create the run directory");
+    let mut run_dir = settings::run_dir("status-page-bench-");
     let keep = std::env::var_os("DOCGATE_BENCH_KEEP").is_some();
     // Kept on request, for the gateway's config and log.
     run_dir.disable_cleanup(keep);
