@@ -437,15 +437,7 @@ impl RawHttpsServer {
             false,
         )
         .expect("server TLS");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
+        let (runtime, listener, address) = common::loopback_runtime(2);
         runtime.spawn(raw_server(listener, server));
         let client_tls = docgate::system::tls::client_config(
             &tls.join("ca.pem"),

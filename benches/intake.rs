@@ -76,7 +76,7 @@ mod summary;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, ExitCode, Stdio};
+use std::process::{Child, ExitCode};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -241,15 +241,9 @@ struct Server {
 
 impl Server {
     fn start(dir: &GatewayDir) -> Server {
-        let log = File::create(dir.dir.join("docgate.log")).expect("create the gateway log file");
-        // As root (as CI runs): `--drop-to` the test user, as the
-        // tests do; `docgate run` refuses to run as root without it.
-        let child = docgate()
-            .args(common::run_args(&dir.config, &dir.env))
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
+        // As root (as CI runs) it drops to the test user, as the tests do; `docgate run`
+        // refuses to run as root without it.
+        let child = daemon::run_command(docgate(), dir)
             .spawn()
             .expect("spawn docgate run");
         let mut server = Server {

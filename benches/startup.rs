@@ -266,19 +266,10 @@ fn ready_run(binary: &Path, dir: &Path) -> Duration {
         .trim_start_matches("http://")
         .parse()
         .expect("the gateway's address");
-    // Worked out before the clock starts: as root this hands the directory to the test user.
-    let arguments = common::run_args(&gateway.config, &gateway.env);
-    let log = std::fs::File::create(dir.join("docgate.log")).expect("create the gateway log");
+    // Built before the clock starts: as root this hands the directory to the test user.
+    let mut command = daemon::run_command(Command::new(binary), &gateway);
     let started = Instant::now();
-    let mut child = Command::new(binary)
-        .args(arguments)
-        .envs(gateway.env.iter().map(|(name, value)| (name, value)))
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn docgate run");
+    let mut child = command.spawn().expect("spawn docgate run");
     let took = wait_for_healthz(&mut child, address, started);
     daemon::stop(&mut child, Duration::from_secs(20));
     took

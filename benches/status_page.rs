@@ -82,9 +82,8 @@ mod settings;
 mod summary;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::path::Path;
-use std::process::{Child, ExitCode, Stdio};
+use std::process::{Child, ExitCode};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
@@ -465,15 +464,9 @@ struct Server {
 
 impl Server {
     fn start(dir: &GatewayDir) -> Server {
-        let log = File::create(dir.dir.join("docgate.log")).expect("create the gateway log file");
-        // As root: `--drop-to` the test user, as the tests do (the store is handed to it
+        // As root it drops to the test user, as the tests do (the store is handed to it
         // when it lies under Cargo's target/tmp).
-        let mut child = common::docgate()
-            .args(common::run_args(&dir.config, &dir.env))
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
+        let mut child = daemon::run_command(common::docgate(), dir)
             .spawn()
             .expect("spawn docgate run");
         common::wait_until_healthy(&mut child, &common::client(), &dir.url, START_LIMIT);

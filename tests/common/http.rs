@@ -17,15 +17,7 @@ pub struct FileServer {
 impl FileServer {
     /// Serves `file` at `http://127.0.0.1:PORT/NAME`.
     pub fn start(file: PathBuf, name: &str) -> FileServer {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
+        let (runtime, listener, address) = super::loopback_runtime(1);
         let (up, requests) = (
             Arc::new(AtomicBool::new(true)),
             Arc::new(AtomicUsize::new(0)),

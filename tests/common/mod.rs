@@ -488,6 +488,28 @@ pub fn add_axis_section(gateway: &GatewayDir, url: &str, extra: &str) {
     std::fs::write(&gateway.config, text).expect("write config");
 }
 
+/// A tokio runtime of `workers` threads and a listener it owns on a free loopback port,
+/// for the servers the tests and benchmarks run in-process (a file server, a TSA, a raw
+/// HTTPS baseline).
+pub fn loopback_runtime(
+    workers: usize,
+) -> (
+    tokio::runtime::Runtime,
+    tokio::net::TcpListener,
+    std::net::SocketAddr,
+) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    (runtime, listener, address)
+}
+
 pub fn client() -> Client {
     Client::builder()
         .timeout(Duration::from_secs(60))

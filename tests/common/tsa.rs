@@ -85,15 +85,7 @@ impl OpensslTsa {
 
     /// Serves RFC 3161 over HTTP on a loopback port until the process ends.
     pub fn serve(&self) -> RunningTsa {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
+        let (runtime, listener, address) = super::loopback_runtime(1);
         let up = Arc::new(AtomicBool::new(true));
         let (tsa, serving) = (self.clone(), up.clone());
         runtime.spawn(async move {
